@@ -1,0 +1,182 @@
+"""Every exception the SDK raises on purpose.
+
+Wrong arguments are plain `ValueError` / `TypeError`, raised before any request.
+Everything that goes wrong while talking to CrowdTwist is a `CrowdTwistError`:
+
+```
+CrowdTwistError
+├── APIError                  an error response; .status_code, .error, .message
+│   ├── AuthenticationError   401/403 or error code "invalid_auth"
+│   ├── BadRequestError       any other 4xx
+│   ├── NotFoundError         404 or error code "page_not_found" (sent with 400)
+│   ├── RateLimitError        429; .retry_after
+│   └── ServerError           5xx
+├── APIConnectionError        the request never got a response
+│   └── APITimeoutError       ... because a timeout expired
+└── ResponseDecodeError       the response was not the JSON shape documented
+```
+
+No exception carries the API key: messages are built from status codes, the
+body's own error fields and a truncated body, never from the request URL.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "CrowdTwistError",
+    "NotFoundError",
+    "RateLimitError",
+    "ResponseDecodeError",
+    "ServerError",
+]
+
+#: How much of an unexpected body an exception keeps, in characters.
+BODY_EXCERPT_CHARS = 500
+
+
+def excerpt(body: str | bytes | None) -> str:
+    """Return at most `BODY_EXCERPT_CHARS` of *body* as text, marking a cut."""
+    if body is None:
+        return ""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    if len(text) > BODY_EXCERPT_CHARS:
+        return text[:BODY_EXCERPT_CHARS] + "…"
+    return text
+
+
+class CrowdTwistError(Exception):
+    """Base class of every error the SDK raises while talking to CrowdTwist."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class APIError(CrowdTwistError):
+    """CrowdTwist answered with an error response.
+
+    Attributes:
+        status_code: the HTTP status.
+        error: the body's machine-readable code (e.g. `"invalid_auth"`), or
+            `None` when the body had none (an HTML 502 page, an empty body).
+        message: the body's human-readable message, or a description of the
+            status when the body had none.
+        request_id: the response's `X-Request-Id` header, when present.
+        body: the start of the raw body, for diagnosis.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        error: str | None = None,
+        request_id: str | None = None,
+        body: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.error = error
+        self.request_id = request_id
+        self.body = body
+
+    def __str__(self) -> str:
+        code = f" {self.error}" if self.error else ""
+        return f"HTTP {self.status_code}{code}: {self.message}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status_code={self.status_code!r}, "
+            f"error={self.error!r}, message={self.message!r})"
+        )
+
+
+class BadRequestError(APIError):
+    """CrowdTwist rejected the request (a 4xx not covered by a subclass)."""
+
+
+class AuthenticationError(APIError):
+    """The API key was missing, wrong or not allowed (401, 403, `invalid_auth`)."""
+
+
+class NotFoundError(APIError):
+    """The user or resource does not exist (404, or `page_not_found`)."""
+
+
+class RateLimitError(APIError):
+    """Too many requests (429).
+
+    `retry_after` is the server's requested wait in seconds, when it sent one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        error: str | None = None,
+        request_id: str | None = None,
+        body: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            status_code=status_code,
+            error=error,
+            request_id=request_id,
+            body=body,
+        )
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """CrowdTwist failed on its side (5xx)."""
+
+
+class APIConnectionError(CrowdTwistError):
+    """The request did not get a response: DNS, refused or reset connection, TLS."""
+
+
+class APITimeoutError(APIConnectionError):
+    """A connect, read, write or pool timeout expired."""
+
+
+class ResponseDecodeError(CrowdTwistError):
+    """The response was not the JSON shape the API documents.
+
+    Attributes:
+        status_code: the HTTP status of the response, when there was one.
+        body: the start of the raw body (truncated), or "" when not kept.
+        field: the dotted path of the offending field in a record, if known.
+        record_id: the id of the offending record (reward or coupon), if known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        body: str = "",
+        field: str | None = None,
+        record_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.body = body
+        self.field = field
+        self.record_id = record_id
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(message={self.message!r}, "
+            f"status_code={self.status_code!r}, field={self.field!r}, "
+            f"record_id={self.record_id!r})"
+        )
