@@ -1,0 +1,291 @@
+"""The pure part of talking to CrowdTwist: no I/O, no awaits.
+
+Everything here turns plain values into plain values (a URL, a decoded body,
+an exception to raise, a delay to sleep), so it is tested with parametrized
+cases and the network adapter in `_session.py` stays small.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import math
+import random
+import re
+import urllib.parse
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from http import HTTPStatus
+from typing import Final
+
+from ._exceptions import (
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    NotFoundError,
+    RateLimitError,
+    ResponseDecodeError,
+    ServerError,
+    excerpt,
+)
+from ._models import IdType
+
+#: Statuses worth another attempt: every request is an idempotent GET.
+RETRYABLE_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
+
+#: Error codes that mean "the listing is empty", not "the request failed".
+EMPTY_LISTING_CODES: Final = frozenset({"no_data", "no_activities"})
+
+#: `mobile_phone_number` is documented for the rewards endpoint only.
+COUPON_ID_TYPES: Final = frozenset(IdType) - {IdType.MOBILE_PHONE_NUMBER}
+
+MAX_PAGE_SIZE: Final = 10
+
+_ENVIRONMENT_RE: Final = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*-?")
+_CLIENT_ID_RE: Final = re.compile(r"[A-Za-z0-9]+")
+
+
+class EmptyListing:
+    """What `decode_response` returns for `no_data` / `no_activities`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "EMPTY_LISTING"
+
+
+EMPTY_LISTING: Final = EmptyListing()
+
+
+# --- Building requests -------------------------------------------------------
+
+
+def build_base_url(environment: str, client_id: str | int) -> str:
+    """Build the documented `https://[environment]api[client_id].crowdtwist.com`.
+
+    `environment` is a prefix such as `"sb-"`, `"sb2-"`, `"de-"`; `""` is
+    production. A prefix given without its trailing dash gets one.
+    """
+    client = str(client_id)
+    if not _CLIENT_ID_RE.fullmatch(client):
+        raise ValueError(f"client_id must be letters and digits, got {client!r}")
+    env = environment.strip().lower()
+    if env and not _ENVIRONMENT_RE.fullmatch(env):
+        raise ValueError(
+            f"environment must be a host prefix such as 'sb-' or 'de-', got {environment!r}"
+        )
+    if env and not env.endswith("-"):
+        env += "-"
+    return f"https://{env}api{client}.crowdtwist.com"
+
+
+def normalize_base_url(base_url: str) -> str:
+    """Check *base_url* and return it without a trailing slash.
+
+    It must be https; plain http is allowed only for loopback hosts, where
+    tests and local fakes run. A query or fragment would be sent with every
+    request, so it is refused too.
+    """
+    if not isinstance(base_url, str):
+        raise TypeError(f"base_url must be a str, got {type(base_url).__name__}")
+    parts = urllib.parse.urlsplit(base_url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"base_url must be an absolute https URL, got {base_url!r}")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ValueError(
+            "base_url must use https (plain http is allowed only for loopback hosts "
+            f"such as 127.0.0.1 or localhost), got {base_url!r}"
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(
+            f"base_url must not carry credentials, a query or a fragment, got {parts.netloc!r}"
+        )
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+def is_loopback(host: str) -> bool:
+    """Whether *host* names this machine: 127.0.0.0/8, ::1 or localhost."""
+    host = host.lower().strip("[]")
+    return host in {"localhost", "::1"} or host.startswith("127.") or host.endswith(".localhost")
+
+
+def encode_user_id(user_id: str | int) -> str:
+    """Percent-encode *user_id* as exactly one path segment.
+
+    Slashes, `?`, `#` and `+` are encoded; a whole `.` or `..` segment is
+    encoded too, since URL normalisation would otherwise resolve it.
+    """
+    if isinstance(user_id, bool) or not isinstance(user_id, str | int):
+        raise TypeError(f"user_id must be a str or int, got {type(user_id).__name__}")
+    text = str(user_id)
+    if not text.strip():
+        raise ValueError("user_id must not be empty")
+    segment = urllib.parse.quote(text, safe="@")
+    if segment in {".", ".."}:
+        segment = segment.replace(".", "%2E")
+    return segment
+
+
+def check_id_type(id_type: IdType | str | None, allowed: frozenset[IdType]) -> str | None:
+    """Return the wire value of *id_type*, or raise ValueError naming the choices."""
+    if id_type is None:
+        return None
+    try:
+        member = IdType(id_type)
+    except ValueError:
+        member = None
+    if member is None or member not in allowed:
+        choices = ", ".join(sorted(m.value for m in allowed))
+        raise ValueError(f"id_type must be one of {choices}; got {id_type!r}")
+    return member.value
+
+
+def check_int(name: str, value: object, *, low: int, high: int | None = None) -> int:
+    """Return *value* if it is an int within [low, high]; raise naming *name* otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return value
+
+
+# --- Decoding responses ------------------------------------------------------
+
+
+def decode_response(status: int, headers: Mapping[str, str], body: bytes) -> object:
+    """Turn a response into its decoded JSON, `EMPTY_LISTING`, or an exception.
+
+    Raises the `APIError` subclass for an error status (or a 2xx whose body is
+    an error envelope), `ResponseDecodeError` for a 2xx body that is not JSON.
+    """
+    if 200 <= status < 300:
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            raise ResponseDecodeError(
+                f"HTTP {status} response is not valid JSON",
+                status_code=status,
+                body=excerpt(body),
+            ) from None
+        if not _is_error_envelope(data):
+            return data
+    else:
+        data = _try_json(body)
+    code, message = _error_fields(data)
+    if code in EMPTY_LISTING_CODES and status < 500:
+        return EMPTY_LISTING
+    raise error_for_status(status, headers, code=code, message=message, body=body)
+
+
+def error_for_status(
+    status: int,
+    headers: Mapping[str, str],
+    *,
+    code: str | None,
+    message: str | None,
+    body: bytes,
+) -> APIError:
+    """Choose the `APIError` subclass for an error response, by code then status."""
+    text = message or _status_phrase(status)
+    request_id = headers.get("x-request-id")
+    kept = excerpt(body)
+    if status == 429:
+        return RateLimitError(
+            text,
+            status_code=status,
+            error=code,
+            request_id=request_id,
+            body=kept,
+            retry_after=parse_retry_after(headers),
+        )
+    cls: type[APIError]
+    if code == "invalid_auth" or status in {401, 403}:
+        cls = AuthenticationError
+    elif code == "page_not_found" or status == 404:
+        cls = NotFoundError
+    elif 500 <= status < 600:
+        cls = ServerError
+    elif 400 <= status < 500:
+        cls = BadRequestError
+    else:
+        # A redirect (not followed, so the key never reaches another host) or
+        # any other unexpected status.
+        cls = APIError
+    return cls(text, status_code=status, error=code, request_id=request_id, body=kept)
+
+
+def _try_json(body: bytes) -> object:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _is_error_envelope(data: object) -> bool:
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("error"), str)
+        and "paging" not in data
+        and "rewards" not in data
+    )
+
+
+def _error_fields(data: object) -> tuple[str | None, str | None]:
+    if not isinstance(data, dict):
+        return None, None
+    code, message = data.get("error"), data.get("message")
+    return (
+        code if isinstance(code, str) and code else None,
+        message if isinstance(message, str) and message else None,
+    )
+
+
+def _status_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unexpected status"
+
+
+# --- Retry timing ------------------------------------------------------------
+
+
+def parse_retry_after(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
+    """Seconds the server asks us to wait, from `retry-after-ms` or `Retry-After`.
+
+    `Retry-After` may be delta-seconds or an HTTP-date; a date in the past
+    means zero. Anything unparsable is ignored (None).
+    """
+    millis = headers.get("retry-after-ms")
+    if millis is not None:
+        try:
+            value = float(millis) / 1000
+        except ValueError:
+            value = math.nan
+        if math.isfinite(value) and value >= 0:
+            return value
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+        return max(seconds, 0.0)
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def backoff_delay(
+    retry: int, *, base: float, cap: float, rng: random.Random | None = None
+) -> float:
+    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**retry)]."""
+    ceiling = min(cap, base * (2 ** min(retry, 32)))
+    return (rng or random).uniform(0.0, ceiling)

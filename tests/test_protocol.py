@@ -1,0 +1,294 @@
+"""The pure functions: URLs, argument checks, response decoding, retry timing."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+
+import crowdtwist_async as ct
+from crowdtwist_async._protocol import (
+    COUPON_ID_TYPES,
+    EMPTY_LISTING,
+    backoff_delay,
+    build_base_url,
+    check_id_type,
+    decode_response,
+    encode_user_id,
+    normalize_base_url,
+    parse_retry_after,
+)
+
+SAMPLES = Path(__file__).parent / "samples"
+NO_HEADERS = httpx.Headers()
+
+
+@pytest.mark.parametrize(
+    ("environment", "client_id", "expected"),
+    [
+        pytest.param("", 123, "https://api123.crowdtwist.com", id="production"),
+        pytest.param("sb-", "123", "https://sb-api123.crowdtwist.com", id="sandbox"),
+        pytest.param("sb2-", 7, "https://sb2-api7.crowdtwist.com", id="sandbox-2"),
+        pytest.param("de", 9, "https://de-api9.crowdtwist.com", id="dash-added"),
+        pytest.param("US2-", 5, "https://us2-api5.crowdtwist.com", id="case-folded"),
+    ],
+)
+def test_build_base_url(environment: str, client_id: str | int, expected: str) -> None:
+    assert build_base_url(environment, client_id) == expected
+
+
+@pytest.mark.parametrize(
+    ("environment", "client_id", "message"),
+    [
+        pytest.param("", "12.evil.com/", "client_id", id="client-id-with-host"),
+        pytest.param("sb.evil.com/", 1, "environment", id="environment-with-host"),
+        pytest.param("", "", "client_id", id="empty-client-id"),
+    ],
+)
+def test_build_base_url_rejects_junk(environment: str, client_id: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        build_base_url(environment, client_id)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        pytest.param("https://api1.crowdtwist.com/", "https://api1.crowdtwist.com", id="slash"),
+        pytest.param("https://proxy.example/ct/", "https://proxy.example/ct", id="path-prefix"),
+        pytest.param("http://127.0.0.1:8000", "http://127.0.0.1:8000", id="loopback-v4"),
+        pytest.param("http://localhost:1", "http://localhost:1", id="localhost"),
+        pytest.param("http://[::1]:8080/", "http://[::1]:8080", id="loopback-v6"),
+    ],
+)
+def test_normalize_base_url(url: str, expected: str) -> None:
+    assert normalize_base_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("http://api1.crowdtwist.com", id="plain-http"),
+        pytest.param("http://10.0.0.1", id="plain-http-private"),
+        pytest.param("ftp://api1.crowdtwist.com", id="ftp"),
+        pytest.param("api1.crowdtwist.com", id="no-scheme"),
+        pytest.param("https://api1.crowdtwist.com?api_key=x", id="query"),
+        pytest.param("https://user:pw@api1.crowdtwist.com", id="credentials"),
+        pytest.param("https://", id="no-host"),
+    ],
+)
+def test_normalize_base_url_rejects(url: str) -> None:
+    with pytest.raises(ValueError, match="base_url"):
+        normalize_base_url(url)
+
+
+@pytest.mark.parametrize(
+    ("user_id", "segment"),
+    [
+        pytest.param("alice@example.com", "alice@example.com", id="email"),
+        pytest.param("alice+tag@example.com", "alice%2Btag@example.com", id="plus"),
+        pytest.param("a/b?c#d", "a%2Fb%3Fc%23d", id="slash-query-fragment"),
+        pytest.param("..", "%2E%2E", id="dot-dot"),
+        pytest.param(".", "%2E", id="dot"),
+        pytest.param("a..b", "a..b", id="dots-inside"),
+        pytest.param("x y%z", "x%20y%25z", id="space-percent"),
+        pytest.param(12345, "12345", id="int"),
+    ],
+)
+def test_encode_user_id(user_id: str | int, segment: str) -> None:
+    assert encode_user_id(user_id) == segment
+
+
+def test_encode_user_id_rejects() -> None:
+    with pytest.raises(ValueError, match="user_id must not be empty"):
+        encode_user_id("  ")
+    with pytest.raises(TypeError, match="user_id must be a str or int"):
+        encode_user_id(True)
+    with pytest.raises(TypeError, match="user_id must be a str or int"):
+        encode_user_id(None)  # type: ignore[arg-type]
+
+
+def test_check_id_type() -> None:
+    assert check_id_type(None, frozenset(ct.IdType)) is None
+    assert check_id_type("email", frozenset(ct.IdType)) == "email"
+    assert check_id_type(ct.IdType.THIRD_PARTY_ID, frozenset(ct.IdType)) == "third_party_id"
+    assert check_id_type("mobile_phone_number", frozenset(ct.IdType)) == "mobile_phone_number"
+    with pytest.raises(ValueError, match=r"id_type must be one of .*; got 'mobile_phone_number'"):
+        check_id_type("mobile_phone_number", COUPON_ID_TYPES)
+    with pytest.raises(ValueError, match="got 'EMAIL'"):
+        check_id_type("EMAIL", frozenset(ct.IdType))
+
+
+# --- decode_response ---------------------------------------------------------
+
+
+def test_decode_success_returns_json() -> None:
+    assert decode_response(200, NO_HEADERS, b'{"paging": {}, "rewards": []}') == {
+        "paging": {},
+        "rewards": [],
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "cls", "code", "message"),
+    [
+        pytest.param(
+            403,
+            (SAMPLES / "error_invalid_auth.json").read_bytes(),
+            ct.AuthenticationError,
+            "invalid_auth",
+            "Invalid access credentials.",
+            id="docs-invalid-auth",
+        ),
+        pytest.param(
+            400,
+            b'{"error": "invalid_auth", "message": "bad key"}',
+            ct.AuthenticationError,
+            "invalid_auth",
+            "bad key",
+            id="invalid-auth-code-on-400",
+        ),
+        pytest.param(401, b"", ct.AuthenticationError, None, "Unauthorized", id="401-empty"),
+        pytest.param(
+            400,
+            b'{"error": "page_not_found", "message": "User does not exist."}',
+            ct.NotFoundError,
+            "page_not_found",
+            "User does not exist.",
+            id="docs-user-does-not-exist",
+        ),
+        pytest.param(404, b"<html>nope</html>", ct.NotFoundError, None, "Not Found", id="404-html"),
+        pytest.param(
+            400,
+            b'{"error": "param_error", "message": "Param category has invalid value."}',
+            ct.BadRequestError,
+            "param_error",
+            "Param category has invalid value.",
+            id="docs-param-error",
+        ),
+        pytest.param(422, b"null", ct.BadRequestError, None, "Unprocessable Entity", id="422"),
+        pytest.param(
+            429,
+            b'{"error": "rate_limited"}',
+            ct.RateLimitError,
+            "rate_limited",
+            "Too Many Requests",
+            id="429",
+        ),
+        pytest.param(
+            502,
+            b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+            ct.ServerError,
+            None,
+            "Bad Gateway",
+            id="502-html",
+        ),
+        pytest.param(
+            500,
+            b'{"error": "internal_error", "message": "oops"}',
+            ct.ServerError,
+            "internal_error",
+            "oops",
+            id="docs-internal-error",
+        ),
+        pytest.param(302, b"", ct.APIError, None, "Found", id="redirect"),
+        pytest.param(
+            200,
+            b'{"error": "invalid_auth", "message": "Invalid access credentials."}',
+            ct.AuthenticationError,
+            "invalid_auth",
+            "Invalid access credentials.",
+            id="error-envelope-on-200",
+        ),
+    ],
+)
+def test_decode_error_responses(
+    status: int, body: bytes, cls: type[ct.APIError], code: str | None, message: str
+) -> None:
+    with pytest.raises(ct.APIError) as info:
+        decode_response(status, httpx.Headers({"X-Request-Id": "req-9"}), body)
+    error = info.value
+    assert type(error) is cls
+    assert (error.status_code, error.error, error.message) == (status, code, message)
+    assert error.request_id == "req-9"
+    assert error.body == body.decode()
+    assert str(error) == f"HTTP {status}{' ' + code if code else ''}: {message}"
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        pytest.param(400, "no_data", id="rewards-no-data"),
+        pytest.param(400, "no_activities", id="coupons-no-activities"),
+        pytest.param(404, "no_data", id="no-data-404"),
+        pytest.param(200, "no_data", id="no-data-200"),
+    ],
+)
+def test_decode_empty_listing(status: int, code: str) -> None:
+    body = json.dumps({"error": code, "message": "There are no rewards available."}).encode()
+    assert decode_response(status, NO_HEADERS, body) is EMPTY_LISTING
+
+
+def test_no_data_with_a_server_error_is_still_an_error() -> None:
+    with pytest.raises(ct.ServerError):
+        decode_response(503, NO_HEADERS, b'{"error": "no_data"}')
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"<html>maintenance</html>", id="html"),
+        pytest.param(b'{"paging": {"total": 1', id="truncated"),
+        pytest.param(b"", id="empty"),
+        pytest.param(b"\xff\xfe\x00garbage", id="binary"),
+        pytest.param(b"[" * 100_000, id="deeply-nested"),
+    ],
+)
+def test_decode_non_json_success(body: bytes) -> None:
+    with pytest.raises(ct.ResponseDecodeError, match="not valid JSON") as info:
+        decode_response(200, NO_HEADERS, body)
+    assert info.value.status_code == 200
+    assert len(info.value.body) <= 501
+
+
+def test_rate_limit_error_carries_retry_after() -> None:
+    with pytest.raises(ct.RateLimitError) as info:
+        decode_response(429, httpx.Headers({"Retry-After": "120"}), b"")
+    assert info.value.retry_after == 120.0
+
+
+# --- retry timing ------------------------------------------------------------
+
+NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        pytest.param({}, None, id="none"),
+        pytest.param({"Retry-After": "3"}, 3.0, id="seconds"),
+        pytest.param({"Retry-After": " 1.5 "}, 1.5, id="fractional"),
+        pytest.param({"Retry-After": "Sun, 22 Nov 2026 12:00:30 GMT"}, 30.0, id="http-date"),
+        pytest.param({"Retry-After": "Sun, 22 Nov 2026 11:00:00 GMT"}, 0.0, id="date-in-past"),
+        pytest.param({"Retry-After": "-5"}, None, id="negative"),
+        pytest.param({"Retry-After": "soon"}, None, id="junk"),
+        pytest.param({"Retry-After": "nan"}, None, id="nan"),
+        pytest.param({"retry-after-ms": "250", "Retry-After": "9"}, 0.25, id="ms-wins"),
+        pytest.param({"retry-after-ms": "x", "Retry-After": "9"}, 9.0, id="bad-ms-falls-back"),
+    ],
+)
+def test_parse_retry_after(headers: dict[str, str], expected: float | None) -> None:
+    assert parse_retry_after(httpx.Headers(headers), now=NOW) == expected
+
+
+def test_backoff_is_full_jitter_doubling_to_a_cap() -> None:
+    rng = random.Random(7)
+    for retry, ceiling in [(0, 0.5), (1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (5, 8.0), (60, 8.0)]:
+        delays = [backoff_delay(retry, base=0.5, cap=8.0, rng=rng) for _ in range(400)]
+        assert all(0.0 <= d <= ceiling for d in delays)
+        # Full jitter spreads over the whole range, not just near the ceiling.
+        assert min(delays) < ceiling * 0.1
+        assert max(delays) > ceiling * 0.9
