@@ -1,0 +1,70 @@
+"""Async client for the CrowdTwist loyalty API.
+
+```python
+import crowdtwist_async as ct
+
+async with ct.Session(api_key="KEY", client_id=123) as session:
+    async for reward in session.users.aiter_rewards("alice@example.com", id_type="email"):
+        print(reward.title)
+    coupons = await session.users.usable_coupons("alice@example.com", id_type="email")
+```
+"""
+
+import importlib.metadata as _metadata
+
+from ._endpoints import Users
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    CrowdTwistError,
+    NotFoundError,
+    RateLimitError,
+    ResponseDecodeError,
+    ServerError,
+)
+from ._models import (
+    EligibilityType,
+    FrequencyPeriod,
+    IdType,
+    Partner,
+    Reward,
+    RewardsPage,
+    Segment,
+    UsableCoupon,
+)
+from ._pagination import AsyncPaginator
+from ._session import DEFAULT_TIMEOUT, Session
+
+try:
+    __version__ = _metadata.version("crowdtwist-async")
+except _metadata.PackageNotFoundError:  # pragma: no cover - a bare source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AsyncPaginator",
+    "AuthenticationError",
+    "BadRequestError",
+    "CrowdTwistError",
+    "EligibilityType",
+    "FrequencyPeriod",
+    "IdType",
+    "NotFoundError",
+    "Partner",
+    "RateLimitError",
+    "ResponseDecodeError",
+    "Reward",
+    "RewardsPage",
+    "Segment",
+    "ServerError",
+    "Session",
+    "UsableCoupon",
+    "Users",
+    "__version__",
+]

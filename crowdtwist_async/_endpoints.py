@@ -1,0 +1,184 @@
+"""The endpoint objects a `Session` hands out: they build requests and read pages."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._converter import structure_coupons, structure_rewards_page
+from ._models import IdType, Reward, RewardsPage, UsableCoupon
+from ._pagination import AsyncPaginator, FetchPage, NewRewards, whole_page
+from ._protocol import (
+    COUPON_ID_TYPES,
+    EMPTY_LISTING,
+    MAX_PAGE_SIZE,
+    check_id_type,
+    check_int,
+    encode_user_id,
+)
+
+if TYPE_CHECKING:
+    from ._session import Session
+
+__all__ = ["Users"]
+
+_REWARD_ID_TYPES = frozenset(IdType)
+
+
+class Users:
+    """The `/users/{user_id}/...` endpoints, reached as `session.users`.
+
+    `user_id` is whatever `id_type` says it is (an email address, a username,
+    a CrowdTwist id...); `id_type=None` leaves the choice to the server, whose
+    default is the CrowdTwist id.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def aiter_rewards(
+        self,
+        user_id: str | int,
+        *,
+        id_type: IdType | str | None = None,
+        page_size: int | None = None,
+        include_soldout: bool = False,
+        max_concurrency: int | None = None,
+    ) -> AsyncPaginator[Reward]:
+        """Every reward available to the user, in order, each one once.
+
+        Page 1 is fetched first; the rest concurrently, at most
+        `max_concurrency` at a time (default: the session's). Arguments are
+        checked here, before any request.
+
+        ```python
+        async for reward in session.users.aiter_rewards("alice@example.com", id_type="email"):
+            print(reward.id, reward.title, reward.num_points)
+        ```
+        """
+        fetch, concurrency = self._listing(
+            user_id, id_type, page_size, include_soldout, max_concurrency
+        )
+        return AsyncPaginator(
+            fetch,
+            max_concurrency=concurrency,
+            host=self._session._page_task_group,
+            select=NewRewards(),
+        )
+
+    def aiter_reward_pages(
+        self,
+        user_id: str | int,
+        *,
+        id_type: IdType | str | None = None,
+        page_size: int | None = None,
+        include_soldout: bool = False,
+        max_concurrency: int | None = None,
+    ) -> AsyncPaginator[RewardsPage]:
+        """Every non-empty page of the user's rewards, in page order.
+
+        Pages are yielded as the server sent them; unlike `aiter_rewards`,
+        a reward that shifted onto the next page while the listing was read
+        appears on both.
+
+        ```python
+        async for page in session.users.aiter_reward_pages("alice@example.com", id_type="email"):
+            print(f"page {page.number}/{page.pages}: {len(page.rewards)} rewards")
+        ```
+        """
+        fetch, concurrency = self._listing(
+            user_id, id_type, page_size, include_soldout, max_concurrency
+        )
+        return AsyncPaginator(
+            fetch,
+            max_concurrency=concurrency,
+            host=self._session._page_task_group,
+            select=whole_page,
+        )
+
+    async def get_rewards_page(
+        self,
+        user_id: str | int,
+        *,
+        page: int = 1,
+        id_type: IdType | str | None = None,
+        page_size: int | None = None,
+        include_soldout: bool = False,
+    ) -> RewardsPage:
+        """One page of the user's rewards.
+
+        A user with no rewards (`no_data`) gives an empty page with total 0.
+        A page past the end is empty too, as the API makes it.
+        """
+        number = check_int("page", page, low=1)
+        fetch, _ = self._listing(user_id, id_type, page_size, include_soldout, None)
+        result = await fetch(number)
+        if result is None:
+            return RewardsPage(
+                number=number, total=0, pages=0, rewards=(), next_page=None, prev_page=None
+            )
+        return result
+
+    async def usable_coupons(
+        self,
+        user_id: str | int,
+        *,
+        id_type: IdType | str | None = None,
+        expired: bool | None = None,
+    ) -> tuple[UsableCoupon, ...]:
+        """The user's coupons that were assigned and not yet used.
+
+        `expired=None` leaves the filter to the server (which includes expired,
+        unused coupons); `False` asks for unexpired ones only, `True` for
+        expired ones. A user with none (`no_activities`) gives `()`.
+        """
+        path = f"/v2/users/{encode_user_id(user_id)}/usable_coupons"
+        params = _id_type_param(check_id_type(id_type, COUPON_ID_TYPES))
+        if expired is not None:
+            params["expired"] = _flag("expired", expired)
+        return await self._session._get(path, params, _coupons)
+
+    def _listing(
+        self,
+        user_id: str | int,
+        id_type: IdType | str | None,
+        page_size: int | None,
+        include_soldout: bool,
+        max_concurrency: int | None,
+    ) -> tuple[FetchPage, int]:
+        """Check a rewards query's arguments and return its page fetcher."""
+        path = f"/v2.1/users/{encode_user_id(user_id)}/rewards"
+        params = _id_type_param(check_id_type(id_type, _REWARD_ID_TYPES))
+        if page_size is not None:
+            params["page_size"] = str(check_int("page_size", page_size, low=1, high=MAX_PAGE_SIZE))
+        if _flag("include_soldout", include_soldout) == "true":
+            params["include_soldout"] = "true"
+        concurrency = (
+            self._session.max_concurrency
+            if max_concurrency is None
+            else check_int("max_concurrency", max_concurrency, low=1)
+        )
+        session = self._session
+
+        async def fetch(number: int) -> RewardsPage | None:
+            def parse(payload: object) -> RewardsPage | None:
+                if payload is EMPTY_LISTING:
+                    return None
+                return structure_rewards_page(payload, number)
+
+            return await session._get(path, {**params, "page": str(number)}, parse)
+
+        return fetch, concurrency
+
+
+def _coupons(payload: object) -> tuple[UsableCoupon, ...]:
+    return () if payload is EMPTY_LISTING else structure_coupons(payload)
+
+
+def _id_type_param(value: str | None) -> dict[str, str]:
+    return {} if value is None else {"id_type": value}
+
+
+def _flag(name: str, value: bool) -> str:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return "true" if value else "false"

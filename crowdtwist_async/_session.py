@@ -1,0 +1,332 @@
+"""`Session`: owns (or borrows) the HTTP client, the key, the limits and the retries."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Final, Literal, TypeVar
+
+import anyio
+import httpx
+
+from ._exceptions import APIConnectionError, APITimeoutError, ResponseDecodeError, excerpt
+from ._protocol import (
+    RETRYABLE_STATUSES,
+    backoff_delay,
+    build_base_url,
+    check_int,
+    decode_response,
+    normalize_base_url,
+    parse_retry_after,
+)
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
+    from ._endpoints import Users
+
+__all__ = ["DEFAULT_TIMEOUT", "Session"]
+
+log = logging.getLogger("crowdtwist_async")
+
+#: A web app should fail fast on a dead host but give a slow page time.
+DEFAULT_TIMEOUT: Final = httpx.Timeout(10.0, connect=3.0)
+
+#: A page of 10 rewards is a few KiB; anything near this is not a page.
+MAX_BODY_BYTES: Final = 10 * 1024 * 1024
+
+#: Backoff between attempts: full jitter, doubling from BASE up to CAP seconds.
+BACKOFF_BASE: Final = 0.5
+BACKOFF_CAP: Final = 8.0
+
+#: A Retry-After longer than this is not slept on; the error is raised instead.
+MAX_RETRY_AFTER: Final = 60.0
+
+AuthMode = Literal["query", "header"]
+T = TypeVar("T")
+
+
+class Session:
+    """A connection to one CrowdTwist program, shared by any number of tasks.
+
+    The key and base URL may come from the environment
+    (`CROWDTWIST_API_KEY`, `CROWDTWIST_BASE_URL`); otherwise the base URL is
+    built from `client_id` and `environment` as the docs describe
+    (`https://[environment]api[client_id].crowdtwist.com`).
+
+    **Usage**
+
+    ```python
+    async with crowdtwist_async.Session(api_key="KEY", client_id=123) as session:
+        async for reward in session.users.aiter_rewards("alice@example.com", id_type="email"):
+            print(reward.title)
+    ```
+
+    Arguments:
+        api_key: the program's API key; defaults to `$CROWDTWIST_API_KEY`.
+        base_url: e.g. `"https://api123.crowdtwist.com"`; defaults to
+            `$CROWDTWIST_BASE_URL`, then to the URL built from `client_id`.
+        client_id: the number in your API host name (`api<client_id>`).
+        environment: the host prefix of a non-production environment, such
+            as `"sb-"` (sandbox); `""` is production.
+        auth: `"query"` sends the key as the documented `api_key` query
+            parameter; `"header"` sends it as `X-CT-Authorization: CTApiKey <key>`
+            and keeps it out of every URL.
+        timeout: seconds, or an `httpx.Timeout`, for each attempt.
+        max_retries: further attempts after a connection error, a timeout or
+            a 408/429/500/502/503/504 response.
+        max_concurrency: requests in flight at once across every task using
+            this session; also the default for each listing.
+        http_client: an `httpx.AsyncClient` to use; the session leaves it open.
+            Without one the session makes its own and closes it on `aclose()`.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        client_id: str | int | None = None,
+        environment: str = "",
+        auth: AuthMode = "query",
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        max_concurrency: int = 4,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get("CROWDTWIST_API_KEY")
+        if key is not None and not isinstance(key, str):
+            raise TypeError(f"api_key must be a str, got {type(key).__name__}")
+        if not key or not key.strip():
+            raise ValueError(
+                "no API key: pass api_key=... or set the CROWDTWIST_API_KEY environment variable"
+            )
+        url = base_url if base_url is not None else os.environ.get("CROWDTWIST_BASE_URL") or None
+        if url is None:
+            if client_id is None:
+                raise ValueError(
+                    "no base URL: pass base_url=..., set CROWDTWIST_BASE_URL, "
+                    "or pass client_id=... (and environment=... outside production)"
+                )
+            url = build_base_url(environment, client_id)
+        if auth not in ("query", "header"):
+            raise ValueError(f"auth must be 'query' or 'header', got {auth!r}")
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise TypeError(
+                f"http_client must be an httpx.AsyncClient, got {type(http_client).__name__}"
+            )
+        self._api_key = key.strip()
+        self._base_url = normalize_base_url(url)
+        self._auth: AuthMode = auth
+        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self._max_retries = check_int("max_retries", max_retries, low=0)
+        self._max_concurrency = check_int("max_concurrency", max_concurrency, low=1)
+        self._owns_client = http_client is None
+        self._client = http_client if http_client is not None else self._make_client()
+        # anyio binds the semaphore to the event loop on first use, so a
+        # Session can be made before any loop runs.
+        self._limiter = anyio.Semaphore(self._max_concurrency)
+        self._task_group: TaskGroup | None = None
+        self._closed = False
+
+        from ._endpoints import Users
+
+        #: The user endpoints: rewards and usable coupons.
+        self.users: Users = Users(self)
+
+    def _make_client(self) -> httpx.AsyncClient:
+        from . import __version__
+
+        keepalive = max(20, self._max_concurrency)
+        return httpx.AsyncClient(
+            timeout=self._timeout,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=keepalive),
+            headers={"User-Agent": f"crowdtwist-async/{__version__}"},
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The base URL every request goes to, without a trailing slash."""
+        return self._base_url
+
+    @property
+    def max_concurrency(self) -> int:
+        """The most requests this session has in flight at once."""
+        return self._max_concurrency
+
+    @property
+    def closed(self) -> bool:
+        """Whether `aclose()` has been called (or the `async with` block left)."""
+        return self._closed
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return (
+            f"<Session {state} base_url={self._base_url!r} auth={self._auth!r} "
+            f"api_key='***' max_concurrency={self._max_concurrency}>"
+        )
+
+    # -- lifecycle -----------------------------------------------------------
+
+    async def __aenter__(self) -> Session:
+        if self._closed:
+            raise RuntimeError("this Session is closed; make a new one")
+        if self._task_group is not None:
+            raise RuntimeError("this Session has already been entered")
+        group = anyio.create_task_group()
+        await group.__aenter__()
+        self._task_group = group
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        group, self._task_group = self._task_group, None
+        try:
+            if group is not None:
+                # Listings still being read are abandoned: stop their requests.
+                group.cancel_scope.cancel()
+                await group.__aexit__(exc_type, exc, tb)
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the session, and its HTTP client if the session made it."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_client:
+            await self._client.aclose()
+
+    def _page_task_group(self) -> TaskGroup:
+        """The task group that runs page requests of listings read via this session."""
+        self._check_open()
+        if self._task_group is None:
+            raise RuntimeError(
+                "reading a listing fetches pages in background tasks, which need a home: "
+                "use `async with Session(...) as session:`, or enter the listing itself: "
+                "`async with session.users.aiter_rewards(...) as rewards:`"
+            )
+        return self._task_group
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("this Session is closed; make a new one")
+
+    # -- requests ------------------------------------------------------------
+
+    async def _get(self, path: str, params: dict[str, str], parse: Callable[[object], T]) -> T:
+        """GET base_url + path with retries, and *parse* the decoded JSON.
+
+        *parse* gets `_protocol.EMPTY_LISTING` when the API says there is
+        nothing to list. Raises the matching `CrowdTwistError` otherwise.
+        """
+        self._check_open()
+        request = self._build_request(path, params)
+        retry = 0
+        while True:
+            try:
+                status, headers, body = await self._send(request, path)
+            except APIConnectionError as exc:
+                if retry >= self._max_retries:
+                    raise
+                delay = backoff_delay(retry, base=BACKOFF_BASE, cap=BACKOFF_CAP)
+                reason = type(exc).__name__
+            else:
+                retry_in = self._retry_delay(status, headers, retry)
+                if retry_in is None:
+                    return _parse(status, headers, body, parse)
+                delay, reason = retry_in, f"HTTP {status}"
+            retry += 1
+            log.debug("retrying GET %s in %.2fs after %s (retry %d)", path, delay, reason, retry)
+            await anyio.sleep(delay)
+
+    def _retry_delay(self, status: int, headers: httpx.Headers, retry: int) -> float | None:
+        """Seconds to wait before retrying a response, or None to not retry it."""
+        if status not in RETRYABLE_STATUSES or retry >= self._max_retries:
+            return None
+        wait = parse_retry_after(headers)
+        if wait is None:
+            return backoff_delay(retry, base=BACKOFF_BASE, cap=BACKOFF_CAP)
+        # A long wait is the caller's decision: the error carries retry_after.
+        return wait if wait <= MAX_RETRY_AFTER else None
+
+    def _build_request(self, path: str, params: dict[str, str]) -> httpx.Request:
+        headers = {"Accept": "application/json"}
+        if self._auth == "header":
+            headers["X-CT-Authorization"] = f"CTApiKey {self._api_key}"
+        else:
+            params = {**params, "api_key": self._api_key}
+        return self._client.build_request(
+            "GET", self._base_url + path, params=params, headers=headers, timeout=self._timeout
+        )
+
+    async def _send(self, request: httpx.Request, path: str) -> tuple[int, httpx.Headers, bytes]:
+        """One attempt: status, headers and the whole (capped) body."""
+        async with self._limiter:
+            started = time.perf_counter()
+            try:
+                response = await self._client.send(request, stream=True, follow_redirects=False)
+                try:
+                    body = await _read_capped(response)
+                finally:
+                    await response.aclose()
+            # httpx's exceptions hold the request, whose URL may hold the key,
+            # and a proxy error's text may too: the message is rebuilt with the
+            # key redacted and the original is kept out of tracebacks.
+            except httpx.TimeoutException as exc:
+                raise APITimeoutError(f"GET {path} timed out ({type(exc).__name__})") from None
+            except httpx.TransportError as exc:
+                detail = str(exc).replace(self._api_key, "***")
+                raise APIConnectionError(
+                    f"GET {path} failed: {type(exc).__name__}: {detail}"
+                ) from None
+        log.debug(
+            "GET %s -> %d (%d bytes, %.0f ms)",
+            path,
+            response.status_code,
+            len(body),
+            (time.perf_counter() - started) * 1000,
+        )
+        return response.status_code, response.headers, body
+
+
+def _parse(status: int, headers: httpx.Headers, body: bytes, parse: Callable[[object], T]) -> T:
+    """Decode a final response and build the caller's result from it."""
+    payload = decode_response(status, headers, body)
+    try:
+        return parse(payload)
+    except ResponseDecodeError as exc:
+        # Structuring sees only the JSON; the response is known here.
+        exc.status_code = status
+        exc.body = excerpt(body)
+        raise
+
+
+async def _read_capped(response: httpx.Response) -> bytes:
+    """Read the body, refusing one larger than MAX_BODY_BYTES before reading it all."""
+    declared = response.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _too_large(response.status_code, declared + " bytes declared")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _too_large(response.status_code, f"over {size} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(status: int, detail: str) -> ResponseDecodeError:
+    return ResponseDecodeError(
+        f"HTTP {status} response body is too large ({detail}; the limit is {MAX_BODY_BYTES} bytes)",
+        status_code=status,
+    )

@@ -1,0 +1,158 @@
+"""Abandoned listings leave nothing behind: no task, no open response, no warning.
+
+The asyncio tests run under pytest-asyncio and watch the loop's exception
+handler, which is where "Task was destroyed but it is pending" goes (it is
+logged, not warned). Warnings of any kind are errors in this suite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+import crowdtwist_async as ct
+
+from .conftest import API_KEY, BASE_URL
+from .fakeapi import make_reward
+
+
+class SlowBody(httpx.AsyncByteStream):
+    """A page body that sends half of itself, then stalls until closed."""
+
+    def __init__(self, ledger: Ledger, content: bytes) -> None:
+        self.ledger = ledger
+        self.content = content
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self.content[: len(self.content) // 2]
+        await anyio.sleep_forever()
+
+    async def aclose(self) -> None:
+        self.ledger.closed += 1
+
+
+class Ledger:
+    """Counts response bodies opened and closed by the client."""
+
+    def __init__(self) -> None:
+        self.opened = 0
+        self.closed = 0
+
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        rewards = [make_reward(i) for i in range(page * 10 - 9, page * 10 + 1)]
+        body = httpx.Response(
+            200, json={"paging": {"total": 1000, "pages": 100}, "rewards": rewards}
+        ).content
+        self.opened += 1
+        if page == 1:
+            self.closed += 1
+            return httpx.Response(200, content=body)
+        return httpx.Response(200, stream=SlowBody(self, body))
+
+
+@pytest.fixture
+def loop_errors() -> Iterator[list[dict[str, Any]]]:
+    errors: list[dict[str, Any]] = []
+    loop = asyncio.get_event_loop_policy().get_event_loop()
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    yield errors
+    loop.set_exception_handler(previous)
+
+
+async def drain() -> None:
+    for _ in range(10):
+        gc.collect()
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("how", ["break", "cancel", "raise", "aclose"])
+async def test_abandoning_a_listing_mid_body_cleans_up(how: str) -> None:
+    errors: list[dict[str, Any]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _l, ctx: errors.append(ctx))
+    ledger = Ledger()
+    client = httpx.AsyncClient(transport=httpx.MockTransport(ledger.handle))
+    async with ct.Session(API_KEY, base_url=BASE_URL, http_client=client) as session:
+        rewards = session.users.aiter_rewards("alice", max_concurrency=4)
+        if how == "break":
+            async for _ in rewards:
+                await until(lambda: ledger.opened == 5)
+                break
+            del rewards
+        elif how == "cancel":
+            with anyio.move_on_after(0.05):
+                async for _ in rewards:
+                    pass
+        elif how == "raise":
+            with pytest.raises(LookupError):
+                async for _ in rewards:
+                    await until(lambda: ledger.opened == 5)
+                    raise LookupError
+            # A listing kept in a variable lives on until the variable goes
+            # (or is left with `async with`); then its requests stop.
+            del rewards
+        else:
+            await rewards.__anext__()
+            await until(lambda: ledger.opened == 5)
+            await rewards.aclose()
+        await drain()
+        # Every response body the client opened was closed: no connection is
+        # left checked out of the pool.
+        assert ledger.opened == 5
+        assert ledger.closed == 5
+        # Only this test's own task is left running.
+        assert asyncio.all_tasks() == {asyncio.current_task()}
+    await client.aclose()
+    await drain()
+    assert errors == []
+
+
+async def until(condition: Any) -> None:
+    with anyio.fail_after(5):
+        while not condition():
+            await anyio.sleep(0.001)
+
+
+@pytest.mark.asyncio
+async def test_a_session_left_with_a_listing_in_flight_cancels_it() -> None:
+    errors: list[dict[str, Any]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _l, ctx: errors.append(ctx))
+    ledger = Ledger()
+    client = httpx.AsyncClient(transport=httpx.MockTransport(ledger.handle))
+    async with ct.Session(API_KEY, base_url=BASE_URL, http_client=client) as session:
+        rewards = session.users.aiter_rewards("alice", max_concurrency=3)
+        assert (await rewards.__anext__()).id == "1"
+        await until(lambda: ledger.opened == 4)
+    # Leaving the session stopped the three stalled pages.
+    assert ledger.closed == 4
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+    with pytest.raises(RuntimeError, match="Session is closed"):
+        async for _ in rewards:
+            pass
+    del rewards
+    await client.aclose()
+    await drain()
+    assert errors == []
+
+
+@pytest.mark.anyio
+async def test_trio_and_asyncio_leave_no_task_after_break(anyio_backend: str) -> None:
+    ledger = Ledger()
+    client = httpx.AsyncClient(transport=httpx.MockTransport(ledger.handle))
+    async with ct.Session(API_KEY, base_url=BASE_URL, http_client=client) as session:
+        for _ in range(20):
+            async for _ in session.users.aiter_rewards("alice", max_concurrency=2):
+                break
+        gc.collect()
+        await until(lambda: ledger.opened == ledger.closed)
+    # The session's task group exited, so none of its page tasks can remain.
+    assert ledger.opened == ledger.closed
+    await client.aclose()

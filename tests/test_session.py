@@ -1,0 +1,296 @@
+"""Session construction, authentication, lifecycle and retries."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import respx
+
+import crowdtwist_async as ct
+
+from .conftest import API_KEY, BASE_URL
+
+REWARDS_URL = f"{BASE_URL}/v2.1/users/alice/rewards"
+EMPTY_PAGE = {"paging": {"total": 0, "pages": 0}, "rewards": []}
+
+
+@pytest.fixture
+def no_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CROWDTWIST_API_KEY", raising=False)
+    monkeypatch.delenv("CROWDTWIST_BASE_URL", raising=False)
+
+
+@pytest.fixture
+def router() -> Iterator[respx.MockRouter]:
+    with respx.mock(assert_all_mocked=True, assert_all_called=False) as mock:
+        yield mock
+
+
+# --- construction ------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("no_env")
+def test_missing_key_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="CROWDTWIST_API_KEY"):
+        ct.Session(base_url=BASE_URL)
+    with pytest.raises(ValueError, match="no API key"):
+        ct.Session(" ", base_url=BASE_URL)
+
+
+@pytest.mark.usefixtures("no_env")
+def test_missing_base_url_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="client_id"):
+        ct.Session(API_KEY)
+
+
+@pytest.mark.usefixtures("no_env")
+def test_key_and_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CROWDTWIST_API_KEY", API_KEY)
+    monkeypatch.setenv("CROWDTWIST_BASE_URL", "https://sb-api42.crowdtwist.com/")
+    session = ct.Session()
+    assert session.base_url == "https://sb-api42.crowdtwist.com"
+    # An explicit argument beats the environment.
+    assert ct.Session(base_url=BASE_URL).base_url == BASE_URL
+
+
+@pytest.mark.usefixtures("no_env")
+def test_base_url_built_from_client_id_and_environment() -> None:
+    assert ct.Session(API_KEY, client_id=123).base_url == "https://api123.crowdtwist.com"
+    assert (
+        ct.Session(API_KEY, client_id=123, environment="sb-").base_url
+        == "https://sb-api123.crowdtwist.com"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        pytest.param({"auth": "basic"}, ValueError, "auth must be", id="auth"),
+        pytest.param({"max_retries": -1}, ValueError, "max_retries", id="retries"),
+        pytest.param({"max_concurrency": 0}, ValueError, "max_concurrency", id="concurrency"),
+        pytest.param(
+            {"max_concurrency": 2.5}, TypeError, "max_concurrency", id="concurrency-float"
+        ),
+        pytest.param({"base_url": "http://api.crowdtwist.com"}, ValueError, "https", id="http"),
+        pytest.param({"http_client": object()}, TypeError, "http_client", id="client"),
+        pytest.param({"api_key": 123}, TypeError, "api_key", id="key-type"),
+    ],
+)
+def test_bad_arguments(kwargs: dict[str, object], error: type[Exception], match: str) -> None:
+    options: dict[str, object] = {"api_key": API_KEY, "base_url": BASE_URL, **kwargs}
+    with pytest.raises(error, match=match):
+        ct.Session(**options)  # type: ignore[arg-type]
+
+
+def test_repr_hides_the_key() -> None:
+    session = ct.Session(API_KEY, base_url=BASE_URL)
+    assert API_KEY not in repr(session)
+    assert API_KEY not in str(session)
+    assert repr(session) == (
+        "<Session open base_url='https://api123.crowdtwist.com' auth='query' "
+        "api_key='***' max_concurrency=4>"
+    )
+
+
+# --- authentication ----------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_query_auth_sends_the_documented_api_key_parameter(router: respx.MockRouter) -> None:
+    route = router.get(REWARDS_URL).respond(json=EMPTY_PAGE)
+    async with ct.Session(API_KEY, base_url=BASE_URL) as session:
+        await session.users.get_rewards_page("alice")
+    request = route.calls.last.request
+    assert request.url.params["api_key"] == API_KEY
+    assert "x-ct-authorization" not in request.headers
+    assert request.headers["accept"] == "application/json"
+    assert request.headers["user-agent"].startswith("crowdtwist-async/")
+
+
+@pytest.mark.anyio
+async def test_header_auth_keeps_the_key_out_of_the_url(router: respx.MockRouter) -> None:
+    route = router.get(REWARDS_URL).respond(json=EMPTY_PAGE)
+    async with ct.Session(API_KEY, base_url=BASE_URL, auth="header") as session:
+        await session.users.get_rewards_page("alice")
+    request = route.calls.last.request
+    assert request.headers["x-ct-authorization"] == f"CTApiKey {API_KEY}"
+    assert API_KEY not in str(request.url)
+    assert "api_key" not in request.url.params
+
+
+# --- lifecycle ---------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_own_client_is_closed_borrowed_client_is_left_open(router: respx.MockRouter) -> None:
+    router.get(REWARDS_URL).respond(json=EMPTY_PAGE)
+    session = ct.Session(API_KEY, base_url=BASE_URL)
+    async with session:
+        await session.users.get_rewards_page("alice")
+    assert session.closed
+    assert session._client.is_closed
+
+    borrowed = httpx.AsyncClient()
+    async with ct.Session(API_KEY, base_url=BASE_URL, http_client=borrowed) as other:
+        await other.users.get_rewards_page("alice")
+    assert not borrowed.is_closed
+    await borrowed.aclose()
+
+
+@pytest.mark.anyio
+async def test_using_a_closed_session_is_a_clear_error(router: respx.MockRouter) -> None:
+    route = router.get(REWARDS_URL).respond(json=EMPTY_PAGE)
+    session = ct.Session(API_KEY, base_url=BASE_URL)
+    await session.aclose()
+    await session.aclose()  # idempotent
+    with pytest.raises(RuntimeError, match="Session is closed"):
+        await session.users.get_rewards_page("alice")
+    with pytest.raises(RuntimeError, match="Session is closed"):
+        await session.__aenter__()
+    assert not route.called
+    assert "closed" in repr(session)
+
+
+@pytest.mark.anyio
+async def test_a_session_is_entered_once() -> None:
+    async with ct.Session(API_KEY, base_url=BASE_URL) as session:
+        with pytest.raises(RuntimeError, match="already been entered"):
+            await session.__aenter__()
+
+
+def test_a_session_can_be_made_before_any_event_loop_runs() -> None:
+    import anyio
+
+    session = ct.Session(API_KEY, base_url=BASE_URL)
+
+    async def use() -> int:
+        with respx.mock:
+            respx.get(REWARDS_URL).respond(json=EMPTY_PAGE)
+            async with session:
+                page = await session.users.get_rewards_page("alice")
+        return page.total or 0
+
+    assert anyio.run(use) == 0
+
+
+# --- retries -----------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_retryable_statuses_are_retried(router: respx.MockRouter) -> None:
+    busy = httpx.Response(503, headers={"Retry-After": "0"}, text="<html>busy</html>")
+    route = router.get(REWARDS_URL).mock(
+        side_effect=[
+            busy,
+            httpx.Response(429, headers={"Retry-After": "0"}),
+            httpx.Response(200, json=EMPTY_PAGE),
+        ]
+    )
+    async with ct.Session(API_KEY, base_url=BASE_URL, max_retries=2) as session:
+        page = await session.users.get_rewards_page("alice")
+    assert page.total == 0
+    assert route.call_count == 3
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422, 501])
+async def test_other_statuses_are_not_retried(router: respx.MockRouter, status: int) -> None:
+    route = router.get(REWARDS_URL).respond(status, json={"error": "x", "message": "no"})
+    async with ct.Session(API_KEY, base_url=BASE_URL, max_retries=3) as session:
+        with pytest.raises(ct.APIError) as info:
+            await session.users.get_rewards_page("alice")
+    assert info.value.status_code == status
+    assert route.call_count == 1
+
+
+@pytest.mark.anyio
+async def test_exhausted_retries_raise_the_last_error(router: respx.MockRouter) -> None:
+    route = router.get(REWARDS_URL).respond(502, headers={"Retry-After": "0"}, text="bad gateway")
+    async with ct.Session(API_KEY, base_url=BASE_URL, max_retries=2) as session:
+        with pytest.raises(ct.ServerError) as info:
+            await session.users.get_rewards_page("alice")
+    assert info.value.status_code == 502
+    assert route.call_count == 3
+
+
+@pytest.mark.anyio
+async def test_a_long_retry_after_is_not_slept_on(router: respx.MockRouter) -> None:
+    route = router.get(REWARDS_URL).respond(429, headers={"Retry-After": "3600"})
+    async with ct.Session(API_KEY, base_url=BASE_URL, max_retries=5) as session:
+        with pytest.raises(ct.RateLimitError) as info:
+            await session.users.get_rewards_page("alice")
+    assert info.value.retry_after == 3600.0
+    assert route.call_count == 1
+
+
+@pytest.mark.anyio
+async def test_connection_errors_become_api_connection_error(router: respx.MockRouter) -> None:
+    route = router.get(REWARDS_URL).mock(side_effect=httpx.ConnectError("connection refused"))
+    async with ct.Session(API_KEY, base_url=BASE_URL, max_retries=0) as session:
+        with pytest.raises(ct.APIConnectionError) as info:
+            await session.users.get_rewards_page("alice")
+    assert type(info.value) is ct.APIConnectionError
+    assert "ConnectError: connection refused" in str(info.value)
+    assert route.call_count == 1
+
+
+@pytest.mark.anyio
+async def test_timeouts_become_api_timeout_error_and_are_retried(router: respx.MockRouter) -> None:
+    route = router.get(REWARDS_URL).mock(
+        side_effect=[httpx.ReadTimeout("timed out"), httpx.Response(200, json=EMPTY_PAGE)]
+    )
+    async with ct.Session(API_KEY, base_url=BASE_URL, max_retries=1) as session:
+        page = await session.users.get_rewards_page("alice")
+    assert page.rewards == ()
+    assert route.call_count == 2
+
+    route.mock(side_effect=httpx.ConnectTimeout("timed out"))
+    async with ct.Session(API_KEY, base_url=BASE_URL, max_retries=0) as session:
+        with pytest.raises(ct.APITimeoutError, match="timed out"):
+            await session.users.get_rewards_page("alice")
+
+
+@pytest.mark.anyio
+async def test_an_oversized_body_is_refused(router: respx.MockRouter) -> None:
+    from crowdtwist_async._session import MAX_BODY_BYTES
+
+    router.get(REWARDS_URL).respond(200, content=b" " * (MAX_BODY_BYTES + 1))
+    async with ct.Session(API_KEY, base_url=BASE_URL) as session:
+        with pytest.raises(ct.ResponseDecodeError, match="too large") as info:
+            await session.users.get_rewards_page("alice")
+    assert info.value.status_code == 200
+
+
+@pytest.mark.anyio
+async def test_redirects_are_not_followed(router: respx.MockRouter) -> None:
+    route = router.get(REWARDS_URL).respond(
+        302, headers={"Location": "https://elsewhere.example/steal"}
+    )
+    other = router.get("https://elsewhere.example/steal").respond(json=EMPTY_PAGE)
+    async with ct.Session(API_KEY, base_url=BASE_URL) as session:
+        with pytest.raises(ct.APIError) as info:
+            await session.users.get_rewards_page("alice")
+    assert info.value.status_code == 302
+    assert route.call_count == 1
+    assert not other.called
+
+
+@pytest.mark.anyio
+async def test_the_key_is_not_in_errors_or_debug_logs(
+    router: respx.MockRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    router.get(REWARDS_URL).mock(
+        side_effect=[httpx.ConnectError(f"failed for {REWARDS_URL}?api_key={API_KEY}")]
+    )
+    caplog.set_level(logging.DEBUG, logger="crowdtwist_async")
+    async with ct.Session(API_KEY, base_url=BASE_URL, max_retries=0) as session:
+        with pytest.raises(ct.APIConnectionError) as info:
+            await session.users.get_rewards_page("alice")
+    assert API_KEY not in str(info.value)
+    assert API_KEY not in repr(info.value)
+    assert API_KEY not in "".join(traceback.format_exception(info.value))
+    assert API_KEY not in caplog.text
