@@ -1,0 +1,64 @@
+"""Pins the public API's types: checked by mypy, never run.
+
+A change that alters what users' code sees (a parameter renamed, a return type
+widened) fails `mypy` here before it reaches them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import httpx
+
+import crowdtwist_async as ct
+
+
+async def typed_use() -> None:
+    session = ct.Session(
+        "KEY",
+        base_url="https://api1.crowdtwist.com",
+        client_id=None,
+        environment="sb-",
+        auth="header",
+        timeout=httpx.Timeout(5.0),
+        max_retries=0,
+        max_concurrency=8,
+        http_client=httpx.AsyncClient(),
+    )
+    async with session:
+        rewards: ct.AsyncPaginator[ct.Reward] = session.users.aiter_rewards(
+            "alice@example.com",
+            id_type=ct.IdType.EMAIL,
+            page_size=10,
+            include_soldout=True,
+            max_concurrency=4,
+        )
+        async for reward in rewards:
+            title: str = reward.title
+            start: datetime = reward.date_start
+            period: ct.FrequencyPeriod | None = reward.freq_period
+            segment: ct.Segment | None = reward.segment
+            partner: ct.Partner | None = reward.partner_info
+            del title, start, period, segment, partner
+        async with session.users.aiter_reward_pages("alice", id_type="email") as pages:
+            async for page in pages:
+                numbers: tuple[int, int | None, int | None] = (page.number, page.total, page.pages)
+                items: tuple[ct.Reward, ...] = page.rewards
+                del numbers, items
+        one: ct.RewardsPage = await session.users.get_rewards_page("alice", page=3, id_type="email")
+        coupons: tuple[ct.UsableCoupon, ...] = await session.users.usable_coupons(
+            "alice", id_type="email", expired=False
+        )
+        del one, coupons
+    try:
+        await session.aclose()
+    except ct.RateLimitError as exc:
+        wait: float | None = exc.retry_after
+        del wait
+    except ct.APIError as exc:
+        status: int = exc.status_code
+        code: str | None = exc.error
+        del status, code
+    except ct.ResponseDecodeError as exc:
+        field: str | None = exc.field
+        del field
