@@ -12,6 +12,7 @@ async with ct.Session(api_key="KEY", client_id=123) as session:
 
 import importlib.metadata as _metadata
 
+from ._config import Timeout
 from ._endpoints import Users
 from ._exceptions import (
     APIConnectionError,
@@ -20,6 +21,7 @@ from ._exceptions import (
     AuthenticationError,
     BadRequestError,
     CrowdTwistError,
+    ListingChangedError,
     NotFoundError,
     RateLimitError,
     ResponseDecodeError,
@@ -55,6 +57,7 @@ __all__ = [
     "EligibilityType",
     "FrequencyPeriod",
     "IdType",
+    "ListingChangedError",
     "NotFoundError",
     "Partner",
     "RateLimitError",
@@ -64,6 +67,7 @@ __all__ = [
     "Segment",
     "ServerError",
     "Session",
+    "Timeout",
     "UsableCoupon",
     "Users",
     "__version__",

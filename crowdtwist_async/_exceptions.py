@@ -13,6 +13,7 @@ CrowdTwistError
 │   └── ServerError           5xx
 ├── APIConnectionError        the request never got a response
 │   └── APITimeoutError       ... because a timeout expired
+├── ListingChangedError       rewards were removed while a listing was read
 └── ResponseDecodeError       the response was not the JSON shape documented
 ```
 
@@ -29,6 +30,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "CrowdTwistError",
+    "ListingChangedError",
     "NotFoundError",
     "RateLimitError",
     "ResponseDecodeError",
@@ -147,6 +149,32 @@ class APIConnectionError(CrowdTwistError):
 
 class APITimeoutError(APIConnectionError):
     """A connect, read, write or pool timeout expired."""
+
+
+class ListingChangedError(CrowdTwistError):
+    """The listing shrank while it was being read, so a reward may have been missed.
+
+    Pages are numbered slices of a list the server can change at any time:
+    when a reward before page N goes away after page N-1 was read, the first
+    reward of page N moves onto page N-1 and no request returns it. The
+    `total` a page reports gives this away; rather than end the listing one
+    reward short without a word, the listing raises this at page N, after
+    everything before it. Reading the listing again gives a consistent one.
+
+    Attributes:
+        page: the page whose `total` was lower.
+        expected_total: the `total` page 1 reported.
+        total: the `total` that page reported.
+    """
+
+    def __init__(self, *, page: int, expected_total: int, total: int) -> None:
+        super().__init__(
+            f"the listing changed while it was read: page {page} reports {total} rewards, "
+            f"page 1 reported {expected_total}; a reward may have been skipped, read it again"
+        )
+        self.page = page
+        self.expected_total = expected_total
+        self.total = total
 
 
 class ResponseDecodeError(CrowdTwistError):

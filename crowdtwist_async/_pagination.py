@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Final, Generic, TypeVar, cast
 
 import anyio
 
+from ._exceptions import ListingChangedError
 from ._models import Reward, RewardsPage
 
 if TYPE_CHECKING:
@@ -84,6 +85,9 @@ class _PageWalk:
         self._follow: int | None = 1
         self._limit: int | None = None
         self._end: int | None = None
+        # The total page 1 reported: a later page reporting fewer means the
+        # listing shrank under us.
+        self._total: int | None = None
         self._closed = False
         self._closed_error: BaseException | None = None
         self._task_group: TaskGroup | None = None
@@ -175,12 +179,21 @@ class _PageWalk:
                 # Cancelled from outside the iteration: the task group that
                 # hosts it (the Session's, or the paginator's block) is closing.
                 self._abort(RuntimeError("the Session was closed while the listing was read"))
-            slot.done.set()
-            if not self._closed:
+            elif not self._closed:
                 self._arrived(slot)
+            slot.done.set()
 
     def _arrived(self, slot: _Slot) -> None:
         outcome, number = slot.outcome, slot.number
+        if isinstance(outcome, RewardsPage) and outcome.total is not None:
+            if self._total is None:
+                self._total = outcome.total
+            elif outcome.total < self._total:
+                # Rewards before this page may have moved onto pages already
+                # read: say so here rather than end the listing short.
+                slot.outcome = outcome = ListingChangedError(
+                    page=number, expected_total=self._total, total=outcome.total
+                )
         if isinstance(outcome, BaseException | _Pending) or outcome is None or not outcome.rewards:
             # An error or an empty page: nothing after it will be consumed.
             self._cut_after(number)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import time
@@ -12,7 +13,14 @@ from typing import TYPE_CHECKING, Final, Literal, TypeVar
 import anyio
 import httpx
 
-from ._exceptions import APIConnectionError, APITimeoutError, ResponseDecodeError, excerpt
+from ._config import Timeout
+from ._exceptions import (
+    APIConnectionError,
+    APITimeoutError,
+    CrowdTwistError,
+    ResponseDecodeError,
+    excerpt,
+)
 from ._protocol import (
     RETRYABLE_STATUSES,
     backoff_delay,
@@ -22,6 +30,7 @@ from ._protocol import (
     normalize_base_url,
     parse_retry_after,
 )
+from ._redact import MASK, install_log_filter, scrub
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
@@ -33,7 +42,7 @@ __all__ = ["DEFAULT_TIMEOUT", "Session"]
 log = logging.getLogger("crowdtwist_async")
 
 #: A web app should fail fast on a dead host but give a slow page time.
-DEFAULT_TIMEOUT: Final = httpx.Timeout(10.0, connect=3.0)
+DEFAULT_TIMEOUT: Final = Timeout(total=10.0, connect=3.0)
 
 #: A page of 10 rewards is a few KiB; anything near this is not a page.
 MAX_BODY_BYTES: Final = 10 * 1024 * 1024
@@ -47,6 +56,28 @@ MAX_RETRY_AFTER: Final = 60.0
 
 AuthMode = Literal["query", "header"]
 T = TypeVar("T")
+
+
+class _Unset:
+    """The type of `_UNSET`, for an option left as it is (None means "no limit")."""
+
+
+_UNSET: Final = _Unset()
+
+
+class _Shared:
+    """What a Session and the copies `with_options` makes of it have in common."""
+
+    __slots__ = ("client", "closed", "limiter", "owns_client", "task_group")
+
+    def __init__(self, client: httpx.AsyncClient, *, owns_client: bool, concurrency: int) -> None:
+        self.client = client
+        self.owns_client = owns_client
+        # anyio binds the semaphore to the event loop on first use, so a
+        # Session can be made before any loop runs.
+        self.limiter = anyio.Semaphore(concurrency)
+        self.task_group: TaskGroup | None = None
+        self.closed = False
 
 
 class Session:
@@ -75,13 +106,17 @@ class Session:
         auth: `"query"` sends the key as the documented `api_key` query
             parameter; `"header"` sends it as `X-CT-Authorization: CTApiKey <key>`
             and keeps it out of every URL.
-        timeout: seconds, or an `httpx.Timeout`, for each attempt.
+        timeout: limits for each attempt: a `Timeout`, or seconds for the
+            whole attempt (connecting gets at most 3 of them), or None.
         max_retries: further attempts after a connection error, a timeout or
             a 408/429/500/502/503/504 response.
         max_concurrency: requests in flight at once across every task using
             this session; also the default for each listing.
         http_client: an `httpx.AsyncClient` to use; the session leaves it open.
             Without one the session makes its own and closes it on `aclose()`.
+        transport: an `httpx.AsyncBaseTransport` for the client the session
+            makes, e.g. `FakeCrowdTwist().transport()` in tests. Not with
+            `http_client`.
     """
 
     def __init__(
@@ -92,10 +127,11 @@ class Session:
         client_id: str | int | None = None,
         environment: str = "",
         auth: AuthMode = "query",
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        timeout: float | Timeout | None = DEFAULT_TIMEOUT,
         max_retries: int = 2,
         max_concurrency: int = 4,
         http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("CROWDTWIST_API_KEY")
         if key is not None and not isinstance(key, str):
@@ -118,31 +154,34 @@ class Session:
             raise TypeError(
                 f"http_client must be an httpx.AsyncClient, got {type(http_client).__name__}"
             )
+        if http_client is not None and transport is not None:
+            raise ValueError("pass http_client or transport, not both")
         self._api_key = key.strip()
         self._base_url = normalize_base_url(url)
         self._auth: AuthMode = auth
-        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self._timeout = Timeout.coerce(timeout)
         self._max_retries = check_int("max_retries", max_retries, low=0)
         self._max_concurrency = check_int("max_concurrency", max_concurrency, low=1)
-        self._owns_client = http_client is None
-        self._client = http_client if http_client is not None else self._make_client()
-        # anyio binds the semaphore to the event loop on first use, so a
-        # Session can be made before any loop runs.
-        self._limiter = anyio.Semaphore(self._max_concurrency)
-        self._task_group: TaskGroup | None = None
-        self._closed = False
+        self._derived = False
+        client = http_client if http_client is not None else self._make_client(transport)
+        self._shared = _Shared(
+            client, owns_client=http_client is None, concurrency=self._max_concurrency
+        )
+        install_log_filter()
+        self.users = self._users()
 
+    def _users(self) -> Users:
         from ._endpoints import Users
 
-        #: The user endpoints: rewards and usable coupons.
-        self.users: Users = Users(self)
+        return Users(self)
 
-    def _make_client(self) -> httpx.AsyncClient:
+    def _make_client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
         from . import __version__
 
         keepalive = max(20, self._max_concurrency)
         return httpx.AsyncClient(
-            timeout=self._timeout,
+            transport=transport,
+            timeout=self._timeout.for_httpx(),
             follow_redirects=False,
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=keepalive),
             headers={"User-Agent": f"crowdtwist-async/{__version__}"},
@@ -161,25 +200,55 @@ class Session:
     @property
     def closed(self) -> bool:
         """Whether `aclose()` has been called (or the `async with` block left)."""
-        return self._closed
+        return self._shared.closed
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
+        state = "closed" if self._shared.closed else "open"
         return (
             f"<Session {state} base_url={self._base_url!r} auth={self._auth!r} "
-            f"api_key='***' max_concurrency={self._max_concurrency}>"
+            f"api_key='{MASK}' max_concurrency={self._max_concurrency} "
+            f"max_retries={self._max_retries}>"
         )
+
+    def with_options(
+        self,
+        *,
+        timeout: float | Timeout | _Unset | None = _UNSET,
+        max_retries: int | None = None,
+    ) -> Session:
+        """A copy of this session with other per-request options.
+
+        The copy shares everything else: the connections, the concurrency
+        limit, the task group and the lifecycle, so it is cheap to make per
+        call. Enter and close the original, not the copy.
+
+        ```python
+        patient = session.with_options(max_retries=5, timeout=30.0)
+        page = await patient.users.get_rewards_page("alice@example.com", id_type="email")
+        ```
+        """
+        clone = copy.copy(self)
+        clone._derived = True
+        if not isinstance(timeout, _Unset):
+            clone._timeout = Timeout.coerce(timeout)
+        if max_retries is not None:
+            clone._max_retries = check_int("max_retries", max_retries, low=0)
+        clone.users = clone._users()
+        return clone
 
     # -- lifecycle -----------------------------------------------------------
 
     async def __aenter__(self) -> Session:
-        if self._closed:
-            raise RuntimeError("this Session is closed; make a new one")
-        if self._task_group is not None:
+        if self._derived:
+            raise RuntimeError(
+                "enter the Session this one was derived from with_options(), not the copy"
+            )
+        self._check_open()
+        if self._shared.task_group is not None:
             raise RuntimeError("this Session has already been entered")
         group = anyio.create_task_group()
         await group.__aenter__()
-        self._task_group = group
+        self._shared.task_group = group
         return self
 
     async def __aexit__(
@@ -188,7 +257,7 @@ class Session:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        group, self._task_group = self._task_group, None
+        group, self._shared.task_group = self._shared.task_group, None
         try:
             if group is not None:
                 # Listings still being read are abandoned: stop their requests.
@@ -198,26 +267,31 @@ class Session:
             await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the session, and its HTTP client if the session made it."""
-        if self._closed:
+        """Close the session, and its HTTP client if the session made it.
+
+        On a copy made by `with_options()` this does nothing: the original
+        owns the connections.
+        """
+        shared = self._shared
+        if self._derived or shared.closed:
             return
-        self._closed = True
-        if self._owns_client:
-            await self._client.aclose()
+        shared.closed = True
+        if shared.owns_client:
+            await shared.client.aclose()
 
     def _page_task_group(self) -> TaskGroup:
         """The task group that runs page requests of listings read via this session."""
         self._check_open()
-        if self._task_group is None:
+        if self._shared.task_group is None:
             raise RuntimeError(
                 "reading a listing fetches pages in background tasks, which need a home: "
                 "use `async with Session(...) as session:`, or enter the listing itself: "
                 "`async with session.users.aiter_rewards(...) as rewards:`"
             )
-        return self._task_group
+        return self._shared.task_group
 
     def _check_open(self) -> None:
-        if self._closed:
+        if self._shared.closed:
             raise RuntimeError("this Session is closed; make a new one")
 
     # -- requests ------------------------------------------------------------
@@ -229,6 +303,15 @@ class Session:
         nothing to list. Raises the matching `CrowdTwistError` otherwise.
         """
         self._check_open()
+        try:
+            return await self._get_with_retries(path, params, parse)
+        except CrowdTwistError as exc:
+            scrub(exc, self._api_key)
+            raise
+
+    async def _get_with_retries(
+        self, path: str, params: dict[str, str], parse: Callable[[object], T]
+    ) -> T:
         request = self._build_request(path, params)
         retry = 0
         while True:
@@ -264,27 +347,33 @@ class Session:
             headers["X-CT-Authorization"] = f"CTApiKey {self._api_key}"
         else:
             params = {**params, "api_key": self._api_key}
-        return self._client.build_request(
-            "GET", self._base_url + path, params=params, headers=headers, timeout=self._timeout
+        return self._shared.client.build_request(
+            "GET",
+            self._base_url + path,
+            params=params,
+            headers=headers,
+            timeout=self._timeout.for_httpx(),
         )
 
     async def _send(self, request: httpx.Request, path: str) -> tuple[int, httpx.Headers, bytes]:
         """One attempt: status, headers and the whole (capped) body."""
-        async with self._limiter:
+        client = self._shared.client
+        async with self._shared.limiter:
             started = time.perf_counter()
             try:
-                response = await self._client.send(request, stream=True, follow_redirects=False)
-                try:
-                    body = await _read_capped(response)
-                finally:
-                    await response.aclose()
+                with anyio.fail_after(self._timeout.total):
+                    response = await client.send(request, stream=True, follow_redirects=False)
+                    try:
+                        body = await _read_capped(response)
+                    finally:
+                        await response.aclose()
             # httpx's exceptions hold the request, whose URL may hold the key,
             # and a proxy error's text may too: the message is rebuilt with the
             # key redacted and the original is kept out of tracebacks.
-            except httpx.TimeoutException as exc:
+            except (httpx.TimeoutException, TimeoutError) as exc:
                 raise APITimeoutError(f"GET {path} timed out ({type(exc).__name__})") from None
             except httpx.TransportError as exc:
-                detail = str(exc).replace(self._api_key, "***")
+                detail = str(exc).replace(self._api_key, MASK)
                 raise APIConnectionError(
                     f"GET {path} failed: {type(exc).__name__}: {detail}"
                 ) from None

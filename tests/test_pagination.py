@@ -270,7 +270,7 @@ async def test_docs_sample_shape_is_a_one_reward_page(
         if page == 1:
             return httpx.Response(200, json=DOCS_REWARDS_SAMPLE)
         # Past the real end the API answers an empty page.
-        return httpx.Response(200, json={"paging": {"total": 1, "pages": 1}, "rewards": []})
+        return httpx.Response(200, json={"paging": {"total": 133, "pages": 14}, "rewards": []})
 
     api.hook = sample
     async with make_session() as session:
@@ -514,3 +514,30 @@ async def test_one_listing_is_read_by_one_task_at_a_time(
             with pytest.raises(RuntimeError, match="already being read by another task"):
                 await rewards.__anext__()
             tg.cancel_scope.cancel()
+
+
+async def test_a_listing_that_shrinks_while_read_raises_instead_of_ending_short(
+    api: FakeRewardsAPI, make_session: SessionFactory
+) -> None:
+    # Reward 5 is removed just after page 1 was read: reward 11 moves onto
+    # page 1, already read, and no page returns it any more. Page 2's lower
+    # total gives the change away.
+    def listing(page: int) -> list[int]:
+        return list(range(1, 31)) if page == 1 else [i for i in range(1, 31) if i != 5]
+
+    api.rewards_for = lambda page, size: [
+        make_reward(i) for i in listing(page)[(page - 1) * size : page * size]
+    ]
+
+    async def set_total(page: int) -> None:
+        api.total = len(listing(page))
+
+    api.hook = set_total
+    got: list[str] = []
+    async with make_session() as session:
+        with pytest.raises(ct.ListingChangedError) as info:
+            async for reward in session.users.aiter_rewards("alice", max_concurrency=1):
+                got.append(reward.id)
+    assert got == expected_ids(10)
+    assert (info.value.page, info.value.expected_total, info.value.total) == (2, 30, 29)
+    assert isinstance(info.value, ct.CrowdTwistError)

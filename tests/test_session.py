@@ -92,7 +92,7 @@ def test_repr_hides_the_key() -> None:
     assert API_KEY not in str(session)
     assert repr(session) == (
         "<Session open base_url='https://api123.crowdtwist.com' auth='query' "
-        "api_key='***' max_concurrency=4>"
+        "api_key='***' max_concurrency=4 max_retries=2>"
     )
 
 
@@ -132,7 +132,7 @@ async def test_own_client_is_closed_borrowed_client_is_left_open(router: respx.M
     async with session:
         await session.users.get_rewards_page("alice")
     assert session.closed
-    assert session._client.is_closed
+    assert session._shared.client.is_closed
 
     borrowed = httpx.AsyncClient()
     async with ct.Session(API_KEY, base_url=BASE_URL, http_client=borrowed) as other:
@@ -294,3 +294,117 @@ async def test_the_key_is_not_in_errors_or_debug_logs(
     assert API_KEY not in repr(info.value)
     assert API_KEY not in "".join(traceback.format_exception(info.value))
     assert API_KEY not in caplog.text
+
+
+@pytest.mark.anyio
+async def test_a_transport_gets_a_client_the_session_owns() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return httpx.Response(200, json=EMPTY_PAGE)
+
+    session = ct.Session(API_KEY, base_url=BASE_URL, transport=httpx.MockTransport(handler))
+    async with session:
+        await session.users.get_rewards_page("alice")
+    assert seen == ["/v2.1/users/alice/rewards"]
+    assert session._shared.client.is_closed
+    with pytest.raises(ValueError, match="not both"):
+        ct.Session(
+            API_KEY,
+            base_url=BASE_URL,
+            transport=httpx.MockTransport(handler),
+            http_client=httpx.AsyncClient(),
+        )
+
+
+# --- per-call options, timeouts, redaction -----------------------------------
+
+
+@pytest.mark.anyio
+async def test_with_options_overrides_retries_and_shares_the_session(
+    router: respx.MockRouter,
+) -> None:
+    busy = httpx.Response(503, headers={"Retry-After": "0"})
+    route = router.get(REWARDS_URL).mock(
+        side_effect=[busy, busy, httpx.Response(200, json=EMPTY_PAGE)]
+    )
+    async with ct.Session(API_KEY, base_url=BASE_URL, max_retries=0) as session:
+        patient = session.with_options(max_retries=2)
+        assert "max_retries=2" in repr(patient)
+        assert patient.max_concurrency == session.max_concurrency
+        page = await patient.users.get_rewards_page("alice")
+        assert page.total == 0
+        assert route.call_count == 3
+        route.side_effect = [busy]
+        with pytest.raises(ct.ServerError):
+            await session.users.get_rewards_page("alice")
+        # The copy's listings run in the original's task group.
+        route.mock(return_value=httpx.Response(200, json=EMPTY_PAGE))
+        assert [r async for r in patient.users.aiter_rewards("alice")] == []
+        with pytest.raises(RuntimeError, match="derived"):
+            await patient.__aenter__()
+        await patient.aclose()  # the original owns the connections
+        assert not session.closed
+    assert patient.closed
+    with pytest.raises(ValueError, match="max_retries"):
+        session.with_options(max_retries=-1)
+
+
+@pytest.mark.parametrize(
+    ("value", "total", "connect"),
+    [
+        pytest.param(5.0, 5.0, 3.0, id="seconds"),
+        pytest.param(1, 1, 1, id="short"),
+        pytest.param(None, None, None, id="none"),
+        pytest.param(ct.Timeout(total=20.0, connect=2.0), 20.0, 2.0, id="timeout"),
+    ],
+)
+def test_timeout_coercion(
+    value: float | ct.Timeout | None, total: float | None, connect: float | None
+) -> None:
+    timeout = ct.Timeout.coerce(value)
+    assert (timeout.total, timeout.connect) == (total, connect)
+    assert ct.Timeout(total=10.0, connect=3.0) == ct.DEFAULT_TIMEOUT
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        pytest.param(0, ValueError, id="zero"),
+        pytest.param(-1.0, ValueError, id="negative"),
+        pytest.param(float("inf"), ValueError, id="infinite"),
+        pytest.param("10", TypeError, id="string"),
+        pytest.param(httpx.Timeout(5.0), TypeError, id="httpx-timeout"),
+    ],
+)
+def test_bad_timeouts(value: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match=r"timeout|total"):
+        ct.Session(API_KEY, base_url=BASE_URL, timeout=value)  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_httpx_request_logs_do_not_show_the_key(
+    router: respx.MockRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    router.get(REWARDS_URL).respond(json=EMPTY_PAGE)
+    caplog.set_level(logging.DEBUG)
+    async with ct.Session(API_KEY, base_url=BASE_URL) as session:
+        await session.users.get_rewards_page("alice")
+    assert "api_key=***" in caplog.text
+    assert API_KEY not in caplog.text
+    # Other records of the httpx logger pass through untouched.
+    logging.getLogger("httpx").info("unrelated %s", "message")
+    assert caplog.records[-1].getMessage() == "unrelated message"
+
+
+@pytest.mark.anyio
+async def test_a_body_that_echoes_the_key_is_masked(router: respx.MockRouter) -> None:
+    router.get(REWARDS_URL).respond(
+        502, text=f"<html>upstream failed for /rewards?api_key={API_KEY}</html>"
+    )
+    async with ct.Session(API_KEY, base_url=BASE_URL, max_retries=0) as session:
+        with pytest.raises(ct.ServerError) as info:
+            await session.users.get_rewards_page("alice")
+    assert info.value.body == "<html>upstream failed for /rewards?api_key=***</html>"
+    assert API_KEY not in "".join(traceback.format_exception(info.value))

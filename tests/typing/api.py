@@ -20,7 +20,7 @@ async def typed_use() -> None:
         client_id=None,
         environment="sb-",
         auth="header",
-        timeout=httpx.Timeout(5.0),
+        timeout=ct.Timeout(total=5.0, connect=1.0),
         max_retries=0,
         max_concurrency=8,
         http_client=httpx.AsyncClient(),
