@@ -1,0 +1,136 @@
+"""A rewards API on a real loopback socket whose every page can misbehave.
+
+`FaultServer` is a small ASGI app served by uvicorn in a thread on
+127.0.0.1. A test gives it a `script`: a function of (page, attempt) that
+returns a `Fault`, or None for the normal page. The app records every request
+it saw, so tests assert exactly which pages were asked for and how often.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import anyio
+import attrs
+
+from .fakeapi import make_reward
+
+Scope = dict[str, Any]
+Receive = Callable[[], Any]
+Send = Callable[[dict[str, Any]], Any]
+
+
+@attrs.frozen
+class Fault:
+    """How to answer one request instead of the normal page."""
+
+    status: int = 200
+    body: bytes | None = None  # None: the normal page's JSON
+    headers: tuple[tuple[str, str], ...] = ()
+    content_type: str = "application/json"
+    delay: float = 0.0
+    #: Send this many bytes of the body, then drop the connection.
+    reset_after: int | None = None
+
+
+class ResetConnection(Exception):
+    """Raised inside the app to make uvicorn drop the connection mid-body."""
+
+
+Script = Callable[[int, int], Fault | None]
+
+
+class FaultServer:
+    """The ASGI app: pages of `total` rewards, with faults from `script`."""
+
+    def __init__(self, *, total: int = 50, page_size: int = 10) -> None:
+        self.total = total
+        self.page_size = page_size
+        self.script: Script = lambda page, attempt: None
+        self.pages_field: Callable[[int], object] | None = None
+        self.next_link: Callable[[int], str | None] | None = None
+        self.rewards_for: Callable[[int], list[int]] | None = None
+        self.total_for: Callable[[int], int] | None = None
+        self.attempts: Counter[int] = Counter()
+        self.requests: list[str] = []
+
+    def page_json(self, page: int) -> bytes:
+        if self.rewards_for is not None:
+            ids = self.rewards_for(page)
+        else:
+            first = (page - 1) * self.page_size + 1
+            ids = list(range(first, min(first + self.page_size, self.total + 1)))
+        total = self.total_for(page) if self.total_for is not None else self.total
+        pages = -(-total // self.page_size)
+        paging = {
+            "total": total,
+            "pages": self.pages_field(page) if self.pages_field is not None else pages,
+            "next_page": (
+                self.next_link(page)
+                if self.next_link is not None
+                else f"https://api[client_id].ct.com/v2.1/rewards?page={page + 1}&api_key="
+            ),
+            "prev_page": None,
+        }
+        return json.dumps({"paging": paging, "rewards": [make_reward(i) for i in ids]}).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert scope["type"] == "http"
+        query = dict(
+            part.split("=", 1) for part in scope["query_string"].decode().split("&") if "=" in part
+        )
+        page = int(query.get("page", "1"))
+        self.requests.append(scope["path"])
+        self.attempts[page] += 1
+        fault = self.script(page, self.attempts[page]) or Fault()
+        if fault.delay:
+            await anyio.sleep(fault.delay)
+        body = self.page_json(page) if fault.body is None else fault.body
+        headers = [
+            (b"content-type", fault.content_type.encode()),
+            (b"content-length", str(len(body)).encode()),
+            *((k.encode(), v.encode()) for k, v in fault.headers),
+        ]
+        await send({"type": "http.response.start", "status": fault.status, "headers": headers})
+        if fault.reset_after is not None:
+            await send(
+                {"type": "http.response.body", "body": body[: fault.reset_after], "more_body": True}
+            )
+            raise ResetConnection
+        await send({"type": "http.response.body", "body": body})
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Serve *app* on a free port of 127.0.0.1 in a thread; yield its base URL."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        lifespan="off",
+        access_log=False,
+        log_level="critical",
+        timeout_graceful_shutdown=1,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="fault-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the loopback server did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

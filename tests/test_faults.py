@@ -1,0 +1,296 @@
+"""Fault injection over real HTTP on 127.0.0.1.
+
+Each test breaks the server in one way and asserts what a consumer of the
+listing sees: every reward exactly once and in order, or a typed SDK
+exception after the rewards before the broken page, never a listing that is
+silently shorter.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+import traceback
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Literal
+
+import pytest
+
+import crowdtwist_async as ct
+
+from .conftest import API_KEY
+from .faultserver import Fault, FaultServer, serve
+
+pytestmark = pytest.mark.anyio
+
+
+class Dispatch:
+    """One server for the module; each test installs its own FaultServer."""
+
+    def __init__(self) -> None:
+        self.target = FaultServer()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.target(scope, receive, send)
+
+
+@pytest.fixture(scope="module")
+def loopback() -> Iterator[tuple[Dispatch, str]]:
+    dispatch = Dispatch()
+    with serve(dispatch) as url:
+        yield dispatch, url
+
+
+@pytest.fixture
+def server(loopback: tuple[Dispatch, str]) -> FaultServer:
+    loopback[0].target = FaultServer()
+    return loopback[0].target
+
+
+@pytest.fixture
+async def session(loopback: tuple[Dispatch, str]) -> AsyncIterator[ct.Session]:
+    async with ct.Session(API_KEY, base_url=loopback[1], max_retries=2, timeout=2.0) as session:
+        yield session
+
+
+async def read(session: ct.Session, **kwargs: Any) -> tuple[list[str], BaseException | None]:
+    """The ids a consumer got, and what the listing raised (None if it ended)."""
+    got: list[str] = []
+    try:
+        async for reward in session.users.aiter_rewards("alice@example.com", **kwargs):
+            got.append(reward.id)
+    except ct.CrowdTwistError as exc:
+        return got, exc
+    return got, None
+
+
+def ids(first: int, last: int) -> list[str]:
+    return [str(i) for i in range(first, last + 1)]
+
+
+async def test_a_clean_listing(server: FaultServer, session: ct.Session) -> None:
+    got, error = await read(session)
+    assert (got, error) == (ids(1, 50), None)
+    assert sorted(server.attempts.items()) == [(p, 1) for p in range(1, 6)]
+
+
+async def test_connection_reset_mid_body_is_retried(
+    server: FaultServer, session: ct.Session
+) -> None:
+    server.script = lambda page, attempt: (
+        Fault(reset_after=100) if page == 3 and attempt == 1 else None
+    )
+    got, error = await read(session)
+    assert (got, error) == (ids(1, 50), None)
+    assert server.attempts[3] == 2
+
+
+async def test_connection_reset_every_time_raises_after_earlier_pages(
+    server: FaultServer, session: ct.Session
+) -> None:
+    server.script = lambda page, attempt: Fault(reset_after=100) if page == 3 else None
+    got, error = await read(session, max_concurrency=1)
+    assert got == ids(1, 20)
+    assert type(error) is ct.APIConnectionError
+    assert "RemoteProtocolError" in str(error)
+    assert server.attempts[3] == 3
+
+
+async def test_truncated_json_is_a_decode_error(server: FaultServer, session: ct.Session) -> None:
+    server.script = lambda page, attempt: (
+        Fault(body=server.page_json(page)[:-40]) if page == 2 else None
+    )
+    got, error = await read(session)
+    assert got == ids(1, 10)
+    assert isinstance(error, ct.ResponseDecodeError)
+    assert error.status_code == 200
+    # Not a transport failure: the same bytes would come back, so no retry.
+    assert server.attempts[2] == 1
+
+
+async def test_a_burst_of_503s_then_success(server: FaultServer, session: ct.Session) -> None:
+    busy = Fault(
+        status=503, body=b"busy", content_type="text/plain", headers=(("Retry-After", "0"),)
+    )
+    server.script = lambda page, attempt: busy if attempt <= 2 else None
+    got, error = await read(session)
+    assert (got, error) == (ids(1, 50), None)
+    assert sorted(server.attempts.items()) == [(p, 3) for p in range(1, 6)]
+
+
+@pytest.mark.parametrize("form", ["delta-seconds", "http-date"])
+async def test_429_with_retry_after_is_honoured(
+    server: FaultServer, session: ct.Session, form: str
+) -> None:
+    def retry_after() -> str:
+        if form == "delta-seconds":
+            return "1"
+        return email.utils.formatdate(time.time() + 2, usegmt=True)
+
+    server.script = lambda page, attempt: (
+        Fault(status=429, body=b"{}", headers=(("Retry-After", retry_after()),))
+        if page == 2 and attempt == 1
+        else None
+    )
+    started = time.monotonic()
+    got, error = await read(session)
+    assert (got, error) == (ids(1, 50), None)
+    assert server.attempts[2] == 2
+    # The wait is the behaviour under test; the bound is generous.
+    assert time.monotonic() - started >= 0.9
+
+
+async def test_a_retry_after_beyond_a_minute_raises_rate_limit_error(
+    server: FaultServer, session: ct.Session
+) -> None:
+    server.script = lambda page, attempt: (
+        Fault(status=429, body=b'{"error": "rate_limited"}', headers=(("Retry-After", "600"),))
+        if page == 2
+        else None
+    )
+    got, error = await read(session)
+    assert got == ids(1, 10)
+    assert isinstance(error, ct.RateLimitError)
+    assert (error.status_code, error.retry_after, error.error) == (429, 600.0, "rate_limited")
+    assert server.attempts[2] == 1
+
+
+async def test_a_response_slower_than_the_timeout(
+    server: FaultServer, loopback: tuple[Dispatch, str]
+) -> None:
+    server.script = lambda page, attempt: Fault(delay=5.0) if page == 2 else None
+    started = time.monotonic()
+    async with ct.Session(API_KEY, base_url=loopback[1], max_retries=1, timeout=0.3) as session:
+        got, error = await read(session)
+    assert got == ids(1, 10)
+    assert isinstance(error, ct.APITimeoutError)
+    assert server.attempts[2] == 2
+    # Two attempts of 0.3 s and a backoff of at most 0.5 s, far from the 5 s delay.
+    assert time.monotonic() - started < 4.0
+
+
+async def test_a_slow_first_attempt_then_a_fast_one(
+    server: FaultServer, loopback: tuple[Dispatch, str]
+) -> None:
+    server.script = lambda page, attempt: Fault(delay=5.0) if page == 4 and attempt == 1 else None
+    async with ct.Session(API_KEY, base_url=loopback[1], max_retries=1, timeout=0.3) as session:
+        got, error = await read(session)
+    assert (got, error) == (ids(1, 50), None)
+
+
+async def test_an_html_502_page(server: FaultServer, session: ct.Session) -> None:
+    page_502 = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+    server.script = lambda page, attempt: (
+        Fault(status=502, body=page_502, content_type="text/html", headers=(("Retry-After", "0"),))
+        if page == 5
+        else None
+    )
+    got, error = await read(session, max_concurrency=2)
+    assert got == ids(1, 40)
+    assert isinstance(error, ct.ServerError)
+    assert (error.status_code, error.error, error.message) == (502, None, "Bad Gateway")
+    assert error.body == page_502.decode()
+    assert server.attempts[5] == 3
+
+
+async def test_a_200_that_is_not_json(server: FaultServer, session: ct.Session) -> None:
+    server.script = lambda page, attempt: (
+        Fault(body=b"<html>Maintenance</html>", content_type="text/html") if page == 3 else None
+    )
+    got, error = await read(session)
+    assert got == ids(1, 20)
+    assert isinstance(error, ct.ResponseDecodeError)
+    assert (error.status_code, error.body) == (200, "<html>Maintenance</html>")
+
+
+async def test_a_reward_moving_from_page_3_to_page_2(
+    server: FaultServer, session: ct.Session
+) -> None:
+    # Reward 12 is removed once page 2 has been served: reward 21 moves from
+    # page 3 to page 2, which was already read, and page 3 starts at 22.
+    def listing(page: int) -> list[int]:
+        removed = server.attempts[2] >= 1 and page >= 3
+        return [i for i in range(1, 51) if not (removed and i == 12)]
+
+    server.rewards_for = lambda page: listing(page)[(page - 1) * 10 : page * 10]
+    server.total_for = lambda page: len(listing(page))
+    got, error = await read(session, max_concurrency=1)
+    assert got == ids(1, 20)
+    assert isinstance(error, ct.ListingChangedError)
+    assert (error.page, error.expected_total, error.total) == (3, 50, 49)
+
+
+async def test_next_page_on_a_foreign_host_is_never_followed(
+    server: FaultServer, session: ct.Session
+) -> None:
+    evil = FaultServer()
+    with serve(evil) as evil_url:
+        server.pages_field = lambda page: None
+        server.next_link = lambda page: (
+            f"{evil_url}/v2.1/users/alice/rewards?page={page + 1}" if page < 5 else None
+        )
+        got, error = await read(session)
+    assert (got, error) == (ids(1, 50), None)
+    assert evil.requests == []
+    assert sorted(server.attempts.items()) == [(p, 1) for p in range(1, 6)]
+
+
+async def test_a_billion_pages(server: FaultServer, session: ct.Session) -> None:
+    server.pages_field = lambda page: 10**9
+    got, error = await read(session, max_concurrency=4)
+    assert (got, error) == (ids(1, 50), None)
+    # Page 6 is the first empty one; nothing far past it was asked for.
+    assert 6 in server.attempts
+    assert max(server.attempts) <= 6 + 2 * 4
+    assert set(server.attempts.values()) == {1}
+
+
+async def test_a_next_page_loop(server: FaultServer, session: ct.Session) -> None:
+    server.pages_field = lambda page: None
+    server.next_link = lambda page: f"https://x/?page={page + 1 if page < 3 else 2}"
+    got, error = await read(session)
+    assert (got, error) == (ids(1, 30), None)
+    assert sorted(server.attempts.items()) == [(1, 1), (2, 1), (3, 1)]
+
+
+@pytest.mark.parametrize("auth", ["query", "header"])
+async def test_the_key_appears_in_no_log_and_no_traceback(
+    server: FaultServer,
+    loopback: tuple[Dispatch, str],
+    caplog: pytest.LogCaptureFixture,
+    auth: Literal["query", "header"],
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for name in ("httpx", "httpcore", "crowdtwist_async", "anyio", "asyncio", "trio"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    # The failing page echoes the request back, key and all, as some proxies do.
+    server.script = lambda page, attempt: (
+        Fault(
+            status=502,
+            body=f"bad gateway for ?api_key={API_KEY}".encode(),
+            content_type="text/plain",
+        )
+        if page == 2
+        else None
+    )
+    async with ct.Session(API_KEY, base_url=loopback[1], auth=auth, max_retries=1) as session:
+        page = await session.users.get_rewards_page("alice", page=1)
+        got, error = await read(session)
+    assert len(page.rewards) == 10
+    assert got == ids(1, 10)
+    assert isinstance(error, ct.ServerError)
+    # The loopback server's own access log shows the URLs it received, as
+    # any server's would; everything on the client's side is checked.
+    client_records = [r for r in caplog.records if not r.name.startswith("uvicorn")]
+    texts = [
+        *(logging.Formatter("%(name)s %(message)s").format(r) for r in client_records),
+        "".join(traceback.format_exception(error)),
+        str(error),
+        repr(error),
+        error.body,
+        repr(session),
+    ]
+    # httpx, httpcore and the SDK did log at DEBUG.
+    assert {"httpx", "httpcore.http11", "crowdtwist_async"} <= {r.name for r in client_records}
+    assert all(API_KEY not in text for text in texts)
