@@ -46,6 +46,7 @@ DEFAULT_TIMEOUT: Final = Timeout(total=10.0, connect=3.0)
 
 #: A page of 10 rewards is a few KiB; anything near this is not a page.
 MAX_BODY_BYTES: Final = 10 * 1024 * 1024
+_DRAIN_LIMIT: Final = 1024 * 1024
 
 #: Backoff between attempts: full jitter, doubling from BASE up to CAP seconds.
 BACKOFF_BASE: Final = 0.5
@@ -406,11 +407,23 @@ async def _read_capped(response: httpx.Response) -> bytes:
         raise _too_large(response.status_code, declared + " bytes declared")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _too_large(response.status_code, f"over {size} bytes")
-        chunks.append(chunk)
+    # Leaving httpx's body iterator early would leave its nested async
+    # generators suspended, and trio warns when it collects those. So an
+    # oversized body is stopped from the inside: cancel, and the next network
+    # read raises through every layer. A stream that never awaits (an
+    # in-memory one) is abandoned after a few more chunks instead.
+    with anyio.CancelScope() as cut:
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size <= MAX_BODY_BYTES:
+                chunks.append(chunk)
+            elif not cut.cancel_called:
+                cut.cancel()
+                overflow = size
+            elif size - overflow > _DRAIN_LIMIT:
+                break
+    if cut.cancel_called:
+        raise _too_large(response.status_code, f"over {overflow} bytes")
     return b"".join(chunks)
 
 

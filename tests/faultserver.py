@@ -37,6 +37,8 @@ class Fault:
     delay: float = 0.0
     #: Send this many bytes of the body, then drop the connection.
     reset_after: int | None = None
+    #: Instead of a body, stream this many bytes of spaces without a length.
+    stream_bytes: int | None = None
 
 
 class ResetConnection(Exception):
@@ -91,6 +93,9 @@ class FaultServer:
         fault = self.script(page, self.attempts[page]) or Fault()
         if fault.delay:
             await anyio.sleep(fault.delay)
+        if fault.stream_bytes is not None:
+            await self._stream(send, fault)
+            return
         body = self.page_json(page) if fault.body is None else fault.body
         headers = [
             (b"content-type", fault.content_type.encode()),
@@ -104,6 +109,15 @@ class FaultServer:
             )
             raise ResetConnection
         await send({"type": "http.response.body", "body": body})
+
+    async def _stream(self, send: Send, fault: Fault) -> None:
+        assert fault.stream_bytes is not None
+        headers = [(b"content-type", fault.content_type.encode())]
+        await send({"type": "http.response.start", "status": fault.status, "headers": headers})
+        chunk = b" " * 65536
+        for _ in range(fault.stream_bytes // len(chunk)):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
 
 
 @contextmanager

@@ -294,3 +294,14 @@ async def test_the_key_appears_in_no_log_and_no_traceback(
     # httpx, httpcore and the SDK did log at DEBUG.
     assert {"httpx", "httpcore.http11", "crowdtwist_async"} <= {r.name for r in client_records}
     assert all(API_KEY not in text for text in texts)
+
+
+async def test_an_oversized_body_without_a_length(server: FaultServer, session: ct.Session) -> None:
+    server.script = lambda page, attempt: (
+        Fault(stream_bytes=64 * 1024 * 1024) if page == 2 else None
+    )
+    got, error = await read(session)
+    assert got == ids(1, 10)
+    assert isinstance(error, ct.ResponseDecodeError)
+    assert "too large" in str(error)
+    assert server.attempts[2] == 1

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
+import anyio.lowlevel
 import httpx
 import pytest
 import respx
@@ -408,3 +409,26 @@ async def test_a_body_that_echoes_the_key_is_masked(router: respx.MockRouter) ->
             await session.users.get_rewards_page("alice")
     assert info.value.body == "<html>upstream failed for /rewards?api_key=***</html>"
     assert API_KEY not in "".join(traceback.format_exception(info.value))
+
+
+@pytest.mark.anyio
+async def test_an_endless_body_is_cut_off_without_reading_it_all(router: respx.MockRouter) -> None:
+    from crowdtwist_async._session import MAX_BODY_BYTES
+
+    sent = 0
+
+    async def endless() -> AsyncIterator[bytes]:
+        nonlocal sent
+        chunk = b" " * (1024 * 1024)
+        while True:
+            sent += len(chunk)
+            # As a network read would, each chunk lets the event loop run.
+            await anyio.lowlevel.checkpoint()
+            yield chunk
+
+    router.get(REWARDS_URL).respond(200, stream=endless())
+    async with ct.Session(API_KEY, base_url=BASE_URL) as session:
+        with pytest.raises(ct.ResponseDecodeError, match="too large"):
+            await session.users.get_rewards_page("alice")
+    # It stopped one read past the limit, not at the end of an endless body.
+    assert MAX_BODY_BYTES < sent <= MAX_BODY_BYTES + 2 * 1024 * 1024
