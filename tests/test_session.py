@@ -417,16 +417,17 @@ async def test_an_endless_body_is_cut_off_without_reading_it_all(router: respx.M
 
     sent = 0
 
-    async def endless() -> AsyncIterator[bytes]:
-        nonlocal sent
-        chunk = b" " * (1024 * 1024)
-        while True:
-            sent += len(chunk)
-            # As a network read would, each chunk lets the event loop run.
-            await anyio.lowlevel.checkpoint()
-            yield chunk
+    class Endless(httpx.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            nonlocal sent
+            chunk = b" " * (1024 * 1024)
+            while True:
+                sent += len(chunk)
+                # As a network read would, each chunk lets the event loop run.
+                await anyio.lowlevel.checkpoint()
+                yield chunk
 
-    router.get(REWARDS_URL).respond(200, stream=endless())
+    router.get(REWARDS_URL).respond(200, stream=Endless())
     async with ct.Session(API_KEY, base_url=BASE_URL) as session:
         with pytest.raises(ct.ResponseDecodeError, match="too large"):
             await session.users.get_rewards_page("alice")
