@@ -433,3 +433,18 @@ async def test_an_endless_body_is_cut_off_without_reading_it_all(router: respx.M
             await session.users.get_rewards_page("alice")
     # It stopped one read past the limit, not at the end of an endless body.
     assert MAX_BODY_BYTES < sent <= MAX_BODY_BYTES + 2 * 1024 * 1024
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
+async def test_each_retryable_status_is_retried(router: respx.MockRouter, status: int) -> None:
+    route = router.get(REWARDS_URL).mock(
+        side_effect=[
+            httpx.Response(status, headers={"Retry-After": "0"}),
+            httpx.Response(200, json=EMPTY_PAGE),
+        ]
+    )
+    async with ct.Session(API_KEY, base_url=BASE_URL, max_retries=1) as session:
+        page = await session.users.get_rewards_page("alice")
+    assert page.total == 0
+    assert route.call_count == 2
