@@ -1,0 +1,37 @@
+"""An in-memory CrowdTwist for tests, demos and local development.
+
+`FakeCrowdTwist` serves the User Rewards (v2.1) and Usable Coupons (v2)
+endpoints from seeded sample data, with the vendor's documented paging,
+errors and wire quirks, plus latency, failures and scripted responses on
+demand, and records what it served.
+
+**Usage**
+
+```python
+import crowdtwist_async as ct
+from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist
+
+fake = FakeCrowdTwist(seed=0)
+async with ct.Session(
+    api_key=fake.api_key, base_url=fake.base_url, transport=fake.transport()
+) as session:
+    coupons = await session.users.usable_coupons(SANDBOX_EMAIL, id_type="email")
+```
+
+Or on a port, from a shell (needs `pip install "crowdtwist-async[serve]"`):
+
+```console
+$ python -m crowdtwist_async.testing serve --port 8000
+```
+"""
+
+from ._data import SANDBOX_EMAIL, FakeCoupon, FakeUser
+from ._fake import FakeCrowdTwist, RecordedRequest
+
+__all__ = [
+    "SANDBOX_EMAIL",
+    "FakeCoupon",
+    "FakeCrowdTwist",
+    "FakeUser",
+    "RecordedRequest",
+]

@@ -1,0 +1,201 @@
+"""The fake's pure core: a request in, a response out, no I/O and no clock.
+
+`parse_request` reads what every adapter receives (method, raw path, query
+string, headers) into an `Incoming`; `respond` answers it from the users'
+records as the vendor docs describe. Everything else in the package (latency,
+faults, scripts, recording, the transport, ASGI and the server) wraps these two.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Literal
+from urllib.parse import parse_qsl, unquote
+
+import attrs
+
+from .._protocol import MAX_PAGE_SIZE
+from ._data import ID_TYPES, FakeUser, parse_int
+
+__all__ = ["Incoming", "Reply", "error_reply", "json_reply", "parse_request", "respond"]
+
+Route = Literal["rewards", "coupons"]
+
+_ROUTES: Final[Mapping[tuple[str, str], Route]] = {
+    ("v2.1", "rewards"): "rewards",
+    ("v2", "usable_coupons"): "coupons",
+}
+
+#: `mobile_phone_number` is documented for the rewards endpoint only.
+_ID_TYPES: Final[Mapping[Route, frozenset[str]]] = {
+    "rewards": frozenset(ID_TYPES),
+    "coupons": frozenset(ID_TYPES) - {"mobile_phone_number"},
+}
+
+# The real API's paging links name a placeholder host, no user and an empty
+# key (see the docs' sample); a client may use only their page number.
+_PAGE_LINK: Final = "https://api[client_id].ct.com/v2.1/rewards?page={}&api_key="
+
+_AUTH_SCHEME: Final = "ctapikey"
+
+
+@attrs.frozen(kw_only=True)
+class Reply:
+    """A whole response: status, headers (name, value) and body."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+@attrs.frozen(kw_only=True)
+class Incoming:
+    """A request as the fake reads it.
+
+    `params` are the query parameters (the last value of a repeated one)
+    without `api_key`; `keys` the API keys the request presented, by query or
+    header. `route` and `user_id` are set when the path names an endpoint,
+    `page` when that endpoint is the rewards listing.
+    """
+
+    method: str
+    path: str
+    params: Mapping[str, str]
+    keys: tuple[str, ...]
+    route: Route | None
+    user_id: str | None
+    page: int | None
+
+
+def json_reply(status: int, payload: object) -> Reply:
+    """*payload* as a JSON response."""
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return Reply(status=status, headers=(("content-type", "application/json"),), body=body)
+
+
+def error_reply(status: int, error: str, message: str) -> Reply:
+    """The API's error envelope, `{"error": ..., "message": ...}`."""
+    return json_reply(status, {"error": error, "message": message})
+
+
+def parse_request(method: str, raw_path: str, query: str, headers: Mapping[str, str]) -> Incoming:
+    """Read a request: *raw_path* still percent-encoded, *query* without the `?`,
+    *headers* with lower-case names."""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    params = {name: value for name, value in pairs if name != "api_key"}
+    keys = [value for name, value in pairs if name == "api_key"]
+    scheme, _, credential = headers.get("x-ct-authorization", "").strip().partition(" ")
+    if scheme.lower() == _AUTH_SCHEME and credential.strip():
+        keys.append(credential.strip())
+
+    route = user_id = None
+    # Split before decoding: an encoded "/" belongs to the user id.
+    segments = raw_path.split("/")
+    if len(segments) == 5 and segments[0] == "" and segments[2] == "users" and segments[3]:
+        route = _ROUTES.get((segments[1], segments[4]))
+        user_id = unquote(segments[3]) if route is not None else None
+    page = _requested_page(params.get("page")) if route == "rewards" else None
+    return Incoming(
+        method=method.upper(),
+        path=raw_path,
+        params=params,
+        keys=tuple(keys),
+        route=route,
+        user_id=user_id,
+        page=page,
+    )
+
+
+def _requested_page(value: str | None) -> int:
+    # Documented: no page, or one that is not a valid integer, means page 1.
+    number = parse_int(value)
+    return 1 if number is None else number
+
+
+def respond(request: Incoming, users: Sequence[FakeUser], *, api_key: str, now: int) -> Reply:
+    """Answer *request* from *users*' records, as the API does at unix time *now*."""
+    if request.route is None or request.user_id is None:
+        return error_reply(
+            404, "page_not_found", "The requested page does not exist or has been removed."
+        )
+    if request.method != "GET":
+        reply = error_reply(
+            405, "input_error", f"HTTP method {request.method} is not supported; use GET."
+        )
+        return attrs.evolve(reply, headers=(*reply.headers, ("allow", "GET")))
+    if api_key not in request.keys:
+        return error_reply(403, "invalid_auth", "Invalid access credentials.")
+    id_type = request.params.get("id_type") or "id"
+    if id_type not in _ID_TYPES[request.route]:
+        return error_reply(400, "param_error", "Param id_type has invalid value.")
+    user = _find_user(users, id_type, request.user_id)
+    if user is None:
+        return error_reply(400, "page_not_found", "User does not exist.")
+    if request.route == "rewards":
+        assert request.page is not None
+        return _rewards(user, request.params, request.page)
+    return _usable_coupons(user, request.params, now)
+
+
+def _find_user(users: Sequence[FakeUser], id_type: str, user_id: str) -> FakeUser | None:
+    # Email addresses are matched as the mail system does, without regard to case.
+    if id_type == "email":
+        wanted = user_id.casefold()
+        return next((u for u in users if u.email and u.email.casefold() == wanted), None)
+    return next((u for u in users if u.identifier(id_type) == user_id), None)
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() == "true"
+
+
+def _page_size(value: str | None) -> int:
+    number = parse_int(value)
+    if number is None or not 1 <= number <= MAX_PAGE_SIZE:
+        return MAX_PAGE_SIZE
+    return number
+
+
+def _in_stock(record: Mapping[str, Any]) -> bool:
+    quantity = parse_int(record.get("current_quantity"))
+    return quantity is None or quantity > 0
+
+
+def _link(page: int) -> str:
+    return _PAGE_LINK.format(page)
+
+
+def _rewards(user: FakeUser, params: Mapping[str, str], page: int) -> Reply:
+    soldout = _flag(params.get("include_soldout"))
+    listed = [record for record in user.rewards if soldout or _in_stock(record)]
+    if not listed:
+        return error_reply(400, "no_data", "There are no rewards available to this client.")
+    size = _page_size(params.get("page_size"))
+    total = len(listed)
+    pages = math.ceil(total / size)
+    rewards: list[dict[str, Any]] = []
+    if page < 1:
+        next_page, prev_page = _link(1), None
+    elif page > pages:
+        next_page, prev_page = None, _link(pages)
+    else:
+        rewards = listed[(page - 1) * size : page * size]
+        next_page = _link(page + 1) if page < pages else None
+        prev_page = _link(page - 1) if page > 1 else None
+    paging = {"total": total, "pages": pages, "next_page": next_page, "prev_page": prev_page}
+    return json_reply(200, {"paging": paging, "rewards": rewards})
+
+
+def _usable_coupons(user: FakeUser, params: Mapping[str, str], now: int) -> Reply:
+    # Undocumented `expired=true` also lists unused coupons past their date.
+    with_expired = _flag(params.get("expired"))
+    usable = [
+        coupon.record
+        for coupon in user.coupons
+        if not coupon.used and (with_expired or not coupon.is_expired(now))
+    ]
+    if not usable:
+        return error_reply(400, "no_activities", "There are no rewards available to this user.")
+    return json_reply(200, usable)
