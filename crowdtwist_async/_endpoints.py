@@ -127,9 +127,10 @@ class Users:
     ) -> tuple[UsableCoupon, ...]:
         """The user's coupons that were assigned and not yet used.
 
-        `expired=None` leaves the filter to the server (which includes expired,
-        unused coupons); `False` asks for unexpired ones only, `True` for
-        expired ones. A user with none (`no_activities`) gives `()`.
+        `expired=True` sends `expired=true`, asking for expired (still unused)
+        coupons too; `False` sends `expired=false`, leaving them out; `None`
+        leaves the parameter out and the choice to the server. A user with
+        none (`no_activities`) gives `()`.
         """
         path = f"/v2/users/{encode_user_id(user_id)}/usable_coupons"
         params = _id_type_param(check_id_type(id_type, COUPON_ID_TYPES))

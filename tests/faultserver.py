@@ -9,8 +9,6 @@ it saw, so tests assert exactly which pages were asked for and how often.
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +16,8 @@ from typing import Any
 
 import anyio
 import attrs
+
+from crowdtwist_async.testing._server import serve_in_thread
 
 from .fakeapi import make_reward
 
@@ -123,28 +123,5 @@ class FaultServer:
 @contextmanager
 def serve(app: Any) -> Iterator[str]:
     """Serve *app* on a free port of 127.0.0.1 in a thread; yield its base URL."""
-    import uvicorn
-
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=0,
-        lifespan="off",
-        access_log=False,
-        log_level="critical",
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="fault-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the loopback server did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_in_thread(app, host="127.0.0.1", port=0, allow_remote=False) as url:
+        yield url
