@@ -122,6 +122,11 @@ class _PageWalk:
         self._schedule()
         return outcome
 
+    @property
+    def page_count(self) -> int | None:
+        """The number of pages the listing reports, once known (None before)."""
+        return self._limit
+
     def close(self) -> None:
         """Stop the iteration: cancel every request in flight. Idempotent."""
         if self._closed:
@@ -260,6 +265,7 @@ class AsyncPaginator(Generic[T]):
         self._own_group: TaskGroup | None = None
         self._entered = False
         self._busy = False
+        self._pages_read = 0
         # The walk never refers back to this object, so dropping the paginator
         # (a `break` out of `async for`) runs this at once under CPython.
         weakref.finalize(self, self._walk.close_soon)
@@ -284,7 +290,19 @@ class AsyncPaginator(Generic[T]):
                 self._busy = False
             if page is None:
                 raise StopAsyncIteration
+            self._pages_read += 1
             self._items = iter(self._select(page))
+
+    @property
+    def pages_read(self) -> int:
+        """How many pages have been handed to you so far (for progress bars)."""
+        return self._pages_read
+
+    @property
+    def page_count(self) -> int | None:
+        """How many pages the listing has, as the API reports it; None until
+        page 1 has arrived, or when the API does not say."""
+        return self._walk.page_count
 
     async def aclose(self) -> None:
         """Stop fetching. Requests in flight are cancelled; further iteration ends."""
@@ -304,11 +322,11 @@ class AsyncPaginator(Generic[T]):
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> bool | None:
+    ) -> None:
         self._walk.close()
         group, self._own_group = self._own_group, None
         assert group is not None
-        return await group.__aexit__(exc_type, exc, tb)
+        await close_task_group(group)
 
 
 class NewRewards:
@@ -336,6 +354,18 @@ class NewRewards:
 def whole_page(page: RewardsPage) -> tuple[RewardsPage]:
     """Select a page as the one item it yields (for `aiter_reward_pages`)."""
     return (page,)
+
+
+async def close_task_group(group: TaskGroup) -> None:
+    """Cancel what still runs in *group* and leave it.
+
+    The page tasks never raise (they hand errors to their listing), so the
+    group has nothing to report. Whatever the `async with` body raised is not
+    passed in: the group would wrap it in an ExceptionGroup, and a caller's
+    `except NotFoundError` outside the block would no longer catch it.
+    """
+    group.cancel_scope.cancel()
+    await group.__aexit__(None, None, None)
 
 
 def _loop_call_soon() -> Callable[[Callable[[], object]], object]:

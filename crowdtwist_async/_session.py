@@ -21,6 +21,7 @@ from ._exceptions import (
     ResponseDecodeError,
     excerpt,
 )
+from ._pagination import close_task_group
 from ._protocol import (
     RETRYABLE_STATUSES,
     backoff_delay,
@@ -261,9 +262,7 @@ class Session:
         group, self._shared.task_group = self._shared.task_group, None
         try:
             if group is not None:
-                # Listings still being read are abandoned: stop their requests.
-                group.cancel_scope.cancel()
-                await group.__aexit__(exc_type, exc, tb)
+                await close_task_group(group)
         finally:
             await self.aclose()
 

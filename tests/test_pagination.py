@@ -541,3 +541,43 @@ async def test_a_listing_that_shrinks_while_read_raises_instead_of_ending_short(
     assert got == expected_ids(10)
     assert (info.value.page, info.value.expected_total, info.value.total) == (2, 30, 29)
     assert isinstance(info.value, ct.CrowdTwistError)
+
+
+async def test_progress_is_reported_in_pages(
+    api: FakeRewardsAPI, make_session: SessionFactory
+) -> None:
+    api.total = 45
+    progress: list[tuple[int, int | None]] = []
+    async with make_session() as session:
+        rewards = session.users.aiter_rewards("alice")
+        assert (rewards.pages_read, rewards.page_count) == (0, None)
+        async for reward in rewards:
+            if reward.id.endswith("1"):
+                progress.append((rewards.pages_read, rewards.page_count))
+    assert progress == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
+
+
+async def test_errors_leave_the_session_and_listing_blocks_unwrapped(
+    api: FakeRewardsAPI, make_session: SessionFactory
+) -> None:
+    async def missing(page: int) -> httpx.Response:
+        return httpx.Response(
+            400, json={"error": "page_not_found", "message": "User does not exist."}
+        )
+
+    api.hook = missing
+    # The task groups behind both blocks must not turn these into ExceptionGroups.
+    with pytest.raises(ct.NotFoundError):
+        async with make_session() as session:
+            await session.users.get_rewards_page("nobody")
+    with pytest.raises(ct.NotFoundError):
+        async with make_session() as session:
+            async for _ in session.users.aiter_rewards("nobody"):
+                pass
+    with pytest.raises(KeyError):
+        async with make_session().users.aiter_rewards("nobody") as rewards:
+            raise KeyError(rewards)
+    with anyio.move_on_after(0.01) as scope:
+        async with make_session():
+            await anyio.sleep_forever()
+    assert scope.cancelled_caught
