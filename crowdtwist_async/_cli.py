@@ -1,0 +1,351 @@
+"""The `crowdtwist-async` command: a member's rewards or coupons, as data on stdout.
+
+stdout carries only the data (a table, JSON, NDJSON or CSV), so the output can
+be piped; progress and errors go to stderr. Exit codes: 0 success, 1 any
+other failure, 2 usage, 3 authentication, 4 not found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AsyncExitStack
+from typing import IO, TYPE_CHECKING, Any, Final
+
+import anyio
+
+from ._config import Timeout
+from ._converter import unstructure
+from ._exceptions import APIError, AuthenticationError, CrowdTwistError, NotFoundError
+from ._models import IdType, Reward, UsableCoupon
+from ._pagination import AsyncPaginator
+from ._session import Session
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+__all__ = ["main", "run"]
+
+PROG: Final = "crowdtwist-async"
+EXIT_ERROR: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_AUTH: Final = 3
+EXIT_NOT_FOUND: Final = 4
+EXIT_INTERRUPTED: Final = 130
+
+CLI_HINT: Final = (
+    'the table format needs rich: pip install "crowdtwist-async[cli]" '
+    "(or use --format json, ndjson or csv)"
+)
+
+#: Columns of the table format; the other formats carry every field.
+REWARD_COLUMNS: Final = (
+    ("ID", "id"),
+    ("Title", "title"),
+    ("Points", "num_points"),
+    ("Left", "current_quantity"),
+    ("Starts", "date_start"),
+    ("Ends", "date_end"),
+)
+COUPON_COLUMNS: Final = (
+    ("Code", "code"),
+    ("Reward", "reward_title"),
+    ("Points", "total_points_redeemed"),
+    ("Category", "coupon_category_name"),
+    ("Expires", "date_to_expire"),
+    ("Ordered", "order_date_created"),
+)
+
+
+_WRAPPING: Final = frozenset({"title", "reward_title", "coupon_category_name"})
+
+
+class UsageError(Exception):
+    """A mistake in the command line that argparse cannot see."""
+
+
+def _page_size(text: str) -> int:
+    value = _integer(text)
+    if not 1 <= value <= 10:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 10, got {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: `rewards USER_ID` and `coupons USER_ID` with their options."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Read a CrowdTwist member's rewards or usable coupons.",
+        epilog="Try it without an account: crowdtwist-async rewards alice@example.com "
+        "--id-type email --sandbox",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("user_id", metavar="USER_ID", help="the member, as --id-type says")
+    common.add_argument(
+        "--id-type",
+        choices=[t.value for t in IdType],
+        help="what USER_ID is (the API's default: id, the CrowdTwist id)",
+    )
+    common.add_argument(
+        "--format", choices=["table", "json", "ndjson", "csv"], default="table", dest="fmt"
+    )
+    common.add_argument(
+        "--api-key",
+        help="the API key (default: $CROWDTWIST_API_KEY; the environment keeps it out of ps)",
+    )
+    common.add_argument(
+        "--base-url", help="e.g. https://api123.crowdtwist.com (default: $CROWDTWIST_BASE_URL)"
+    )
+    common.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="use the built-in FakeCrowdTwist: no account, no network",
+    )
+    common.add_argument("--timeout", type=float, help="seconds per attempt (default: 10)")
+    common.add_argument("--max-retries", type=int, default=2, help="(default: 2)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    rewards = commands.add_parser(
+        "rewards", parents=[common], help="every reward available to the member"
+    )
+    rewards.add_argument("--page-size", type=_page_size, help="rewards per page, 1-10")
+    rewards.add_argument("--include-soldout", action="store_true", help="include sold-out rewards")
+    rewards.add_argument(
+        "--max-concurrency", type=_positive, default=4, help="pages fetched at once (default: 4)"
+    )
+    coupons = commands.add_parser("coupons", parents=[common], help="the member's unused coupons")
+    coupons.add_argument(
+        "--expired",
+        choices=["true", "false"],
+        help="ask for expired coupons too (true) or not (false); default: the API's choice",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; return its exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return anyio.run(_command, args)
+    except UsageError as exc:
+        parser.print_usage(sys.stderr)
+        _fail(f"{exc}")
+        return EXIT_USAGE
+    except (ValueError, TypeError) as exc:
+        # The SDK checks its arguments before any request.
+        _fail(str(exc))
+        return EXIT_USAGE
+    except AuthenticationError as exc:
+        _fail(_describe(exc))
+        return EXIT_AUTH
+    except NotFoundError as exc:
+        _fail(_describe(exc))
+        return EXIT_NOT_FOUND
+    except CrowdTwistError as exc:
+        _fail(_describe(exc))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`| head`): not an error of ours. Point stdout
+        # at devnull so the interpreter's final flush does not complain.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def run() -> None:
+    """The console script's entry point."""
+    sys.exit(main())
+
+
+def _describe(exc: CrowdTwistError) -> str:
+    if isinstance(exc, APIError):
+        code = f"{exc.error}: " if exc.error else ""
+        return f"{code}{exc.message} (HTTP {exc.status_code})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _fail(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+async def _command(args: argparse.Namespace) -> int:
+    async with AsyncExitStack() as stack:
+        session = await stack.enter_async_context(_session(args))
+        out = sys.stdout
+        if args.command == "rewards":
+            listing = session.users.aiter_rewards(
+                args.user_id,
+                id_type=args.id_type,
+                page_size=args.page_size,
+                include_soldout=args.include_soldout,
+                max_concurrency=args.max_concurrency,
+            )
+            progress = _progress()
+            items: AsyncIterator[Reward] = _with_progress(listing, progress)
+            if progress is not None:
+                stack.enter_context(progress)
+            await _write(args.fmt, items, REWARD_COLUMNS, out)
+        else:
+            expired = None if args.expired is None else args.expired == "true"
+            coupons = await session.users.usable_coupons(
+                args.user_id, id_type=args.id_type, expired=expired
+            )
+            await _write(args.fmt, _aiter(coupons), COUPON_COLUMNS, out)
+        out.flush()
+    return 0
+
+
+def _session(args: argparse.Namespace) -> Session:
+    options: dict[str, Any] = {"max_retries": args.max_retries}
+    if args.timeout is not None:
+        options["timeout"] = Timeout.coerce(args.timeout)
+    if args.sandbox:
+        from .testing import FakeCrowdTwist
+
+        # A little latency, as over a network, so the concurrency shows.
+        fake = FakeCrowdTwist(seed=0, latency=0.02, jitter=0.01)
+        return Session(
+            args.api_key or fake.api_key,
+            base_url=fake.base_url,
+            transport=fake.transport(),
+            **options,
+        )
+    if not (args.api_key or os.environ.get("CROWDTWIST_API_KEY")):
+        raise UsageError("no API key: pass --api-key, set CROWDTWIST_API_KEY, or try --sandbox")
+    if not (args.base_url or os.environ.get("CROWDTWIST_BASE_URL")):
+        raise UsageError("no base URL: pass --base-url, set CROWDTWIST_BASE_URL, or try --sandbox")
+    return Session(args.api_key, base_url=args.base_url, **options)
+
+
+def _progress() -> Progress | None:
+    """A progress bar on stderr, only when a person is watching it."""
+    if not sys.stderr.isatty():
+        return None
+    try:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    except ImportError:
+        return None
+    return Progress(
+        TextColumn("pages"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+
+
+async def _with_progress(
+    listing: AsyncPaginator[Reward], progress: Progress | None
+) -> AsyncIterator[Reward]:
+    async with listing:
+        if progress is None:
+            async for reward in listing:
+                yield reward
+            return
+        task = progress.add_task("pages", total=None)
+        async for reward in listing:
+            progress.update(task, completed=listing.pages_read, total=listing.page_count)
+            yield reward
+        progress.update(task, completed=listing.pages_read, total=listing.pages_read)
+
+
+async def _aiter(items: Iterable[Any]) -> AsyncIterator[Any]:
+    for item in items:
+        yield item
+
+
+async def _write(
+    fmt: str,
+    items: AsyncIterator[Reward] | AsyncIterator[UsableCoupon],
+    columns: Sequence[tuple[str, str]],
+    out: IO[str],
+) -> None:
+    writer: Callable[..., Any] = {
+        "json": _write_json,
+        "ndjson": _write_ndjson,
+        "csv": _write_csv,
+        "table": _write_table,
+    }[fmt]
+    await writer(items, out, columns)
+
+
+async def _write_ndjson(items: AsyncIterator[Any], out: IO[str], _: object) -> None:
+    async for item in items:
+        out.write(json.dumps(unstructure(item), ensure_ascii=False) + "\n")
+
+
+async def _write_json(items: AsyncIterator[Any], out: IO[str], _: object) -> None:
+    # Streamed, so a long listing is never held whole.
+    out.write("[")
+    first = True
+    async for item in items:
+        out.write("\n  " if first else ",\n  ")
+        out.write(json.dumps(unstructure(item), ensure_ascii=False))
+        first = False
+    out.write("\n]\n" if not first else "]\n")
+
+
+async def _write_csv(items: AsyncIterator[Any], out: IO[str], _: object) -> None:
+    writer: csv.DictWriter[str] | None = None
+    async for item in items:
+        row = {
+            key: json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
+            for key, value in unstructure(item).items()
+        }
+        if writer is None:
+            writer = csv.DictWriter(out, fieldnames=list(row), lineterminator="\n")
+            writer.writeheader()
+        writer.writerow(row)
+
+
+async def _write_table(
+    items: AsyncIterator[Any], out: IO[str], columns: Sequence[tuple[str, str]]
+) -> None:
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        raise UsageError(CLI_HINT) from None
+    table = Table()
+    for title, key in columns:
+        # Only free text may wrap; ids, numbers and dates stay whole.
+        table.add_column(title, no_wrap=key not in _WRAPPING)
+    count = 0
+    async for item in items:
+        row = unstructure(item)
+        table.add_row(*(_cell(row[key]) for _, key in columns))
+        count += 1
+    # Piped, there is no terminal width to fit: don't squeeze to 80 columns.
+    Console(file=out, width=None if out.isatty() else 160).print(table)
+    Console(stderr=True).print(f"{count} {'row' if count == 1 else 'rows'}")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str) and len(value) >= 19 and value[10] == "T":
+        return value[:16].replace("T", " ")  # an ISO date: minutes are enough here
+    return str(value)

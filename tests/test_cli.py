@@ -1,0 +1,255 @@
+"""The `crowdtwist-async` command, run through its real entry point in a subprocess."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import pty
+import select
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist
+
+SECRET = "cli-secret-Hq47Zx"
+ALICE = ["rewards", SANDBOX_EMAIL, "--id-type", "email"]
+
+
+def cli(
+    *args: str, env: dict[str, str] | None = None, stderr: int | None = subprocess.PIPE
+) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CROWDTWIST_")}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "crowdtwist_async", *args],
+        capture_output=stderr is subprocess.PIPE,
+        stdout=None if stderr is subprocess.PIPE else subprocess.PIPE,
+        stderr=None if stderr is subprocess.PIPE else stderr,
+        text=True,
+        env=environment,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def sandbox_ids() -> list[str]:
+    """Alice's reward ids in the order the sandbox lists them."""
+    result = cli(*ALICE, "--sandbox", "--format", "ndjson")
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line)["id"] for line in result.stdout.splitlines()]
+
+
+def test_ndjson_is_one_reward_per_line(sandbox_ids: list[str]) -> None:
+    # The sandbox user has about 200 rewards over about 20 pages, each once.
+    assert len(sandbox_ids) == 203
+    assert len(set(sandbox_ids)) == 203
+
+
+def test_json_is_an_array_of_every_field(sandbox_ids: list[str]) -> None:
+    result = cli(*ALICE, "--sandbox", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    rewards = json.loads(result.stdout)
+    assert [r["id"] for r in rewards] == sandbox_ids
+    first = rewards[0]
+    # The API's own key names, ISO dates, enums as their values.
+    assert {"freq_period_id", "sweepstakes_winners", "is_min_age_required"} <= set(first)
+    assert isinstance(first["is_min_age_required"], bool)
+    datetime.fromisoformat(first["date_start"])
+
+
+def test_csv_has_a_header_and_a_row_per_reward(sandbox_ids: list[str]) -> None:
+    result = cli(*ALICE, "--sandbox", "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["id"] for row in rows] == sandbox_ids
+    assert rows[0]["title"]
+    segments = [row["segment"] for row in rows if row["segment"]]
+    assert segments
+    assert {"name", "subscription_id", "eligibility_type"} <= set(json.loads(segments[0]))
+
+
+def test_table_lists_every_reward(sandbox_ids: list[str]) -> None:
+    result = cli(*ALICE, "--sandbox")
+    assert result.returncode == 0, result.stderr
+    assert "Title" in result.stdout
+    assert all(reward_id in result.stdout for reward_id in sandbox_ids)
+    assert result.stderr.strip() == "203 rows"
+
+
+def test_include_soldout_and_page_size(sandbox_ids: list[str]) -> None:
+    result = cli(*ALICE, "--sandbox", "--format", "ndjson", "--include-soldout", "--page-size", "7")
+    assert result.returncode == 0, result.stderr
+    ids = [json.loads(line)["id"] for line in result.stdout.splitlines()]
+    assert len(ids) == 207
+    assert set(sandbox_ids) < set(ids)
+
+
+def test_coupons() -> None:
+    fake = FakeCrowdTwist(seed=0)
+    alice = next(user for user in fake.users if user.email == SANDBOX_EMAIL)
+    now = int(datetime.now(timezone.utc).timestamp())
+    usable = {c.record["code"] for c in alice.coupons if not c.used and not c.is_expired(now)}
+    result = cli("coupons", SANDBOX_EMAIL, "--id-type", "email", "--sandbox", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert {c["code"] for c in json.loads(result.stdout)} == usable
+    with_expired = cli(
+        "coupons",
+        SANDBOX_EMAIL,
+        "--id-type",
+        "email",
+        "--sandbox",
+        "--format",
+        "json",
+        "--expired",
+        "true",
+    )
+    assert len(json.loads(with_expired.stdout)) == len(usable) + 1
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        pytest.param(
+            ["rewards", "nobody@example.com", "--id-type", "email", "--sandbox"],
+            4,
+            "crowdtwist-async: error: page_not_found: User does not exist. (HTTP 400)",
+            id="not-found",
+        ),
+        pytest.param(
+            [*ALICE, "--sandbox", "--api-key", SECRET],
+            3,
+            "crowdtwist-async: error: invalid_auth: Invalid access credentials. (HTTP 403)",
+            id="authentication",
+        ),
+        pytest.param(
+            [*ALICE, "--sandbox", "--page-size", "11"],
+            2,
+            "crowdtwist-async rewards: error: argument --page-size: must be between 1 and 10, got 11",
+            id="usage-page-size",
+        ),
+        pytest.param(
+            ["coupons", "+15550100", "--id-type", "mobile_phone_number", "--sandbox"],
+            2,
+            "crowdtwist-async: error: id_type must be one of email, facebook_user_id, id, "
+            "third_party_id, twitter_user_id, username; got 'mobile_phone_number'",
+            id="usage-id-type-for-coupons",
+        ),
+        pytest.param(
+            ["rewards", "alice"],
+            2,
+            "crowdtwist-async: error: no API key: pass --api-key, set CROWDTWIST_API_KEY, or try --sandbox",
+            id="usage-no-key",
+        ),
+    ],
+)
+def test_errors_are_one_line_and_an_exit_code(args: list[str], code: int, message: str) -> None:
+    result = cli(*args)
+    assert result.returncode == code
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-1] == message
+    assert "Traceback" not in result.stderr
+    assert SECRET not in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_a_connection_failure_exits_1_without_the_key() -> None:
+    result = cli(
+        *ALICE,
+        "--base-url",
+        f"http://127.0.0.1:{free_port()}",
+        "--max-retries",
+        "0",
+        env={"CROWDTWIST_API_KEY": SECRET},
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("crowdtwist-async: error: APIConnectionError: GET /v2.1/users/")
+    assert len(result.stderr.splitlines()) == 1
+    assert SECRET not in result.stderr
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[FakeCrowdTwist, str]]:
+    fake = FakeCrowdTwist(seed=0, api_key=SECRET)
+    with fake.serve(port=0) as url:
+        yield fake, url
+
+
+def test_against_the_fake_on_a_real_port(
+    served: tuple[FakeCrowdTwist, str], sandbox_ids: list[str]
+) -> None:
+    fake, url = served
+    result = cli(
+        *ALICE,
+        "--format",
+        "ndjson",
+        "--max-concurrency",
+        "3",
+        env={"CROWDTWIST_API_KEY": SECRET, "CROWDTWIST_BASE_URL": url},
+    )
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == sandbox_ids
+    assert sorted(r.page or 0 for r in fake.requests) == list(range(1, 22))
+    assert fake.max_in_flight <= 3
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_progress_goes_to_a_terminal_on_stderr_only(tmp_path: Path) -> None:
+    controller, terminal = pty.openpty()
+    output = tmp_path / "stdout.json"
+    try:
+        with output.open("w") as stdout:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "crowdtwist_async", *ALICE, "--sandbox", "--format", "json"],
+                stdout=stdout,
+                stderr=terminal,
+                env={**os.environ, "COLUMNS": "100"},
+            )
+        os.close(terminal)
+        seen = b""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([controller], [], [], 0.1)
+            if not ready:
+                if process.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal's other end closed: the command is done
+                break
+            if not chunk:
+                break
+            seen += chunk
+        process.wait(timeout=60)
+    finally:
+        os.close(controller)
+    assert process.returncode == 0
+    # stdout stays pure data; the bar, drawn on the terminal, counts pages.
+    assert len(json.loads(output.read_text())) == 203
+    assert b"pages" in seen
+    assert b"21/21" in seen
+
+
+def test_version_and_help() -> None:
+    from crowdtwist_async import __version__
+
+    assert cli("--version").stdout.strip() == f"crowdtwist-async {__version__}"
+    helped = cli("rewards", "--help")
+    assert helped.returncode == 0
+    assert "--include-soldout" in helped.stdout
