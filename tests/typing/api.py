@@ -62,3 +62,24 @@ async def typed_use() -> None:
     except ct.ResponseDecodeError as exc:
         field: str | None = exc.field
         del field
+
+
+async def typed_testing() -> None:
+    from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist, FakeUser, RecordedRequest
+
+    fake = FakeCrowdTwist(seed=1, latency=0.01, jitter=0.0, failure_rate=0.0, retry_after=None)
+    fake.script(status=503, body=b"busy", headers={"Retry-After": "0"}, page=2)
+    user: FakeUser = fake.add_user(email="zed@example.com")
+    fake.add_reward(user, title="A reward")
+    async with ct.Session(
+        api_key=fake.api_key, base_url=fake.base_url, transport=fake.transport()
+    ) as session:
+        listing = session.users.aiter_rewards(SANDBOX_EMAIL, id_type="email")
+        read: int = listing.pages_read
+        count: int | None = listing.page_count
+        del read, count
+    requests: list[RecordedRequest] = fake.requests
+    with fake.serve(port=0) as url:
+        base: str = url
+        del base
+    del requests
