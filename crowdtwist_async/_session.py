@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
@@ -60,6 +61,28 @@ AuthMode = Literal["query", "header"]
 T = TypeVar("T")
 
 
+class _Pacer:
+    """A token bucket holding one token: requests start at most `rate` a second.
+
+    Each caller reserves the next free start time and sleeps until it, so
+    callers are served in order (none starves) and nothing is held while
+    sleeping. A caller cancelled while it sleeps leaves its slot unused: the
+    rate can only come out lower, never higher.
+    """
+
+    __slots__ = ("_interval", "_next")
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate
+        self._next = -math.inf
+
+    async def wait(self) -> None:
+        now = anyio.current_time()
+        start = max(now, self._next)
+        self._next = start + self._interval
+        await anyio.sleep(start - now)
+
+
 class _Unset:
     """The type of `_UNSET`, for an option left as it is (None means "no limit")."""
 
@@ -70,14 +93,22 @@ _UNSET: Final = _Unset()
 class _Shared:
     """What a Session and the copies `with_options` makes of it have in common."""
 
-    __slots__ = ("client", "closed", "limiter", "owns_client", "task_group")
+    __slots__ = ("client", "closed", "limiter", "owns_client", "pacer", "task_group")
 
-    def __init__(self, client: httpx.AsyncClient, *, owns_client: bool, concurrency: int) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        owns_client: bool,
+        concurrency: int,
+        rate_limit: float | None,
+    ) -> None:
         self.client = client
         self.owns_client = owns_client
         # anyio binds the semaphore to the event loop on first use, so a
         # Session can be made before any loop runs.
         self.limiter = anyio.Semaphore(concurrency)
+        self.pacer = _Pacer(rate_limit) if rate_limit is not None else None
         self.task_group: TaskGroup | None = None
         self.closed = False
 
@@ -114,6 +145,8 @@ class Session:
             a 408/429/500/502/503/504 response.
         max_concurrency: requests in flight at once across every task using
             this session; also the default for each listing.
+        rate_limit: at most this many requests a second (retries included)
+            across every task using this session; None for no limit.
         http_client: an `httpx.AsyncClient` to use; the session leaves it open.
             Without one the session makes its own and closes it on `aclose()`.
         transport: an `httpx.AsyncBaseTransport` for the client the session
@@ -132,6 +165,7 @@ class Session:
         timeout: float | Timeout | None = DEFAULT_TIMEOUT,
         max_retries: int = 2,
         max_concurrency: int = 4,
+        rate_limit: float | None = None,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -167,7 +201,10 @@ class Session:
         self._derived = False
         client = http_client if http_client is not None else self._make_client(transport)
         self._shared = _Shared(
-            client, owns_client=http_client is None, concurrency=self._max_concurrency
+            client,
+            owns_client=http_client is None,
+            concurrency=self._max_concurrency,
+            rate_limit=_check_rate(rate_limit),
         )
         install_log_filter()
         self.users = self._users()
@@ -358,6 +395,10 @@ class Session:
     async def _send(self, request: httpx.Request, path: str) -> tuple[int, httpx.Headers, bytes]:
         """One attempt: status, headers and the whole (capped) body."""
         client = self._shared.client
+        # Pace first, then take a slot: a request waiting for its start time
+        # must not hold a slot another could use.
+        if self._shared.pacer is not None:
+            await self._shared.pacer.wait()
         async with self._shared.limiter:
             started = time.perf_counter()
             try:
@@ -385,6 +426,16 @@ class Session:
             (time.perf_counter() - started) * 1000,
         )
         return response.status_code, response.headers, body
+
+
+def _check_rate(rate: object) -> float | None:
+    if rate is None:
+        return None
+    if isinstance(rate, bool) or not isinstance(rate, int | float):
+        raise TypeError(f"rate_limit must be requests per second or None, got {rate!r}")
+    if not (rate > 0 and math.isfinite(rate)):
+        raise ValueError(f"rate_limit must be positive and finite, got {rate!r}")
+    return float(rate)
 
 
 def _parse(status: int, headers: httpx.Headers, body: bytes, parse: Callable[[object], T]) -> T:

@@ -23,6 +23,7 @@ async def typed_use() -> None:
         timeout=ct.Timeout(total=5.0, connect=1.0),
         max_retries=0,
         max_concurrency=8,
+        rate_limit=25.0,
         http_client=httpx.AsyncClient(),
     )
     async with session:
