@@ -13,6 +13,7 @@ async with ct.Session(api_key="KEY", client_id=123) as session:
 import importlib.metadata as _metadata
 
 from ._config import Timeout
+from ._converter import to_dict
 from ._endpoints import Users
 from ._exceptions import (
     APIConnectionError,
@@ -71,4 +72,5 @@ __all__ = [
     "UsableCoupon",
     "Users",
     "__version__",
+    "to_dict",
 ]

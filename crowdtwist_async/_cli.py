@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 import anyio
 
 from ._config import Timeout
-from ._converter import unstructure
+from ._converter import to_dict
 from ._exceptions import APIError, AuthenticationError, CrowdTwistError, NotFoundError
 from ._models import IdType, Reward, UsableCoupon
 from ._pagination import AsyncPaginator
@@ -294,7 +294,7 @@ async def _write(
 
 async def _write_ndjson(items: AsyncIterator[Any], out: IO[str], _: object) -> None:
     async for item in items:
-        out.write(json.dumps(unstructure(item), ensure_ascii=False) + "\n")
+        out.write(json.dumps(to_dict(item), ensure_ascii=False) + "\n")
 
 
 async def _write_json(items: AsyncIterator[Any], out: IO[str], _: object) -> None:
@@ -303,7 +303,7 @@ async def _write_json(items: AsyncIterator[Any], out: IO[str], _: object) -> Non
     first = True
     async for item in items:
         out.write("\n  " if first else ",\n  ")
-        out.write(json.dumps(unstructure(item), ensure_ascii=False))
+        out.write(json.dumps(to_dict(item), ensure_ascii=False))
         first = False
     out.write("\n]\n" if not first else "]\n")
 
@@ -313,7 +313,7 @@ async def _write_csv(items: AsyncIterator[Any], out: IO[str], _: object) -> None
     async for item in items:
         row = {
             key: json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
-            for key, value in unstructure(item).items()
+            for key, value in to_dict(item).items()
         }
         if writer is None:
             writer = csv.DictWriter(out, fieldnames=list(row), lineterminator="\n")
@@ -335,7 +335,7 @@ async def _write_table(
         table.add_column(title, no_wrap=key not in _WRAPPING)
     count = 0
     async for item in items:
-        row = unstructure(item)
+        row = to_dict(item)
         table.add_row(*(_cell(row[key]) for _, key in columns))
         count += 1
     # Piped, there is no terminal width to fit: don't squeeze to 80 columns.

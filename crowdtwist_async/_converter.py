@@ -28,8 +28,10 @@ from ._exceptions import ResponseDecodeError
 from ._models import (
     EligibilityType,
     FrequencyPeriod,
+    Partner,
     Reward,
     RewardsPage,
+    Segment,
     UsableCoupon,
 )
 
@@ -41,6 +43,7 @@ __all__ = [
     "structure",
     "structure_coupons",
     "structure_rewards_page",
+    "to_dict",
     "unstructure",
 ]
 
@@ -422,6 +425,23 @@ def unstructure(obj: object) -> Any:
     turns the result back into an equal model.
     """
     return _converter.unstructure(obj)
+
+
+def to_dict(model: Reward | UsableCoupon | RewardsPage | Segment | Partner) -> dict[str, Any]:
+    """A model as a JSON-ready dict, under the API's own key names.
+
+    Datetimes become ISO 8601 strings, enums their values, `freq_period`
+    goes back under `freq_period_id`: what `json.dumps` can write and the SDK
+    reads back unchanged.
+
+    ```python
+    line = json.dumps(ct.to_dict(reward))
+    ```
+    """
+    if not isinstance(model, Reward | UsableCoupon | RewardsPage | Segment | Partner):
+        raise TypeError(f"to_dict takes a crowdtwist_async model, got {type(model).__name__}")
+    result: dict[str, Any] = _converter.unstructure(model)
+    return result
 
 
 def page_number_from_link(link: object) -> int | None:

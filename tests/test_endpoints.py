@@ -264,3 +264,25 @@ async def test_a_bad_record_keeps_the_response_status_and_body(
     assert info.value.field == "code"
     assert info.value.record_id == "17298198"
     assert info.value.body.startswith('[{"reward_id":127819')
+
+
+def test_to_dict_writes_a_model_as_the_api_does() -> None:
+    import crowdtwist_async._converter as converter
+
+    page = converter.structure_rewards_page(
+        json.loads((SAMPLES / "rewards_sample.json").read_text()), 1
+    )
+    (reward,) = page.rewards
+    data = ct.to_dict(reward)
+    assert data["id"] == "541043"
+    assert data["date_start"] == "2014-06-06T12:31:00+00:00"
+    assert data["is_min_age_required"] is False
+    assert data["segment"] == {"name": "5x login", "subscription_id": 123, "eligibility_type": "inclusion"}
+    assert "freq_period_id" in data
+    assert "freq_period" not in data
+    assert "sweepstakes_winners" in data
+    # What it writes, the SDK reads back unchanged.
+    assert converter.structure(json.loads(json.dumps(data)), ct.Reward) == reward
+    assert ct.to_dict(page)["rewards"] == [data]
+    with pytest.raises(TypeError, match="to_dict takes a crowdtwist_async model"):
+        ct.to_dict({"id": 1})  # type: ignore[arg-type]
