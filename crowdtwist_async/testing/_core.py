@@ -159,8 +159,13 @@ def _page_size(value: str | None) -> int:
 
 
 def _in_stock(record: Mapping[str, Any]) -> bool:
-    quantity = parse_int(record.get("current_quantity"))
-    return quantity is None or quantity > 0
+    quantity = record.get("current_quantity")
+    # Every request filters the user's whole listing: take the common case
+    # (a plain int) without parsing, so a large listing stays cheap to serve.
+    if type(quantity) is int:
+        return quantity > 0
+    number = parse_int(quantity)
+    return number is None or number > 0
 
 
 def _link(page: int) -> str:
