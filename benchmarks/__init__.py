@@ -1,0 +1,1 @@
+"""Benchmarks of crowdtwist_async: run with `python -m benchmarks [--quick]`."""

@@ -1,0 +1,308 @@
+"""3. Structuring speed: decoded JSON pages to models.
+
+The same pages (real FakeCrowdTwist output, with the API's quirks: booleans
+as "0"/"1" and 0/1, numbers as strings, both spellings of drifted keys,
+nulls, number ids) go through the SDK's converter, through a pydantic v2
+model written to accept the same input (twice: with pydantic's own lax
+coercions, in Rust, and with the coercions as Python validators, as the SDK's
+hooks are), and through msgspec as the upper bound (lax conversion, no alias
+for the drifted keys).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+import httpx
+import msgspec
+import pydantic
+
+from crowdtwist_async._converter import structure_rewards_page
+from crowdtwist_async.testing import FakeCrowdTwist
+
+from ._common import Section
+
+
+async def sample_pages(count: int) -> list[dict[str, Any]]:
+    """*count* decoded pages of 10 rewards, as the API (the fake) sends them."""
+    fake = FakeCrowdTwist(seed=3)
+    user = fake.add_user(email="bench@example.com")
+    for _ in range(count * 10):
+        fake.add_reward(user, current_quantity=100)
+    url = f"{fake.base_url}/v2.1/users/bench@example.com/rewards"
+    async with httpx.AsyncClient(transport=fake.transport()) as client:
+        pages = []
+        for page in range(1, count + 1):
+            params = {"id_type": "email", "page": str(page), "api_key": fake.api_key}
+            pages.append(json.loads((await client.get(url, params=params)).content))
+    return pages
+
+
+# --- pydantic: the same model, the same coercions ------------------------------
+
+
+def _blank_to_none(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+class Period(enum.IntEnum):
+    P1 = 1
+    P2 = 2
+    P3 = 3
+    P4 = 4
+    P5 = 5
+    P6 = 6
+    P7 = 7
+    P8 = 8
+    P9 = 9
+    P10 = 10
+    P11 = 11
+
+
+Opt = pydantic.BeforeValidator(_blank_to_none)
+OptInt = Annotated[int | None, Opt]
+OptStr = Annotated[str | None, Opt]
+OptDate = Annotated[datetime | None, Opt]
+
+
+class PSegment(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(frozen=True, coerce_numbers_to_str=True)
+    name: str
+    subscription_id: int
+    eligibility_type: str
+
+
+class PPartner(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(frozen=True, coerce_numbers_to_str=True)
+    id: int
+    name: str
+
+
+class PReward(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(frozen=True, coerce_numbers_to_str=True)
+    id: str
+    group_id: int
+    title: str
+    description: str
+    current_quantity: int
+    num_points: int
+    date_start: datetime
+    date_end: OptDate = None
+    date_end_redeemable: OptDate = None
+    is_enabled: bool
+    category_id: int
+    no_end_date: bool
+    total_quantity: int
+    max_select_quantity: OptInt = None
+    max_per_user: int
+    is_shipping_required: bool
+    is_phone_number_required: bool
+    is_min_age_required: bool
+    min_age: OptInt = None
+    is_digital_download: bool
+    sweepstakes_winners: OptInt = pydantic.Field(
+        default=None,
+        validation_alias=pydantic.AliasChoices("sweepstakes_winners", "sweepstake_winners"),
+    )
+    extra_data: Annotated[dict[str, Any] | None, Opt] = None
+    reference_id: OptStr = None
+    total_coupons: int
+    remaining_coupons: int
+    freq_cap: OptInt = None
+    freq_period: Annotated[Period | None, Opt] = pydantic.Field(
+        default=None, validation_alias="freq_period_id"
+    )
+    freq_period_name: OptStr = None
+    image: str
+    reward_terms: OptStr = None
+    min_tier_id: OptInt = None
+    segment: PSegment | None = None
+    partner_info: PPartner | None = None
+
+
+class PPaging(pydantic.BaseModel):
+    total: int | None = None
+    pages: int | None = None
+    next_page: str | None = None
+    prev_page: str | None = None
+
+
+class PPage(pydantic.BaseModel):
+    paging: PPaging
+    rewards: tuple[PReward, ...]
+
+
+# --- pydantic again, with the coercions as Python validators --------------------
+# The way the SDK's hooks do them (and the way the issue's prototype measured
+# pydantic): every bool, int and timestamp goes through a Python function,
+# then pydantic checks the type strictly.
+
+
+def _py_bool(value: object) -> object:
+    if value is True or value is False:
+        return value
+    if isinstance(value, int | str):
+        return {"1": True, "0": False, "true": True, "false": False}.get(
+            str(value).strip().lower(), value
+        )
+    return value
+
+
+def _py_int(value: object) -> object:
+    if type(value) is int:
+        return value
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value)
+    return value
+
+
+def _py_datetime(value: object) -> object:
+    if type(value) is int or (isinstance(value, str) and value.strip().isdigit()):
+        return datetime.fromtimestamp(int(value), tz=timezone.utc)
+    return value
+
+
+def _py_optional(inner: Callable[[object], object]) -> Callable[[object], object]:
+    def optional(value: object) -> object:
+        return None if value is None or value == "" else inner(value)
+
+    return optional
+
+
+def _with_python_validators(model: type[pydantic.BaseModel]) -> type[pydantic.BaseModel]:
+    fields: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        annotation: Any = field.annotation
+        for plain, coerce in ((bool, _py_bool), (int, _py_int), (datetime, _py_datetime)):
+            if annotation is plain:
+                annotation = Annotated[plain, pydantic.BeforeValidator(coerce), pydantic.Strict()]
+            elif annotation == plain | None:
+                annotation = Annotated[
+                    Annotated[plain, pydantic.Strict()] | None,
+                    pydantic.BeforeValidator(_py_optional(coerce)),
+                ]
+        fields[name] = (annotation, field)
+    derived: type[pydantic.BaseModel] = pydantic.create_model(
+        f"{model.__name__}Py", __config__=model.model_config, **fields
+    )
+    return derived
+
+
+PRewardPy = _with_python_validators(PReward)
+
+
+class PPagePy(pydantic.BaseModel):
+    paging: PPaging
+    rewards: tuple[PRewardPy, ...]  # type: ignore[valid-type]
+
+
+# --- msgspec: the upper bound --------------------------------------------------
+
+
+class MSegment(msgspec.Struct, frozen=True):
+    name: str
+    subscription_id: int
+    eligibility_type: str
+
+
+class MPartner(msgspec.Struct, frozen=True):
+    id: int
+    name: str
+
+
+class MReward(msgspec.Struct, frozen=True):
+    id: str | int
+    group_id: int
+    title: str
+    description: str
+    current_quantity: int
+    num_points: int
+    date_start: datetime
+    is_enabled: bool
+    category_id: int
+    no_end_date: bool
+    total_quantity: int
+    max_per_user: int
+    is_shipping_required: bool
+    is_phone_number_required: bool
+    is_min_age_required: bool
+    is_digital_download: bool
+    total_coupons: int
+    remaining_coupons: int
+    image: str
+    date_end: datetime | None = None
+    date_end_redeemable: datetime | None = None
+    max_select_quantity: int | None = None
+    min_age: int | None = None
+    sweepstakes_winners: int | None = None
+    extra_data: dict[str, Any] | None = None
+    reference_id: str | None = None
+    freq_cap: int | str | None = None
+    freq_period_id: int | str | None = None
+    freq_period_name: str | None = None
+    reward_terms: str | None = None
+    min_tier_id: int | None = None
+    segment: MSegment | None = None
+    partner_info: MPartner | None = None
+
+
+class MPaging(msgspec.Struct):
+    total: int | None = None
+    pages: int | None = None
+    next_page: str | None = None
+    prev_page: str | None = None
+
+
+class MPage(msgspec.Struct):
+    paging: MPaging
+    rewards: tuple[MReward, ...]
+
+
+def rate(
+    structure: Callable[[Mapping[str, Any], int], object], pages: list[dict[str, Any]], rounds: int
+) -> float:
+    """Rewards per second through *structure*."""
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for number, page in enumerate(pages, 1):
+            structure(page, number)
+    return rounds * sum(len(p["rewards"]) for p in pages) / (time.perf_counter() - started)
+
+
+async def run(quick: bool) -> Section:
+    pages = await sample_pages(10)
+    rounds = 20 if quick else 200
+    repeats = 1 if quick else 7
+    contenders: dict[str, Callable[[Mapping[str, Any], int], object]] = {
+        "crowdtwist_async (cattrs)": structure_rewards_page,
+        "pydantic v2, same coercions": lambda page, _: PPage.model_validate(page),
+        "pydantic v2, coercions as Python validators": lambda page, _: PPagePy.model_validate(page),
+        "msgspec, lax (upper bound)": lambda page, _: msgspec.convert(page, MPage, strict=False),
+    }
+    # Each must accept the quirky input, or the comparison means nothing.
+    for structure in contenders.values():
+        for number, page in enumerate(pages, 1):
+            structure(page, number)
+    section = Section(
+        title="3. Structuring speed",
+        setup=(
+            f"{len(pages)} decoded pages of 10 rewards from the FakeCrowdTwist (with its wire "
+            f"quirks), structured {rounds} times per run; median of {repeats} runs, the "
+            "contenders interleaved. Rewards per second, higher is better."
+        ),
+        header=("structuring", "rewards/s", "relative to pydantic"),
+    )
+    results: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, structure in contenders.items():
+            results[name].append(rate(structure, pages, rounds))
+    medians = {name: statistics.median(values) for name, values in results.items()}
+    for name, value in medians.items():
+        section.rows.append((name, value, value / medians["pydantic v2, same coercions"]))
+    return section
