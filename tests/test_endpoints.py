@@ -277,7 +277,11 @@ def test_to_dict_writes_a_model_as_the_api_does() -> None:
     assert data["id"] == "541043"
     assert data["date_start"] == "2014-06-06T12:31:00+00:00"
     assert data["is_min_age_required"] is False
-    assert data["segment"] == {"name": "5x login", "subscription_id": 123, "eligibility_type": "inclusion"}
+    assert data["segment"] == {
+        "name": "5x login",
+        "subscription_id": 123,
+        "eligibility_type": "inclusion",
+    }
     assert "freq_period_id" in data
     assert "freq_period" not in data
     assert "sweepstakes_winners" in data
