@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, TypeVar
 
 from ._converter import structure_coupons, structure_rewards_page
 from ._models import IdType, Reward, RewardsPage, UsableCoupon
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["Users"]
 
 _REWARD_ID_TYPES = frozenset(IdType)
+
+T = TypeVar("T")
 
 
 class Users:
@@ -55,14 +58,8 @@ class Users:
             print(reward.id, reward.title, reward.num_points)
         ```
         """
-        fetch, concurrency = self._listing(
-            user_id, id_type, page_size, include_soldout, max_concurrency
-        )
-        return AsyncPaginator(
-            fetch,
-            max_concurrency=concurrency,
-            host=self._session._page_task_group,
-            select=NewRewards(),
+        return self._paginator(
+            NewRewards(), user_id, id_type, page_size, include_soldout, max_concurrency
         )
 
     def aiter_reward_pages(
@@ -85,14 +82,8 @@ class Users:
             print(f"page {page.number}/{page.pages}: {len(page.rewards)} rewards")
         ```
         """
-        fetch, concurrency = self._listing(
-            user_id, id_type, page_size, include_soldout, max_concurrency
-        )
-        return AsyncPaginator(
-            fetch,
-            max_concurrency=concurrency,
-            host=self._session._page_task_group,
-            select=whole_page,
+        return self._paginator(
+            whole_page, user_id, id_type, page_size, include_soldout, max_concurrency
         )
 
     async def get_rewards_page(
@@ -137,6 +128,22 @@ class Users:
         if expired is not None:
             params["expired"] = _flag("expired", expired)
         return await self._session._get(path, params, _coupons)
+
+    def _paginator(
+        self,
+        select: Callable[[RewardsPage], Iterable[T]],
+        user_id: str | int,
+        id_type: IdType | str | None,
+        page_size: int | None,
+        include_soldout: bool,
+        max_concurrency: int | None,
+    ) -> AsyncPaginator[T]:
+        fetch, concurrency = self._listing(
+            user_id, id_type, page_size, include_soldout, max_concurrency
+        )
+        return AsyncPaginator(
+            fetch, max_concurrency=concurrency, host=self._session._page_task_group, select=select
+        )
 
     def _listing(
         self,

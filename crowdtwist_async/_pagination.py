@@ -312,9 +312,7 @@ class AsyncPaginator(Generic[T]):
         if self._entered:
             raise RuntimeError("this paginator has already been entered")
         self._entered = True
-        group = anyio.create_task_group()
-        await group.__aenter__()
-        self._own_group = group
+        self._own_group = await open_task_group()
         return self
 
     async def __aexit__(
@@ -354,6 +352,17 @@ class NewRewards:
 def whole_page(page: RewardsPage) -> tuple[RewardsPage]:
     """Select a page as the one item it yields (for `aiter_reward_pages`)."""
     return (page,)
+
+
+async def open_task_group() -> TaskGroup:
+    """Enter a new task group, to be left with `close_task_group` in the same task.
+
+    For objects whose `async with` hosts background tasks (the Session, an
+    entered listing): the group spans the caller's block.
+    """
+    group = anyio.create_task_group()
+    await group.__aenter__()
+    return group
 
 
 async def close_task_group(group: TaskGroup) -> None:

@@ -22,7 +22,7 @@ from ._exceptions import (
     ResponseDecodeError,
     excerpt,
 )
-from ._pagination import close_task_group
+from ._pagination import close_task_group, open_task_group
 from ._protocol import (
     RETRYABLE_STATUSES,
     backoff_delay,
@@ -285,9 +285,7 @@ class Session:
         self._check_open()
         if self._shared.task_group is not None:
             raise RuntimeError("this Session has already been entered")
-        group = anyio.create_task_group()
-        await group.__aenter__()
-        self._shared.task_group = group
+        self._shared.task_group = await open_task_group()
         return self
 
     async def __aexit__(
