@@ -131,6 +131,19 @@ class Reward:
     segment: Segment | None = None
     partner_info: Partner | None = None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A MappingProxyType can be neither pickled nor deep-copied, so
+        # `extra_data` travels as a plain dict and is frozen again on arrival:
+        # rewards can go to worker processes, caches and `copy.deepcopy`.
+        values = {field.name: getattr(self, field.name) for field in attrs.fields(Reward)}
+        if self.extra_data is not None:
+            values["extra_data"] = dict(self.extra_data)
+        return (_rebuild, (Reward, values))
+
+
+def _rebuild(cls: type[Reward], values: dict[str, Any]) -> Reward:
+    return cls(**values)
+
 
 def _mask_code(code: str) -> str:
     # A coupon code is a bearer credential: repr() output ends up in logs.

@@ -284,3 +284,19 @@ def test_round_trip(model: Reward | UsableCoupon | Segment | Partner | RewardsPa
     assert structure(data, type(model)) == model
     # JSON-compatible: going through JSON text changes nothing.
     assert structure(json.loads(json.dumps(data)), type(model)) == model
+
+
+def test_rewards_survive_pickle_and_deepcopy() -> None:
+    import copy
+    import pickle
+
+    reward = structure(dict(SAMPLE_REWARD, extra_data={"city": "New York"}), Reward)
+    for clone in (pickle.loads(pickle.dumps(reward)), copy.deepcopy(reward), copy.copy(reward)):
+        assert clone == reward
+        assert clone.extra_data == {"city": "New York"}
+        with pytest.raises(TypeError):
+            clone.extra_data["city"] = "Boston"  # type: ignore[index]
+    plain = structure(SAMPLE_REWARD, Reward)
+    assert pickle.loads(pickle.dumps(plain)) == plain
+    coupon = structure(SAMPLE_COUPON, UsableCoupon)
+    assert pickle.loads(pickle.dumps(coupon)) == coupon
