@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -55,16 +55,6 @@ class Ledger:
             self.closed += 1
             return httpx.Response(200, content=body)
         return httpx.Response(200, stream=SlowBody(self, body))
-
-
-@pytest.fixture
-def loop_errors() -> Iterator[list[dict[str, Any]]]:
-    errors: list[dict[str, Any]] = []
-    loop = asyncio.get_event_loop_policy().get_event_loop()
-    previous = loop.get_exception_handler()
-    loop.set_exception_handler(lambda _loop, context: errors.append(context))
-    yield errors
-    loop.set_exception_handler(previous)
 
 
 async def drain() -> None:
