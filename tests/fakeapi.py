@@ -17,6 +17,12 @@ import httpx
 
 SAMPLES = Path(__file__).parent / "samples"
 
+
+def load(name: str) -> Any:
+    """A saved sample from tests/samples/, decoded."""
+    return json.loads((SAMPLES / name).read_text(encoding="utf-8"))
+
+
 #: The vendor's own sample reward (fields at the top level beside `paging`).
 DOCS_REWARDS_SAMPLE: dict[str, Any] = json.loads((SAMPLES / "rewards_sample.json").read_text())
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -28,12 +27,9 @@ from crowdtwist_async._models import (
     UsableCoupon,
 )
 
-SAMPLES = Path(__file__).parent / "samples"
+from .fakeapi import SAMPLES, load
+
 UTC = timezone.utc
-
-
-def load(name: str) -> Any:
-    return json.loads((SAMPLES / name).read_text(encoding="utf-8"))
 
 
 def sample_reward(**changes: object) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,10 +14,10 @@ import respx
 import crowdtwist_async as ct
 
 from .conftest import API_KEY, BASE_URL
+from .fakeapi import SAMPLES
 
 pytestmark = pytest.mark.anyio
 
-SAMPLES = Path(__file__).parent / "samples"
 EMPTY_PAGE = {"paging": {"total": 0, "pages": 0}, "rewards": []}
 
 

@@ -10,7 +10,6 @@ import contextlib
 import json
 from collections.abc import Callable
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -36,12 +35,9 @@ from crowdtwist_async._models import (
     UsableCoupon,
 )
 
-SAMPLES = Path(__file__).parent / "samples"
+from .fakeapi import load
+
 UTC = timezone.utc
-
-
-def load(name: str) -> Any:
-    return json.loads((SAMPLES / name).read_text(encoding="utf-8"))
 
 
 SAMPLE_REWARD: dict[str, Any] = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 from datetime import datetime, timezone
-from pathlib import Path
 
 import httpx
 import pytest
@@ -23,7 +22,8 @@ from crowdtwist_async._protocol import (
     parse_retry_after,
 )
 
-SAMPLES = Path(__file__).parent / "samples"
+from .fakeapi import SAMPLES
+
 NO_HEADERS = httpx.Headers()
 
 
