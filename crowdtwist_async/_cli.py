@@ -18,7 +18,6 @@ from typing import IO, TYPE_CHECKING, Any, Final
 
 import anyio
 
-from ._config import Timeout
 from ._converter import to_dict
 from ._exceptions import APIError, AuthenticationError, CrowdTwistError, NotFoundError
 from ._models import IdType, Reward, UsableCoupon
@@ -220,7 +219,7 @@ async def _command(args: argparse.Namespace) -> int:
 def _session(args: argparse.Namespace) -> Session:
     options: dict[str, Any] = {"max_retries": args.max_retries}
     if args.timeout is not None:
-        options["timeout"] = Timeout.coerce(args.timeout)
+        options["timeout"] = args.timeout
     if args.sandbox:
         from .testing import FakeCrowdTwist
 
