@@ -10,9 +10,7 @@ async with ct.Session(api_key="KEY", client_id=123) as session:
 ```
 """
 
-import importlib.metadata as _metadata
-
-from ._config import Timeout
+from ._config import DEFAULT_TIMEOUT, Limits, Retries, Timeout
 from ._converter import to_dict
 from ._endpoints import Users
 from ._exceptions import (
@@ -22,6 +20,7 @@ from ._exceptions import (
     AuthenticationError,
     BadRequestError,
     CrowdTwistError,
+    IncompleteListingError,
     ListingChangedError,
     NotFoundError,
     RateLimitError,
@@ -39,12 +38,8 @@ from ._models import (
     UsableCoupon,
 )
 from ._pagination import AsyncPaginator
-from ._session import DEFAULT_TIMEOUT, Session
-
-try:
-    __version__ = _metadata.version("crowdtwist-async")
-except _metadata.PackageNotFoundError:  # pragma: no cover - a bare source tree
-    __version__ = "0+unknown"
+from ._session import Session
+from ._version import __version__
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -58,11 +53,14 @@ __all__ = [
     "EligibilityType",
     "FrequencyPeriod",
     "IdType",
+    "IncompleteListingError",
+    "Limits",
     "ListingChangedError",
     "NotFoundError",
     "Partner",
     "RateLimitError",
     "ResponseDecodeError",
+    "Retries",
     "Reward",
     "RewardsPage",
     "Segment",

@@ -1,14 +1,25 @@
-"""Small value classes that configure a Session."""
+"""Small value classes that configure a Session, and every default, stated once.
+
+The command line's help and the Session's signature both read their defaults
+from here, so the two cannot drift apart.
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Final
 
 import attrs
 import httpx
 
-__all__ = ["Timeout"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "Limits",
+    "Retries",
+    "Timeout",
+]
 
 
 def _check_seconds(_instance: Any, attribute: Any, value: Any) -> None:
@@ -16,6 +27,25 @@ def _check_seconds(_instance: Any, attribute: Any, value: Any) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"{attribute.name} must be a number of seconds or None, got {value!r}")
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{attribute.name} must be positive and finite, got {value!r}")
+
+
+def _check_count(low: int) -> Any:
+    def check(_instance: Any, attribute: Any, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{attribute.name} must be an int, got {type(value).__name__}")
+        if value < low:
+            raise ValueError(f"{attribute.name} must be at least {low}, got {value}")
+
+    return check
+
+
+def _check_rate(_instance: Any, attribute: Any, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{attribute.name} must be requests per second or None, got {value!r}")
     if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"{attribute.name} must be positive and finite, got {value!r}")
 
@@ -56,3 +86,44 @@ class Timeout:
     def for_httpx(self) -> httpx.Timeout:
         """The per-operation limits for httpx; `total` is enforced around them."""
         return httpx.Timeout(self.total, connect=self.connect)
+
+
+@attrs.frozen
+class Retries:
+    """When a failed request is tried again, and how long to wait in between.
+
+    Connection errors, timeouts and 408/429/500/502/503/504 responses are
+    retried up to `max_retries` times, after full-jitter exponential backoff
+    (uniform in 0..min(`backoff_cap`, `backoff_base` x 2**retry) seconds) or
+    the server's `Retry-After`. A `Retry-After` longer than `max_retry_after`
+    is not slept on: the error is raised, with `.retry_after` set.
+
+    A Session's are in `session.retries`; change them per call with
+    `session.with_options(max_retries=...)`.
+    """
+
+    max_retries: int = attrs.field(default=2, validator=_check_count(0))
+    backoff_base: float = attrs.field(default=0.5, validator=_check_seconds)
+    backoff_cap: float = attrs.field(default=8.0, validator=_check_seconds)
+    max_retry_after: float = attrs.field(default=60.0, validator=_check_seconds)
+
+
+@attrs.frozen
+class Limits:
+    """What a Session allows at once, across every task that shares it.
+
+    `max_concurrency` requests in flight (also the default for each listing),
+    at most `rate_limit` requests started a second, retries included (None:
+    no limit), and response bodies of at most `max_body_bytes` (a page of 10
+    rewards is a few KiB; anything near the limit is not a page).
+    """
+
+    max_concurrency: int = attrs.field(default=4, validator=_check_count(1))
+    rate_limit: float | None = attrs.field(default=None, validator=_check_rate)
+    max_body_bytes: int = attrs.field(default=10 * 1024 * 1024, validator=_check_count(1))
+
+
+#: A web app should fail fast on a dead host but give a slow page time.
+DEFAULT_TIMEOUT: Final = Timeout()
+DEFAULT_RETRIES: Final = Retries()
+DEFAULT_LIMITS: Final = Limits()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
 from ._converter import structure_coupons, structure_rewards_page
 from ._models import IdType, Reward, RewardsPage, UsableCoupon
-from ._pagination import AsyncPaginator, FetchPage, NewRewards, whole_page
+from ._pagination import AsyncPaginator, FetchPage, Select, new_rewards, whole_page
 from ._protocol import (
     COUPON_ID_TYPES,
     EMPTY_LISTING,
@@ -17,14 +17,20 @@ from ._protocol import (
     encode_user_id,
 )
 
-if TYPE_CHECKING:
-    from ._session import Session
-
-__all__ = ["Users"]
+__all__ = ["Get", "Users"]
 
 _REWARD_ID_TYPES = frozenset(IdType)
 
 T = TypeVar("T")
+
+
+class Get(Protocol):
+    """What the endpoints need of a Session: GET a path with these query
+    parameters (retried, checked, decoded) and parse the JSON into T."""
+
+    def __call__(
+        self, path: str, params: dict[str, str], parse: Callable[[object], T], /
+    ) -> Awaitable[T]: ...
 
 
 class Users:
@@ -35,8 +41,9 @@ class Users:
     default is the CrowdTwist id.
     """
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
+    def __init__(self, get: Get, max_concurrency: int) -> None:
+        self._get = get
+        self._max_concurrency = max_concurrency
 
     def aiter_rewards(
         self,
@@ -59,7 +66,7 @@ class Users:
         ```
         """
         return self._paginator(
-            NewRewards(), user_id, id_type, page_size, include_soldout, max_concurrency
+            new_rewards, user_id, id_type, page_size, include_soldout, max_concurrency
         )
 
     def aiter_reward_pages(
@@ -127,11 +134,11 @@ class Users:
         params = _id_type_param(check_id_type(id_type, COUPON_ID_TYPES))
         if expired is not None:
             params["expired"] = _flag("expired", expired)
-        return await self._session._get(path, params, _coupons)
+        return await self._get(path, params, _coupons)
 
     def _paginator(
         self,
-        select: Callable[[RewardsPage], Iterable[T]],
+        select: Select[T],
         user_id: str | int,
         id_type: IdType | str | None,
         page_size: int | None,
@@ -142,7 +149,10 @@ class Users:
             user_id, id_type, page_size, include_soldout, max_concurrency
         )
         return AsyncPaginator(
-            fetch, max_concurrency=concurrency, host=self._session._page_task_group, select=select
+            fetch,
+            max_concurrency=concurrency,
+            page_size=MAX_PAGE_SIZE if page_size is None else page_size,
+            select=select,
         )
 
     def _listing(
@@ -161,11 +171,11 @@ class Users:
         if _flag("include_soldout", include_soldout) == "true":
             params["include_soldout"] = "true"
         concurrency = (
-            self._session.max_concurrency
+            self._max_concurrency
             if max_concurrency is None
             else check_int("max_concurrency", max_concurrency, low=1)
         )
-        session = self._session
+        get = self._get
 
         async def fetch(number: int) -> RewardsPage | None:
             def parse(payload: object) -> RewardsPage | None:
@@ -173,7 +183,7 @@ class Users:
                     return None
                 return structure_rewards_page(payload, number)
 
-            return await session._get(path, {**params, "page": str(number)}, parse)
+            return await get(path, {**params, "page": str(number)}, parse)
 
         return fetch, concurrency
 

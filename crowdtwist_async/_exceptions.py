@@ -13,7 +13,8 @@ CrowdTwistError
 │   └── ServerError           5xx
 ├── APIConnectionError        the request never got a response
 │   └── APITimeoutError       ... because a timeout expired
-├── ListingChangedError       rewards were removed while a listing was read
+├── IncompleteListingError    a listing ended short of what its page 1 announced
+│   └── ListingChangedError   ... because rewards were removed while it was read
 └── ResponseDecodeError       the response was not the JSON shape documented
 ```
 
@@ -30,6 +31,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "CrowdTwistError",
+    "IncompleteListingError",
     "ListingChangedError",
     "NotFoundError",
     "RateLimitError",
@@ -151,7 +153,37 @@ class APITimeoutError(APIConnectionError):
     """A connect, read, write or pool timeout expired."""
 
 
-class ListingChangedError(CrowdTwistError):
+class IncompleteListingError(CrowdTwistError):
+    """A listing could not be read whole: it ended short of what page 1 announced.
+
+    Page 1's `total` (and `pages`) are a promise the walk checks: an empty
+    page, a `no_data` answer or a page of rewards already read, while fewer
+    distinct rewards than `total` have been yielded, means a reward would be
+    missing without a word. The listing raises this instead, after every
+    reward before that page. Reading the listing again usually gives a whole
+    one; if it does not, the server (or a cache in front of it) is at fault.
+
+    Attributes:
+        page: the page at which the shortfall showed.
+        expected_total: the `total` page 1 announced, or None when it gave
+            none (then its page count was the promise).
+        seen: how many distinct rewards were yielded before this error.
+    """
+
+    def __init__(self, message: str, *, page: int, expected_total: int | None, seen: int) -> None:
+        super().__init__(message)
+        self.page = page
+        self.expected_total = expected_total
+        self.seen = seen
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(page={self.page!r}, "
+            f"expected_total={self.expected_total!r}, seen={self.seen!r})"
+        )
+
+
+class ListingChangedError(IncompleteListingError):
     """The listing shrank while it was being read, so a reward may have been missed.
 
     Pages are numbered slices of a list the server can change at any time:
@@ -165,15 +197,19 @@ class ListingChangedError(CrowdTwistError):
         page: the page whose `total` was lower.
         expected_total: the `total` page 1 reported.
         total: the `total` that page reported.
+        seen: how many distinct rewards were yielded before this error.
     """
 
-    def __init__(self, *, page: int, expected_total: int, total: int) -> None:
+    expected_total: int
+
+    def __init__(self, *, page: int, expected_total: int, total: int, seen: int = 0) -> None:
         super().__init__(
             f"the listing changed while it was read: page {page} reports {total} rewards, "
-            f"page 1 reported {expected_total}; a reward may have been skipped, read it again"
+            f"page 1 reported {expected_total}; a reward may have been skipped, read it again",
+            page=page,
+            expected_total=expected_total,
+            seen=seen,
         )
-        self.page = page
-        self.expected_total = expected_total
         self.total = total
 
 

@@ -1,48 +1,240 @@
-"""The concurrent, bounded, ordered page walker behind `aiter_rewards`.
+"""The concurrent, bounded, ordered and checked page walker behind `aiter_rewards`.
 
-Design: page requests run as tasks in a task group that outlives any single
-`__anext__` (the Session's, or the paginator's own when it is used with
-`async with`), and the consumer waits for the next page in order. Nothing here
-yields from inside a task group or cancel scope: `AsyncPaginator` is a plain
-class, so `break` works the same on asyncio and trio. The price of a class is
-that `break` calls nothing, so an abandoned paginator is noticed by a
-finalizer, which cancels its requests from the event loop's next turn.
+One walk, two ways to host its requests:
 
-Which page to ask for next is decided here, never by the links the API
-returns: they point at the wrong host and path in the vendor's own sample.
-`paging.pages` (when usable) lets pages 2..N be fetched concurrently; without
-it, the walker follows the *page number* in `next_page`, one page at a time.
+- Plain `async for`: when the consumer needs a page that has not arrived,
+  `__anext__` fetches the window of up to `max_concurrency` pages from it, in
+  a task group of its own, and returns once the window is done. No task,
+  task group or cancel scope outlives the call that started it, so `break`,
+  an exception, a cancellation or dropping the object leave nothing running,
+  with no finalizer and no help from the garbage collector.
+- `async with listing:`: the block owns a task group, and pages keep arriving
+  while the consumer works (a sliding window: at most `max_concurrency`
+  requests in flight, at most twice that many pages started ahead of the
+  consumer). Leaving the block cancels what still runs.
+
+Nothing here yields from inside a task group or cancel scope: the paginator
+is a plain class.
+
+Which pages to ask for, and whether the pages read make the whole listing, is
+`_Plan`'s business, pure bookkeeping with no I/O. It never follows the links
+the API returns as they are (they point at the wrong host and path in the
+vendor's own sample); at most it reads the page number in `next_page`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import sys
-import weakref
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Final, Generic, Literal, TypeVar
 
 import anyio
 
-from ._exceptions import ListingChangedError
+from ._exceptions import IncompleteListingError, ListingChangedError
 from ._models import Reward, RewardsPage
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
+
+__all__ = ["AHEAD_PER_SLOT", "AsyncPaginator", "FetchPage", "Select"]
 
 T = TypeVar("T")
 
 #: Fetch one page by number; None means the API said the listing is empty.
 FetchPage = Callable[[int], Awaitable["RewardsPage | None"]]
 
-#: How many pages, per allowed request in flight, may be started ahead of the
-#: consumer (in flight plus fetched but not yet consumed). 2 lets a slow page
-#: at the head of the window overlap with the next ones, while memory stays
-#: bounded by the concurrency, not by the listing's size.
+#: What a listing yields for a page: the page, and its rewards not yielded before.
+Select = Callable[[RewardsPage, list[Reward]], Iterable[T]]
+
+#: How many pages, per allowed request in flight, an entered listing may start
+#: ahead of the consumer (in flight plus fetched but not yet consumed). 2 lets
+#: a slow page at the head of the window overlap with the next ones, while
+#: memory stays bounded by the concurrency, not by the listing's size.
 AHEAD_PER_SLOT: Final = 2
+
+_Shortfall = Literal["empty", "repeated", "exhausted"]
+
+
+class _Plan:
+    """Which pages to ask for, and whether what came back is the whole listing.
+
+    Page 1 is asked for first and alone. Its `total` (T) is a promise: the
+    listing is whole once T distinct rewards were yielded, and a page that
+    adds nothing (empty, `null`, `no_data`, or only rewards already yielded)
+    before that is an `IncompleteListingError`, never a quiet end. With T
+    known, the pages are counted from it, by the page size page 1 shows:
+    when `pages` disagrees (the docs' own table sends total 203 with pages
+    10), the rewards are the evidence, not the page count. At most
+    ceil(T / size) + 1 pages are ever asked for, the last of them only when
+    rewards may have shifted past the end. Without T, `pages` is the promise.
+    A page 1 without a usable `pages` makes the walk follow the page number
+    in each `next_page`, one page at a time. No page is asked for twice.
+    """
+
+    def __init__(self, page_size: int) -> None:
+        self._size = page_size
+        self.next_start = 1
+        self._known = False  # whether page 1 has arrived
+        self._numbered = False  # pages known: any number up to the last may start
+        self._follow: int | None = 1  # following links: the page a link named
+        self._promised: int | None = None  # page 1's total, when it is usable
+        self._announced: int | None = None  # page 1's page count, when usable
+        self._total: int | None = None  # the largest total any page reported
+        self._pages: int | None = None  # the largest page count any page reported
+        self._extra = False  # whether the page after the last may be asked for
+        self._end: int | None = None  # no page after this one will be consumed
+        self._seen: set[str] = set()
+        self._count = 0
+        self._consumed = 0
+
+    # -- what to ask for -----------------------------------------------------
+
+    @property
+    def last(self) -> int | None:
+        """The last page the walk expects to read, once page 1 says (else None)."""
+        if not self._numbered:
+            return None
+        if self._total is not None:
+            return max(1, math.ceil(self._total / self._size))
+        return self._pages
+
+    def startable(self) -> int | None:
+        """The page that may be asked for now, or None until something arrives."""
+        if not self._known:
+            return 1 if self.next_start == 1 else None
+        if self._numbered:
+            number = self.next_start
+            last = self.last
+            assert last is not None
+            if number > last + self._extra:
+                return None
+        elif self._follow is None:
+            return None
+        else:
+            number = self._follow
+        if self._end is not None and number > self._end:
+            return None
+        if self._total is not None and number > math.ceil(self._total / self._size) + 1:
+            return None
+        return number
+
+    def started(self, number: int) -> None:
+        self.next_start = number + 1
+        self._follow = None
+
+    def arrived(self, number: int, page: RewardsPage | None) -> bool:
+        """Learn from page *number*; True if nothing after it will be read."""
+        if number == 1:
+            self._learn(page)
+        if page is None or not page.rewards or self._shrunk(page) is not None:
+            self.cut(number)
+            return True
+        # A listing may grow while it is read: follow it.
+        if self._total is not None:
+            if page.total is not None:
+                self._total = max(self._total, page.total)
+        elif self._pages is not None and page.pages is not None:
+            self._pages = max(self._pages, page.pages)
+        target = page.next_page
+        # A link back to this page or an earlier one would loop forever.
+        if not self._numbered and target is not None and target >= self.next_start:
+            self._follow = target
+        return False
+
+    def cut(self, number: int) -> None:
+        """Nothing after page *number* will be consumed (it failed or ended the listing)."""
+        self._end = number if self._end is None else min(self._end, number)
+
+    def _learn(self, page: RewardsPage | None) -> None:
+        self._known = True
+        if page is None:
+            return
+        items = len(page.rewards)
+        total = page.total
+        # A total below what page 1 itself holds promises nothing.
+        if total is not None and total >= items:
+            self._promised = self._total = total
+            if total > items > 0:
+                # Page 1 is full: its length is the page size the server uses.
+                self._size = items
+        if page.pages is not None and page.pages >= 1:
+            self._numbered = True
+            self._announced = self._pages = page.pages
+
+    def _shrunk(self, page: RewardsPage) -> int | None:
+        """The lower total *page* reports than page 1 did, if it does."""
+        if page.total is not None and self._promised is not None and page.total < self._promised:
+            return page.total
+        return None
+
+    # -- what came back ------------------------------------------------------
+
+    @property
+    def page_count(self) -> int | None:
+        return self.last
+
+    def consume(self, number: int, page: RewardsPage | None) -> list[Reward] | None:
+        """The rewards of page *number* not yielded before, or None at the end.
+
+        Pages are consumed in order. Raises `ListingChangedError` or
+        `IncompleteListingError` where the listing is seen to be short.
+        """
+        self._consumed = number
+        lower = None if page is None else self._shrunk(page)
+        if lower is not None:
+            raise ListingChangedError(
+                page=number, expected_total=self._promised or 0, total=lower, seen=self._count
+            )
+        rewards = page.rewards if page is not None else ()
+        seen = self._seen
+        fresh = []
+        for reward in rewards:
+            if reward.id not in seen:
+                seen.add(reward.id)
+                fresh.append(reward)
+        if not fresh:
+            self._check_end(number, "repeated" if rewards else "empty")
+            return None
+        self._count += len(fresh)
+        promised = self._promised
+        if promised is not None and self._count < promised and number == self.last:
+            # Rewards added before the end push the last ones onto the next page.
+            self._extra = True
+        return fresh
+
+    def finish(self) -> None:
+        """The walk has no page left to read: raise if the listing is short."""
+        if self._promised is not None and self._count < self._promised:
+            raise self._short(self._consumed, "exhausted")
+
+    def _check_end(self, number: int, why: _Shortfall) -> None:
+        if self._promised is not None:
+            if self._count < self._promised:
+                raise self._short(number, why)
+        elif why == "repeated" or (self._announced is not None and number < self._announced):
+            raise self._short(number, why)
+
+    def _short(self, number: int, why: _Shortfall) -> IncompleteListingError:
+        what = {
+            "empty": f"page {number} was empty",
+            "repeated": f"page {number} held only rewards already read "
+            "(is something between you and CrowdTwist ignoring the page number?)",
+            "exhausted": f"no page after page {number} was left to ask for",
+        }[why]
+        if self._promised is not None:
+            expected = f"after {self._count} of the {self._promised} rewards page 1 announced"
+        elif self._announced is not None:
+            expected = f"after {self._count} rewards; page 1 announced {self._announced} pages"
+        else:
+            expected = f"after {self._count} rewards"
+        return IncompleteListingError(
+            f"the listing ended short: {what}, {expected}; read it again",
+            page=number,
+            expected_total=self._promised,
+            seen=self._count,
+        )
 
 
 class _Pending:
@@ -53,7 +245,7 @@ _PENDING: Final = _Pending()
 
 
 class _Slot:
-    """One page of one iteration: its request's cancel scope and its outcome."""
+    """One page of one walk: its request's cancel scope and its outcome."""
 
     __slots__ = ("done", "number", "outcome", "scope")
 
@@ -65,70 +257,70 @@ class _Slot:
 
 
 class _PageWalk:
-    """The state of one iteration, shared by the consumer and the page tasks.
+    """The requests of one walk, hosted per call (a window) or by a task group.
 
     Invariants: pages are started in increasing order and consumed in the
-    same order (the `pending` deque); at most `concurrency` are in flight and
-    at most `ahead` are started but not consumed; no page is started twice.
+    same order (the `pending` deque); at most `concurrency` are in flight;
+    hosted by a group, at most `ahead` are started but not consumed; without
+    one, every request started by a call has finished when the call returns.
     """
 
-    def __init__(self, fetch: FetchPage, *, concurrency: int) -> None:
+    def __init__(self, fetch: FetchPage, *, concurrency: int, page_size: int) -> None:
         self._fetch = fetch
         self._concurrency = concurrency
-        self._ahead = AHEAD_PER_SLOT * concurrency
+        self._plan = _Plan(page_size)
         self._pending: deque[_Slot] = deque()
         self._running: set[_Slot] = set()
-        self._next_start = 1
-        # Page 1 is always asked for first; after it, either `paging.pages`
-        # (the limit) or the number in `next_page` (the follow target) says
-        # which pages may be started.
-        self._follow: int | None = 1
-        self._limit: int | None = None
-        self._end: int | None = None
-        # The total page 1 reported: a later page reporting fewer means the
-        # listing shrank under us.
-        self._total: int | None = None
+        self._group: TaskGroup | None = None
         self._closed = False
-        self._closed_error: BaseException | None = None
-        self._task_group: TaskGroup | None = None
-        self._call_soon: Callable[[Callable[[], object]], object] | None = None
-
-    # -- consumer side ---------------------------------------------------------
-
-    async def next_page(self, task_group: TaskGroup) -> RewardsPage | None:
-        """The next non-empty page in order, or None when the listing is over."""
-        if self._closed_error is not None:
-            raise self._closed_error
-        if self._closed:
-            return None
-        if self._task_group is None:
-            self._task_group = task_group
-            self._call_soon = _loop_call_soon()
-        self._schedule()
-        if not self._pending:
-            self.close()
-            return None
-        slot = self._pending[0]
-        await slot.done.wait()
-        if self._pending and self._pending[0] is slot:
-            self._pending.popleft()
-        outcome = slot.outcome
-        if isinstance(outcome, BaseException):
-            self.close()
-            raise outcome
-        if outcome is None or isinstance(outcome, _Pending) or not outcome.rewards:
-            self.close()
-            return None
-        self._schedule()
-        return outcome
 
     @property
     def page_count(self) -> int | None:
-        """The number of pages the listing reports, once known (None before)."""
-        return self._limit
+        """The number of pages the walk expects, once page 1 has said (None before)."""
+        return self._plan.page_count
+
+    def host(self, group: TaskGroup | None) -> None:
+        """Run page requests in *group* from now on (None: in each call's own window)."""
+        self._group = group
+
+    async def next_page(self) -> tuple[RewardsPage, list[Reward]] | None:
+        """The next page in order and its new rewards, or None when the listing is over."""
+        if self._closed:
+            return None
+        if not self._pending:
+            if self._group is not None:
+                self._start(self._group)
+            else:
+                await self._fetch_window()
+            if self._closed:
+                return None
+            if not self._pending:
+                self.close()
+                self._plan.finish()
+                return None
+        slot = self._pending[0]
+        await slot.done.wait()
+        if self._closed:
+            return None
+        self._pending.popleft()
+        outcome = slot.outcome
+        try:
+            if isinstance(outcome, BaseException):
+                raise outcome
+            assert not isinstance(outcome, _Pending)
+            fresh = self._plan.consume(slot.number, outcome)
+        except BaseException:
+            self.close()
+            raise
+        if fresh is None or outcome is None:
+            self.close()
+            return None
+        if self._group is not None:
+            self._start(self._group)
+        return outcome, fresh
 
     def close(self) -> None:
-        """Stop the iteration: cancel every request in flight. Idempotent."""
+        """Stop the walk: cancel every request in flight. Idempotent."""
         if self._closed:
             return
         self._closed = True
@@ -136,42 +328,56 @@ class _PageWalk:
             slot.scope.cancel()
         self._pending.clear()
 
-    def close_soon(self) -> None:
-        """`close()` from a finalizer: run it at the event loop's next turn.
-
-        A garbage collector pass may run in the middle of the event loop's own
-        bookkeeping, so cancelling there directly is not safe.
-        """
-        if self._closed or self._call_soon is None:
-            return
-        # If the event loop is gone, every task of this iteration went with it.
-        with contextlib.suppress(RuntimeError):
-            self._call_soon(self.close)
+    async def aclose(self) -> None:
+        """`close()`, and return once every request it cancelled has ended."""
+        running = list(self._running)
+        self.close()
+        for slot in running:
+            await slot.done.wait()
 
     # -- producer side ---------------------------------------------------------
 
-    def _schedule(self) -> None:
-        assert self._task_group is not None
+    def _claim(self, ahead: int) -> list[_Slot]:
+        """Register the pages that may start now, within the bounds."""
+        slots = []
+        plan = self._plan
         while (
             not self._closed
             and len(self._running) < self._concurrency
-            and len(self._pending) < self._ahead
+            and len(self._pending) < ahead
         ):
-            number = self._next_start
-            if self._end is not None and number > self._end:
-                return
-            if number != self._follow and (self._limit is None or number > self._limit):
-                return
-            self._next_start = number + 1
-            self._follow = None
+            number = plan.startable()
+            if number is None:
+                break
+            plan.started(number)
             slot = _Slot(number)
             self._pending.append(slot)
             self._running.add(slot)
-            self._task_group.start_soon(self._run, slot, name=f"crowdtwist page {number}")
+            slots.append(slot)
+        return slots
+
+    def _start(self, group: TaskGroup) -> None:
+        for slot in self._claim(AHEAD_PER_SLOT * self._concurrency):
+            group.start_soon(self._run, slot, name=f"crowdtwist page {slot.number}")
+
+    async def _fetch_window(self) -> None:
+        slots = self._claim(self._concurrency)
+        if len(slots) == 1:
+            # Page 1, a followed link, the page past the end: no task needed.
+            await self._run(slots[0])
+        elif slots:
+            async with anyio.create_task_group() as group:
+                for slot in slots:
+                    group.start_soon(self._run, slot, name=f"crowdtwist page {slot.number}")
 
     async def _run(self, slot: _Slot) -> None:
         try:
+            # A task starts after `start_soon` returns: the page may have been
+            # cut off, or the walk closed, in between. Then it asks for nothing
+            # (a request that never awaits would not notice the cancellation).
             with slot.scope:
+                if slot.scope.cancel_called:
+                    return
                 try:
                     slot.outcome = await self._fetch(slot.number)
                 except Exception as exc:
@@ -180,74 +386,50 @@ class _PageWalk:
                     slot.outcome = exc
         finally:
             self._running.discard(slot)
-            if isinstance(slot.outcome, _Pending) and not slot.scope.cancel_called:
-                # Cancelled from outside the iteration: the task group that
-                # hosts it (the Session's, or the paginator's block) is closing.
-                self._abort(RuntimeError("the Session was closed while the listing was read"))
-            elif not self._closed:
+            if not self._closed:
                 self._arrived(slot)
             slot.done.set()
 
     def _arrived(self, slot: _Slot) -> None:
-        outcome, number = slot.outcome, slot.number
-        if isinstance(outcome, RewardsPage) and outcome.total is not None:
-            if self._total is None:
-                self._total = outcome.total
-            elif outcome.total < self._total:
-                # Rewards before this page may have moved onto pages already
-                # read: say so here rather than end the listing short.
-                slot.outcome = outcome = ListingChangedError(
-                    page=number, expected_total=self._total, total=outcome.total
-                )
-        if isinstance(outcome, BaseException | _Pending) or outcome is None or not outcome.rewards:
-            # An error or an empty page: nothing after it will be consumed.
-            self._cut_after(number)
-        elif outcome.pages is not None and outcome.pages >= 1:
-            # The total may grow while we read; pages past a shrunken end come
-            # back empty, which ends the walk, so the larger figure is safe.
-            self._limit = max(self._limit or 0, outcome.pages)
-        elif self._limit is None:
-            target = outcome.next_page
-            # A link back to this page or an earlier one would loop forever.
-            if target is not None and target > number and target >= self._next_start:
-                self._next_start = target
-                self._follow = target
-        self._schedule()
+        outcome = slot.outcome
+        if isinstance(outcome, _Pending):
+            return  # cut off: it comes after the end
+        if isinstance(outcome, BaseException) or self._plan.arrived(slot.number, outcome):
+            self._cut_after(slot.number)
+        if self._group is not None:
+            self._start(self._group)
 
     def _cut_after(self, number: int) -> None:
-        self._end = number if self._end is None else min(self._end, number)
+        self._plan.cut(number)
         while self._pending and self._pending[-1].number > number:
-            dropped = self._pending.pop()
-            dropped.scope.cancel()
-
-    def _abort(self, error: BaseException) -> None:
-        if self._closed_error is None:
-            self._closed_error = error
-        for slot in self._pending:
-            if isinstance(slot.outcome, _Pending):
-                slot.outcome = error
-            slot.done.set()
-        self.close()
+            self._pending.pop().scope.cancel()
 
 
 class AsyncPaginator(Generic[T]):
-    """An async iterator over every item of a paginated listing.
+    """An async iterator over every item of a paginated listing, in page order.
 
-    Pages are fetched concurrently (at most `max_concurrency` requests in
-    flight, at most twice that many pages ahead of you), and items come out
-    in page order. Use it with plain `async for` inside an entered `Session`,
-    or enter the paginator itself to scope its requests to a block, which
-    also works with a Session that was never entered:
+    Pages are fetched concurrently, at most `max_concurrency` requests at a
+    time, in either of two forms:
 
     ```python
+    # Plain: each call fetches the next window of pages, then returns.
+    async for reward in session.users.aiter_rewards("alice@example.com", id_type="email"):
+        ...
+
+    # Entered: pages keep arriving while you work (up to twice max_concurrency
+    # ahead); leaving the block cancels what still runs.
     async with session.users.aiter_rewards("alice@example.com", id_type="email") as rewards:
         async for reward in rewards:
             ...
     ```
 
-    Leaving the loop early (`break`, an exception, cancellation) stops every
-    request of the listing. An error on page N is raised after the items of
-    pages 1..N-1 have been yielded; the listing never ends early and quietly.
+    The plain form leaves nothing running between items, so `break`, an
+    exception or a cancellation costs nothing; it waits for the slowest page
+    of each window. The entered form suits long listings and slow consumers.
+
+    The listing checks what page 1 announced: an error on page N, or a page
+    that comes back short of the announced total, is raised after the items
+    of pages 1..N-1 have been yielded; the listing never ends early quietly.
     """
 
     def __init__(
@@ -255,20 +437,16 @@ class AsyncPaginator(Generic[T]):
         fetch: FetchPage,
         *,
         max_concurrency: int,
-        host: Callable[[], TaskGroup],
-        select: Callable[[RewardsPage], Iterable[T]],
+        page_size: int,
+        select: Select[T],
     ) -> None:
-        self._walk = _PageWalk(fetch, concurrency=max_concurrency)
-        self._host = host
+        self._walk = _PageWalk(fetch, concurrency=max_concurrency, page_size=page_size)
         self._select = select
         self._items: Iterator[T] = iter(())
-        self._own_group: TaskGroup | None = None
+        self._group: TaskGroup | None = None
         self._entered = False
         self._busy = False
         self._pages_read = 0
-        # The walk never refers back to this object, so dropping the paginator
-        # (a `break` out of `async for`) runs this at once under CPython.
-        weakref.finalize(self, self._walk.close_soon)
 
     def __aiter__(self) -> AsyncPaginator[T]:
         return self
@@ -277,21 +455,21 @@ class AsyncPaginator(Generic[T]):
         while True:
             for item in self._items:
                 return item
-            group = self._own_group if self._own_group is not None else self._host()
             if self._busy:
                 raise RuntimeError("this listing is already being read by another task")
             self._busy = True
             try:
-                page = await self._walk.next_page(group)
+                got = await self._walk.next_page()
             except BaseException:
                 self._walk.close()
                 raise
             finally:
                 self._busy = False
-            if page is None:
+            if got is None:
                 raise StopAsyncIteration
+            page, fresh = got
             self._pages_read += 1
-            self._items = iter(self._select(page))
+            self._items = iter(self._select(page, fresh))
 
     @property
     def pages_read(self) -> int:
@@ -300,19 +478,27 @@ class AsyncPaginator(Generic[T]):
 
     @property
     def page_count(self) -> int | None:
-        """How many pages the listing has, as the API reports it; None until
-        page 1 has arrived, or when the API does not say."""
+        """How many pages the listing is expected to have; None until page 1
+        has arrived, or when the API does not say."""
         return self._walk.page_count
 
     async def aclose(self) -> None:
-        """Stop fetching. Requests in flight are cancelled; further iteration ends."""
-        self._walk.close()
+        """End the listing: iteration yields nothing more, and the requests in
+        flight are cancelled and have ended when this returns."""
+        self._items = iter(())
+        await self._walk.aclose()
 
     async def __aenter__(self) -> AsyncPaginator[T]:
         if self._entered:
-            raise RuntimeError("this paginator has already been entered")
+            raise RuntimeError("this listing has already been entered")
         self._entered = True
-        self._own_group = await open_task_group()
+        # Entered by hand and left in __aexit__, in the same task: the group
+        # spans the caller's block, which is what an owner of background work
+        # does (trio's `as_safe_channel` has the same shape).
+        group = anyio.create_task_group()
+        await group.__aenter__()
+        self._group = group
+        self._walk.host(group)
         return self
 
     async def __aexit__(
@@ -322,67 +508,26 @@ class AsyncPaginator(Generic[T]):
         tb: TracebackType | None,
     ) -> None:
         self._walk.close()
-        group, self._own_group = self._own_group, None
+        self._walk.host(None)
+        group, self._group = self._group, None
         assert group is not None
-        await close_task_group(group)
+        group.cancel_scope.cancel()
+        # The page tasks never raise (they hand errors to the consumer), so the
+        # group has nothing to report. What the block raised is not passed in:
+        # the group would wrap it in an ExceptionGroup, and an `except
+        # NotFoundError` around the block would no longer catch it.
+        await group.__aexit__(None, None, None)
 
 
-class NewRewards:
-    """Selects the rewards of a page not yet yielded in this iteration.
+def new_rewards(page: RewardsPage, fresh: list[Reward]) -> list[Reward]:
+    """Select the rewards of a page not yielded before (for `aiter_rewards`).
 
     Pages can shift while they are read (a reward added before page 3 pushes
     one from page 3 onto page 4), so the same id can arrive twice.
     """
-
-    __slots__ = ("_seen",)
-
-    def __init__(self) -> None:
-        self._seen: set[str] = set()
-
-    def __call__(self, page: RewardsPage) -> list[Reward]:
-        seen = self._seen
-        fresh = []
-        for reward in page.rewards:
-            if reward.id not in seen:
-                seen.add(reward.id)
-                fresh.append(reward)
-        return fresh
+    return fresh
 
 
-def whole_page(page: RewardsPage) -> tuple[RewardsPage]:
+def whole_page(page: RewardsPage, fresh: list[Reward]) -> tuple[RewardsPage]:
     """Select a page as the one item it yields (for `aiter_reward_pages`)."""
     return (page,)
-
-
-async def open_task_group() -> TaskGroup:
-    """Enter a new task group, to be left with `close_task_group` in the same task.
-
-    For objects whose `async with` hosts background tasks (the Session, an
-    entered listing): the group spans the caller's block.
-    """
-    group = anyio.create_task_group()
-    await group.__aenter__()
-    return group
-
-
-async def close_task_group(group: TaskGroup) -> None:
-    """Cancel what still runs in *group* and leave it.
-
-    The page tasks never raise (they hand errors to their listing), so the
-    group has nothing to report. Whatever the `async with` body raised is not
-    passed in: the group would wrap it in an ExceptionGroup, and a caller's
-    `except NotFoundError` outside the block would no longer catch it.
-    """
-    group.cancel_scope.cancel()
-    await group.__aexit__(None, None, None)
-
-
-def _loop_call_soon() -> Callable[[Callable[[], object]], object]:
-    """A thread-safe way to run a callback in the current event loop."""
-    trio = sys.modules.get("trio")
-    if trio is not None and trio.lowlevel.in_trio_run():
-        return cast(
-            "Callable[[Callable[[], object]], object]",
-            trio.lowlevel.current_trio_token().run_sync_soon,
-        )
-    return asyncio.get_running_loop().call_soon_threadsafe

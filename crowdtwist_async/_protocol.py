@@ -2,7 +2,7 @@
 
 Everything here turns plain values into plain values (a URL, a decoded body,
 an exception to raise, a delay to sleep), so it is tested with parametrized
-cases and the network adapter in `_session.py` stays small.
+cases and the network adapter in `_attempt.py` stays small.
 """
 
 from __future__ import annotations

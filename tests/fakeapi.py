@@ -42,8 +42,9 @@ PageHook = Callable[[int], Awaitable[httpx.Response | None]]
 class FakeRewardsAPI:
     """Serves `total` rewards in pages, as CrowdTwist documents it.
 
-    Knobs: `delay` per response, `pages_field` to override `paging.pages`
-    (a callable of the page number, so tests can lie per page), `link_host`
+    Knobs: `delay` per response, `pages_field` and `total_field` to override
+    `paging.pages` and `paging.total` (callables of the page number, so tests
+    can lie per page), `link_host`
     for the (wrong) host the links point at, `hook` to answer a request
     instead (return None to fall through), and `rewards_for` to replace the
     content of a page.
@@ -55,6 +56,7 @@ class FakeRewardsAPI:
         self.page_size_default = 10
         self.delay = 0.0
         self.pages_field: Callable[[int], object] | None = None
+        self.total_field: Callable[[int], object] | None = None
         self.link_host = "https://api[client_id].ct.com"
         self.next_link: Callable[[int], str | None] | None = None
         self.hook: PageHook | None = None
@@ -111,7 +113,7 @@ class FakeRewardsAPI:
             )
         )
         paging: dict[str, object] = {
-            "total": self.total,
+            "total": self.total_field(page) if self.total_field is not None else self.total,
             "pages": self.pages_field(page) if self.pages_field is not None else pages,
             "next_page": next_page,
             "prev_page": f"{self.link_host}/v2.1/rewards?page={page - 1}&api_key="

@@ -59,6 +59,8 @@ class FaultServer:
         self.next_link: Callable[[int], str | None] | None = None
         self.rewards_for: Callable[[int], list[int]] | None = None
         self.total_for: Callable[[int], int] | None = None
+        #: What `paging.total` says, when it is not the listing's size.
+        self.total_field: Callable[[int], object] | None = None
         self.attempts: Counter[int] = Counter()
         self.requests: list[str] = []
 
@@ -71,7 +73,7 @@ class FaultServer:
         total = self.total_for(page) if self.total_for is not None else self.total
         pages = -(-total // self.page_size)
         paging = {
-            "total": total,
+            "total": self.total_field(page) if self.total_field is not None else total,
             "pages": self.pages_field(page) if self.pages_field is not None else pages,
             "next_page": (
                 self.next_link(page)

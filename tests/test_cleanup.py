@@ -63,9 +63,50 @@ async def drain() -> None:
         await asyncio.sleep(0.01)
 
 
+async def until(condition: Any) -> None:
+    with anyio.fail_after(5):
+        while not condition():
+            await anyio.sleep(0.001)
+
+
 @pytest.mark.asyncio
 @pytest.mark.parametrize("how", ["break", "cancel", "raise", "aclose"])
-async def test_abandoning_a_listing_mid_body_cleans_up(how: str) -> None:
+async def test_abandoning_an_entered_listing_mid_body_cleans_up(how: str) -> None:
+    errors: list[dict[str, Any]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _l, ctx: errors.append(ctx))
+    ledger = Ledger()
+    client = httpx.AsyncClient(transport=httpx.MockTransport(ledger.handle))
+    async with ct.Session(API_KEY, base_url=BASE_URL, http_client=client) as session:
+        rewards = session.users.aiter_rewards("alice", max_concurrency=4)
+        with anyio.move_on_after(0.05 if how == "cancel" else 5):
+            try:
+                async with rewards:
+                    async for _ in rewards:
+                        # Page 1 was read whole; pages 2-5 stall mid-body.
+                        await until(lambda: ledger.opened == 5)
+                        if how == "break":
+                            break
+                        if how == "raise":
+                            raise LookupError
+                        if how == "aclose":
+                            await rewards.aclose()
+                            assert ledger.closed == 5
+                        else:
+                            await anyio.sleep_forever()
+            except LookupError:
+                assert how == "raise"
+        # Leaving the block closed every response body the client opened:
+        # no connection is left checked out of the pool, and no task runs.
+        assert (ledger.opened, ledger.closed) == (5, 5)
+        assert asyncio.all_tasks() == {asyncio.current_task()}
+    await client.aclose()
+    await drain()
+    assert errors == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("how", ["break", "cancel", "aclose-elsewhere"])
+async def test_abandoning_a_plain_listing_mid_body_cleans_up(how: str) -> None:
     errors: list[dict[str, Any]] = []
     asyncio.get_running_loop().set_exception_handler(lambda _l, ctx: errors.append(ctx))
     ledger = Ledger()
@@ -74,60 +115,52 @@ async def test_abandoning_a_listing_mid_body_cleans_up(how: str) -> None:
         rewards = session.users.aiter_rewards("alice", max_concurrency=4)
         if how == "break":
             async for _ in rewards:
-                await until(lambda: ledger.opened == 5)
                 break
-            del rewards
+            # Nothing was started past page 1, and nothing will be.
+            await drain()
+            assert (ledger.opened, ledger.closed) == (1, 1)
         elif how == "cancel":
             with anyio.move_on_after(0.05):
                 async for _ in rewards:
                     pass
-        elif how == "raise":
-            with pytest.raises(LookupError):
-                async for _ in rewards:
-                    await until(lambda: ledger.opened == 5)
-                    raise LookupError
-            # A listing kept in a variable lives on until the variable goes
-            # (or is left with `async with`); then its requests stop.
-            del rewards
+            assert (ledger.opened, ledger.closed) == (5, 5)
         else:
-            await rewards.__anext__()
-            await until(lambda: ledger.opened == 5)
-            await rewards.aclose()
-        await drain()
-        # Every response body the client opened was closed: no connection is
-        # left checked out of the pool.
-        assert ledger.opened == 5
-        assert ledger.closed == 5
-        # Only this test's own task is left running.
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_read_all, rewards)
+                await until(lambda: ledger.opened == 5)
+                await rewards.aclose()
+            assert (ledger.opened, ledger.closed) == (5, 5)
         assert asyncio.all_tasks() == {asyncio.current_task()}
     await client.aclose()
     await drain()
     assert errors == []
 
 
-async def until(condition: Any) -> None:
-    with anyio.fail_after(5):
-        while not condition():
-            await anyio.sleep(0.001)
+async def _read_all(rewards: ct.AsyncPaginator[ct.Reward]) -> None:
+    async for _ in rewards:
+        pass
 
 
 @pytest.mark.asyncio
-async def test_a_session_left_with_a_listing_in_flight_cancels_it() -> None:
+async def test_closing_the_session_ends_a_listing_in_flight() -> None:
     errors: list[dict[str, Any]] = []
     asyncio.get_running_loop().set_exception_handler(lambda _l, ctx: errors.append(ctx))
     ledger = Ledger()
     client = httpx.AsyncClient(transport=httpx.MockTransport(ledger.handle))
-    async with ct.Session(API_KEY, base_url=BASE_URL, http_client=client) as session:
-        rewards = session.users.aiter_rewards("alice", max_concurrency=3)
-        assert (await rewards.__anext__()).id == "1"
+    session = ct.Session(API_KEY, base_url=BASE_URL, http_client=client)
+    rewards = session.users.aiter_rewards("alice", max_concurrency=3)
+    async with rewards:
+        assert (await anext(rewards)).id == "1"
         await until(lambda: ledger.opened == 4)
-    # Leaving the session stopped the three stalled pages.
-    assert ledger.closed == 4
+        await session.aclose()
+        # Each stalled page ended at once, each as the error it is.
+        await until(lambda: ledger.closed == 4)
+        with pytest.raises(RuntimeError, match="Session was closed"):
+            async for _ in rewards:
+                pass
     assert asyncio.all_tasks() == {asyncio.current_task()}
     with pytest.raises(RuntimeError, match="Session is closed"):
-        async for _ in rewards:
-            pass
-    del rewards
+        await anext(session.users.aiter_rewards("alice"))
     await client.aclose()
     await drain()
     assert errors == []
@@ -137,12 +170,12 @@ async def test_a_session_left_with_a_listing_in_flight_cancels_it() -> None:
 async def test_trio_and_asyncio_leave_no_task_after_break(anyio_backend: str) -> None:
     ledger = Ledger()
     client = httpx.AsyncClient(transport=httpx.MockTransport(ledger.handle))
+    baseline = len(anyio.get_running_tasks())
     async with ct.Session(API_KEY, base_url=BASE_URL, http_client=client) as session:
         for _ in range(20):
             async for _ in session.users.aiter_rewards("alice", max_concurrency=2):
                 break
-        gc.collect()
-        await until(lambda: ledger.opened == ledger.closed)
-    # The session's task group exited, so none of its page tasks can remain.
-    assert ledger.opened == ledger.closed
+            # Without the garbage collector's help: nothing was left to collect.
+            assert len(anyio.get_running_tasks()) == baseline
+            assert ledger.opened == ledger.closed
     await client.aclose()

@@ -240,9 +240,19 @@ async def test_a_billion_pages(server: FaultServer, session: ct.Session) -> None
     server.pages_field = lambda page: 10**9
     got, error = await read(session, max_concurrency=4)
     assert (got, error) == (ids(1, 50), None)
-    # Page 6 is the first empty one; nothing far past it was asked for.
-    assert 6 in server.attempts
-    assert max(server.attempts) <= 6 + 2 * 4
+    # The total says 5 pages, and they held all 50 rewards: nothing more to ask.
+    assert sorted(server.attempts.items()) == [(p, 1) for p in range(1, 6)]
+
+
+async def test_a_billion_pages_and_no_total(server: FaultServer, session: ct.Session) -> None:
+    server.pages_field = lambda page: 10**9
+    server.total_field = lambda page: None
+    got, error = await read(session, max_concurrency=4)
+    # Without a total, the page count was the promise, and page 6 broke it.
+    assert got == ids(1, 50)
+    assert isinstance(error, ct.IncompleteListingError)
+    assert (error.page, error.expected_total, error.seen) == (6, None, 50)
+    assert max(server.attempts) <= 6 + 4
     assert set(server.attempts.values()) == {1}
 
 
@@ -250,7 +260,9 @@ async def test_a_next_page_loop(server: FaultServer, session: ct.Session) -> Non
     server.pages_field = lambda page: None
     server.next_link = lambda page: f"https://x/?page={page + 1 if page < 3 else 2}"
     got, error = await read(session)
-    assert (got, error) == (ids(1, 30), None)
+    assert got == ids(1, 30)
+    assert isinstance(error, ct.IncompleteListingError)
+    assert (error.page, error.expected_total, error.seen) == (3, 50, 30)
     assert sorted(server.attempts.items()) == [(1, 1), (2, 1), (3, 1)]
 
 

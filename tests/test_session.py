@@ -133,7 +133,7 @@ async def test_own_client_is_closed_borrowed_client_is_left_open(router: respx.M
     async with session:
         await session.users.get_rewards_page("alice")
     assert session.closed
-    assert session._shared.client.is_closed
+    assert session._shared.sender.client.is_closed
 
     borrowed = httpx.AsyncClient()
     async with ct.Session(API_KEY, base_url=BASE_URL, http_client=borrowed) as other:
@@ -257,7 +257,7 @@ async def test_timeouts_become_api_timeout_error_and_are_retried(router: respx.M
 
 @pytest.mark.anyio
 async def test_an_oversized_body_is_refused(router: respx.MockRouter) -> None:
-    from crowdtwist_async._session import MAX_BODY_BYTES
+    MAX_BODY_BYTES = ct.Limits().max_body_bytes
 
     router.get(REWARDS_URL).respond(200, content=b" " * (MAX_BODY_BYTES + 1))
     async with ct.Session(API_KEY, base_url=BASE_URL) as session:
@@ -309,7 +309,7 @@ async def test_a_transport_gets_a_client_the_session_owns() -> None:
     async with session:
         await session.users.get_rewards_page("alice")
     assert seen == ["/v2.1/users/alice/rewards"]
-    assert session._shared.client.is_closed
+    assert session._shared.sender.client.is_closed
     with pytest.raises(ValueError, match="not both"):
         ct.Session(
             API_KEY,
@@ -340,7 +340,6 @@ async def test_with_options_overrides_retries_and_shares_the_session(
         route.side_effect = [busy]
         with pytest.raises(ct.ServerError):
             await session.users.get_rewards_page("alice")
-        # The copy's listings run in the original's task group.
         route.mock(return_value=httpx.Response(200, json=EMPTY_PAGE))
         assert [r async for r in patient.users.aiter_rewards("alice")] == []
         with pytest.raises(RuntimeError, match="derived"):
@@ -413,7 +412,7 @@ async def test_a_body_that_echoes_the_key_is_masked(router: respx.MockRouter) ->
 
 @pytest.mark.anyio
 async def test_an_endless_body_is_cut_off_without_reading_it_all(router: respx.MockRouter) -> None:
-    from crowdtwist_async._session import MAX_BODY_BYTES
+    MAX_BODY_BYTES = ct.Limits().max_body_bytes
 
     sent = 0
 

@@ -1,0 +1,62 @@
+"""The retry loop: attempts of one request until one answers for good.
+
+Every CrowdTwist request the SDK makes is an idempotent GET, so a connection
+error, a timeout or a retryable status is simply tried again, after a wait
+the `Retries` policy and the server's `Retry-After` decide.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import anyio
+import httpx
+
+from ._attempt import Response
+from ._config import Retries
+from ._exceptions import APIConnectionError
+from ._protocol import RETRYABLE_STATUSES, backoff_delay, parse_retry_after
+
+__all__ = ["retry_delay", "send_with_retries"]
+
+log = logging.getLogger("crowdtwist_async")
+
+
+async def send_with_retries(
+    attempt: Callable[[], Awaitable[Response]], retries: Retries, path: str
+) -> Response:
+    """Run *attempt* until it gives a final response, or raise its last error.
+
+    A response is final when its status is not retryable, when the retries
+    are used up, or when the server asks for a longer wait than the policy
+    allows; the caller turns it into data or an exception.
+    """
+    retry = 0
+    while True:
+        try:
+            status, headers, body = await attempt()
+        except APIConnectionError as exc:
+            if retry >= retries.max_retries:
+                raise
+            delay = backoff_delay(retry, base=retries.backoff_base, cap=retries.backoff_cap)
+            reason = type(exc).__name__
+        else:
+            wait = retry_delay(status, headers, retry, retries)
+            if wait is None:
+                return status, headers, body
+            delay, reason = wait, f"HTTP {status}"
+        retry += 1
+        log.debug("retrying GET %s in %.2fs after %s (retry %d)", path, delay, reason, retry)
+        await anyio.sleep(delay)
+
+
+def retry_delay(status: int, headers: httpx.Headers, retry: int, retries: Retries) -> float | None:
+    """Seconds to wait before retrying a response, or None to not retry it."""
+    if status not in RETRYABLE_STATUSES or retry >= retries.max_retries:
+        return None
+    wait = parse_retry_after(headers)
+    if wait is None:
+        return backoff_delay(retry, base=retries.backoff_base, cap=retries.backoff_cap)
+    # A long wait is the caller's decision: the error carries retry_after.
+    return wait if wait <= retries.max_retry_after else None

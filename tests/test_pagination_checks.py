@@ -1,0 +1,293 @@
+"""A listing is never quietly short and never unbounded: page 1's promise is checked.
+
+Each case is read in both forms (plain `async for` and `async with`), on
+asyncio and trio, and asserts what the consumer got, what was raised, and
+exactly which pages were asked for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+import crowdtwist_async as ct
+
+from .conftest import SessionFactory
+from .fakeapi import FakeRewardsAPI, make_reward
+from .test_pagination import expected_ids, form, read
+
+pytestmark = pytest.mark.anyio
+
+__all__ = ["form"]  # the fixture, shared with test_pagination
+
+CONCURRENCY = 4
+#: What the issue allows a hostile page count: two windows and a little more.
+REQUEST_BUDGET = 2 * CONCURRENCY + 2
+
+
+def listing(session: ct.Session) -> ct.AsyncPaginator[ct.Reward]:
+    return session.users.aiter_rewards("alice", max_concurrency=CONCURRENCY)
+
+
+EMPTY_PAGE_3 = [
+    pytest.param(
+        lambda: httpx.Response(200, json={"paging": {"total": 203, "pages": 21}, "rewards": []}),
+        id="empty-array",
+    ),
+    pytest.param(
+        lambda: httpx.Response(200, json={"paging": {"total": 203, "pages": 21}, "rewards": None}),
+        id="null",
+    ),
+    pytest.param(
+        lambda: httpx.Response(
+            400, json={"error": "no_data", "message": "There are no rewards available."}
+        ),
+        id="no_data",
+    ),
+    pytest.param(
+        lambda: httpx.Response(
+            400, json={"error": "no_activities", "message": "There are no rewards available."}
+        ),
+        id="no_activities",
+    ),
+]
+
+
+@pytest.mark.parametrize("answer", EMPTY_PAGE_3)
+async def test_an_empty_page_before_the_end_raises_after_the_rewards_before_it(
+    api: FakeRewardsAPI, make_session: SessionFactory, form: str, answer: Any
+) -> None:
+    api.total = 203
+
+    async def page_3_is_empty(page: int) -> httpx.Response | None:
+        return answer() if page == 3 else None
+
+    api.hook = page_3_is_empty
+    async with make_session() as session:
+        got, error = await read(listing(session), form)
+    assert got == expected_ids(20)
+    assert isinstance(error, ct.IncompleteListingError)
+    assert not isinstance(error, ct.ListingChangedError)
+    assert (error.page, error.expected_total, error.seen) == (3, 203, 20)
+    assert str(error) == (
+        "the listing ended short: page 3 was empty, after 20 of the 203 rewards "
+        "page 1 announced; read it again"
+    )
+    # Nothing was asked for twice, and the walk stopped near page 3.
+    assert len(set(api.pages_requested)) == len(api.pages_requested)
+    assert max(api.pages_requested) <= 3 + 2 * CONCURRENCY
+
+
+async def test_a_server_that_ignores_the_page_number_raises(
+    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+) -> None:
+    # A cache in front of CrowdTwist answers page 1 whatever page is asked.
+    api.total = 50
+    api.rewards_for = lambda page, size: [make_reward(i) for i in range(1, 11)]
+    async with make_session() as session:
+        got, error = await read(listing(session), form)
+    assert got == expected_ids(10)
+    assert isinstance(error, ct.IncompleteListingError)
+    assert (error.page, error.expected_total, error.seen) == (2, 50, 10)
+    assert "page 2 held only rewards already read" in str(error)
+    assert sorted(api.pages_requested) == [1, 2, 3, 4, 5]
+
+
+async def test_a_page_count_below_the_total_is_read_past(
+    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+) -> None:
+    # Page 1 says 3 pages and 50 rewards; page 3 links to page 4.
+    api.total = 50
+    api.pages_field = lambda page: 3
+    async with make_session() as session:
+        got, error = await read(listing(session), form)
+    assert (got, error) == (expected_ids(50), None)
+    assert sorted(api.pages_requested) == [1, 2, 3, 4, 5]
+
+
+async def test_the_docs_table_total_203_pages_10_gives_all_203(
+    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+) -> None:
+    api.total = 203
+    api.pages_field = lambda page: 10
+    async with make_session() as session:
+        got, error = await read(listing(session), form)
+    assert (got, error) == (expected_ids(203), None)
+    assert sorted(api.pages_requested) == list(range(1, 22))
+
+
+async def test_a_billion_pages_of_the_same_five_rewards_end_at_once(
+    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+) -> None:
+    api.total = 5
+    api.pages_field = lambda page: 10**9
+    api.rewards_for = lambda page, size: [make_reward(i) for i in range(1, 6)]
+    async with make_session() as session:
+        got, error = await read(listing(session), form)
+    # All 5 rewards the total promised: the page count is not followed.
+    assert (got, error) == (expected_ids(5), None)
+    assert api.pages_requested == [1]
+
+
+async def test_a_billion_pages_of_the_same_rewards_without_a_total_stay_bounded(
+    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+) -> None:
+    api.total_field = lambda page: None
+    api.pages_field = lambda page: 10**9
+    api.rewards_for = lambda page, size: [make_reward(i) for i in range(1, 6)]
+    async with make_session() as session:
+        got, error = await read(listing(session), form)
+    assert got == expected_ids(5)
+    assert isinstance(error, ct.IncompleteListingError)
+    assert (error.page, error.expected_total, error.seen) == (2, None, 5)
+    assert len(api.pages_requested) <= REQUEST_BUDGET
+    assert len(set(api.pages_requested)) == len(api.pages_requested)
+
+
+async def test_a_total_that_is_a_lie_stays_bounded(
+    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+) -> None:
+    # 30 rewards, announced as a billion.
+    api.total = 30
+    api.total_field = lambda page: 10**9
+    api.pages_field = lambda page: 10**8
+    async with make_session() as session:
+        got, error = await read(listing(session), form)
+    assert got == expected_ids(30)
+    assert isinstance(error, ct.IncompleteListingError)
+    assert (error.page, error.expected_total, error.seen) == (4, 10**9, 30)
+    assert len(api.pages_requested) <= 4 + REQUEST_BUDGET
+
+
+async def test_without_a_total_the_page_count_is_the_promise(
+    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+) -> None:
+    api.total = 50
+    api.total_field = lambda page: None
+    api.rewards_for = lambda page, size: (
+        [] if page == 3 else [make_reward(i) for i in range(page * 10 - 9, page * 10 + 1)]
+    )
+    async with make_session() as session:
+        got, error = await read(listing(session), form)
+    assert got == expected_ids(20)
+    assert isinstance(error, ct.IncompleteListingError)
+    assert (error.page, error.expected_total, error.seen) == (3, None, 20)
+    assert "page 1 announced 5 pages" in str(error)
+
+
+async def test_without_a_total_the_last_announced_page_ends_it(
+    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+) -> None:
+    api.total = 45
+    api.total_field = lambda page: None
+    async with make_session() as session:
+        got, error = await read(listing(session), form)
+    assert (got, error) == (expected_ids(45), None)
+    assert sorted(api.pages_requested) == [1, 2, 3, 4, 5]
+
+
+def shifted_by_one(page: int, size: int) -> list[dict[str, Any]]:
+    """Pages after a reward was added to page 1 once page 1 had been read:
+    reward 10 moves onto page 2, and the last reward onto a page of its own."""
+    first = 1 if page == 1 else (page - 1) * size
+    return [make_reward(i) for i in range(first, min(first + size, 31))]
+
+
+async def test_a_reward_pushed_past_the_last_page_is_fetched(
+    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+) -> None:
+    # Page 1 promised 30; the later pages report 30 too (say, one was
+    # added and another removed before page 1), so the walk plans 3 pages,
+    # finds 29 new rewards on them, and asks for one more.
+    api.total = 30
+    api.rewards_for = shifted_by_one
+    async with make_session() as session:
+        got, error = await read(listing(session), form)
+    assert (got, error) == (expected_ids(30), None)
+    assert sorted(api.pages_requested) == [1, 2, 3, 4]
+
+
+async def test_a_page_past_the_end_that_is_empty_while_short_raises(
+    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+) -> None:
+    api.total = 30
+    api.rewards_for = lambda page, size: [] if page == 4 else shifted_by_one(page, size)
+    async with make_session() as session:
+        got, error = await read(listing(session), form)
+    assert got == expected_ids(29)
+    assert isinstance(error, ct.IncompleteListingError)
+    assert (error.page, error.expected_total, error.seen) == (4, 30, 29)
+    # ceil(30 / 10) + 1 pages at most.
+    assert sorted(api.pages_requested) == [1, 2, 3, 4]
+
+
+async def test_a_page_past_the_end_that_is_empty_after_the_total_is_the_normal_end(
+    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+) -> None:
+    # No usable page count: the links lead one page past the last.
+    api.total = 30
+    api.pages_field = lambda page: None
+    api.next_link = lambda page: f"https://x/?page={page + 1}"
+    async with make_session() as session:
+        got, error = await read(listing(session), form)
+    assert (got, error) == (expected_ids(30), None)
+    assert api.pages_requested == [1, 2, 3, 4]
+
+
+async def test_a_link_to_a_page_of_repeats_raises(
+    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+) -> None:
+    api.total = 30
+    api.pages_field = lambda page: None
+    api.next_link = lambda page: f"https://x/?page={page + 1}"
+    api.rewards_for = lambda page, size: (
+        [make_reward(i) for i in range(page * 10 - 9, page * 10 + 1)]
+        if page <= 2
+        else [make_reward(20)]
+    )
+    async with make_session() as session:
+        got, error = await read(listing(session), form)
+    assert got == expected_ids(20)
+    assert isinstance(error, ct.IncompleteListingError)
+    assert (error.page, error.expected_total, error.seen) == (3, 30, 20)
+    assert api.pages_requested[:3] == [1, 2, 3]
+    assert len(api.pages_requested) <= 4
+
+
+async def test_links_are_not_followed_past_the_request_budget(
+    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+) -> None:
+    # Every page links to the next, and every page has new rewards: only the
+    # total bounds the walk, at ceil(30 / 10) + 1 pages.
+    api.total = 30
+    api.pages_field = lambda page: None
+    api.next_link = lambda page: f"https://x/?page={page + 1}"
+    api.rewards_for = lambda page, size: [
+        make_reward(i) for i in range(page * 10 - 9, page * 10 + 1)
+    ]
+    async with make_session() as session:
+        got, error = await read(listing(session), form)
+    assert (got, error) == (expected_ids(40), None)
+    assert api.pages_requested == [1, 2, 3, 4]
+
+
+async def test_the_pages_view_checks_the_same_promise(
+    api: FakeRewardsAPI, make_session: SessionFactory
+) -> None:
+    api.total = 203
+
+    async def page_3_is_empty(page: int) -> httpx.Response | None:
+        if page == 3:
+            return httpx.Response(200, json={"paging": {"total": 203, "pages": 21}, "rewards": []})
+        return None
+
+    api.hook = page_3_is_empty
+    numbers: list[int] = []
+    async with make_session() as session:
+        with pytest.raises(ct.IncompleteListingError) as info:
+            async for page in session.users.aiter_reward_pages("alice"):
+                numbers.append(page.number)
+    assert numbers == [1, 2]
+    assert (info.value.page, info.value.seen) == (3, 20)
