@@ -11,21 +11,26 @@ import argparse
 import csv
 import json
 import os
+import re
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import AsyncExitStack
+from contextlib import nullcontext
 from typing import IO, TYPE_CHECKING, Any, Final
 
 import anyio
 
+from ._config import DEFAULT_LIMITS, DEFAULT_RETRIES, DEFAULT_TIMEOUT
 from ._converter import to_dict
 from ._exceptions import APIError, AuthenticationError, CrowdTwistError, NotFoundError
 from ._models import IdType, Reward, UsableCoupon
 from ._pagination import AsyncPaginator
+from ._protocol import MAX_PAGE_SIZE
 from ._session import Session
+from ._version import __version__
 
 if TYPE_CHECKING:
     from rich.progress import Progress
+    from rich.text import Text
 
 __all__ = ["main", "run"]
 
@@ -62,15 +67,24 @@ COUPON_COLUMNS: Final = (
 
 _WRAPPING: Final = frozenset({"title", "reward_title", "coupon_category_name"})
 
+#: What a terminal would act on rather than show: C0 controls (newline and tab
+#: included), DEL, C1 controls, and the Unicode bidi controls (which can make
+#: text display in an order other than the one it is in).
+_UNSAFE: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
 
 class UsageError(Exception):
     """A mistake in the command line that argparse cannot see."""
 
 
+class OutputEncodingError(Exception):
+    """stdout's encoding cannot carry the data (e.g. PYTHONIOENCODING=ascii)."""
+
+
 def _page_size(text: str) -> int:
     value = _integer(text)
-    if not 1 <= value <= 10:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 10, got {value}")
+    if not 1 <= value <= MAX_PAGE_SIZE:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_PAGE_SIZE}, got {value}")
     return value
 
 
@@ -90,8 +104,6 @@ def _integer(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line: `rewards USER_ID` and `coupons USER_ID` with their options."""
-    from . import __version__
-
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Read a CrowdTwist member's rewards or usable coupons.",
@@ -121,16 +133,30 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="use the built-in FakeCrowdTwist: no account, no network",
     )
-    common.add_argument("--timeout", type=float, help="seconds per attempt (default: 10)")
-    common.add_argument("--max-retries", type=int, default=2, help="(default: 2)")
+    common.add_argument(
+        "--timeout",
+        type=float,
+        help=f"seconds per attempt (default: {DEFAULT_TIMEOUT.total:g})",
+    )
+    common.add_argument(
+        "--max-retries",
+        type=int,
+        default=DEFAULT_RETRIES.max_retries,
+        help="(default: %(default)s)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     rewards = commands.add_parser(
         "rewards", parents=[common], help="every reward available to the member"
     )
-    rewards.add_argument("--page-size", type=_page_size, help="rewards per page, 1-10")
+    rewards.add_argument(
+        "--page-size", type=_page_size, help=f"rewards per page, 1-{MAX_PAGE_SIZE}"
+    )
     rewards.add_argument("--include-soldout", action="store_true", help="include sold-out rewards")
     rewards.add_argument(
-        "--max-concurrency", type=_positive, default=4, help="pages fetched at once (default: 4)"
+        "--max-concurrency",
+        type=_positive,
+        default=DEFAULT_LIMITS.max_concurrency,
+        help="pages fetched at once (default: %(default)s)",
     )
     coupons = commands.add_parser("coupons", parents=[common], help="the member's unused coupons")
     coupons.add_argument(
@@ -151,6 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         _fail(f"{exc}")
         return EXIT_USAGE
+    except OutputEncodingError as exc:
+        _fail(str(exc))
+        return EXIT_ERROR
     except (ValueError, TypeError) as exc:
         # The SDK checks its arguments before any request.
         _fail(str(exc))
@@ -186,13 +215,19 @@ def _describe(exc: CrowdTwistError) -> str:
 
 
 def _fail(message: str) -> None:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    # Messages carry server text (an APIError's message), and stderr is
+    # usually a terminal.
+    print(f"{PROG}: error: {_visible(message)}", file=sys.stderr)
+
+
+def _visible(text: str) -> str:
+    """*text* with the characters a terminal would act on escaped, e.g. ESC as `\\x1b`."""
+    return _UNSAFE.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
 
 
 async def _command(args: argparse.Namespace) -> int:
-    async with AsyncExitStack() as stack:
-        session = await stack.enter_async_context(_session(args))
-        out = sys.stdout
+    out = sys.stdout
+    async with _session(args) as session:
         if args.command == "rewards":
             listing = session.users.aiter_rewards(
                 args.user_id,
@@ -201,18 +236,20 @@ async def _command(args: argparse.Namespace) -> int:
                 include_soldout=args.include_soldout,
                 max_concurrency=args.max_concurrency,
             )
-            progress = _progress()
-            items: AsyncIterator[Reward] = _with_progress(listing, progress)
-            if progress is not None:
-                stack.enter_context(progress)
-            await _write(args.fmt, items, REWARD_COLUMNS, out)
+            # Entered here, in this task, and not in an async generator: its
+            # task group fetches pages ahead while the writer works, and an
+            # error from the writer (a broken pipe) leaves it in the same task.
+            async with listing:
+                progress = _progress()
+                items = listing if progress is None else _Progressed(listing, progress)
+                with nullcontext() if progress is None else progress:
+                    await _write(args.fmt, items, REWARD_COLUMNS, out)
         else:
             expired = None if args.expired is None else args.expired == "true"
             coupons = await session.users.usable_coupons(
                 args.user_id, id_type=args.id_type, expired=expired
             )
             await _write(args.fmt, _aiter(coupons), COUPON_COLUMNS, out)
-        out.flush()
     return 0
 
 
@@ -256,19 +293,33 @@ def _progress() -> Progress | None:
     )
 
 
-async def _with_progress(
-    listing: AsyncPaginator[Reward], progress: Progress | None
-) -> AsyncIterator[Reward]:
-    async with listing:
-        if progress is None:
-            async for reward in listing:
-                yield reward
-            return
-        task = progress.add_task("pages", total=None)
-        async for reward in listing:
-            progress.update(task, completed=listing.pages_read, total=listing.page_count)
-            yield reward
-        progress.update(task, completed=listing.pages_read, total=listing.pages_read)
+class _Progressed:
+    """A listing's rewards, moving a progress bar (pages read / page count) along.
+
+    A class rather than an async generator, so that nothing is left suspended
+    for the event loop to finalise later when the consumer stops early.
+    """
+
+    def __init__(self, listing: AsyncPaginator[Reward], progress: Progress) -> None:
+        self._listing = listing
+        self._progress = progress
+        self._task = progress.add_task("pages", total=None)
+
+    def __aiter__(self) -> _Progressed:
+        return self
+
+    async def __anext__(self) -> Reward:
+        listing = self._listing
+        try:
+            reward = await listing.__anext__()
+        except StopAsyncIteration:
+            # The API's page count may have been off: the bar ends full.
+            self._progress.update(
+                self._task, completed=listing.pages_read, total=listing.pages_read
+            )
+            raise
+        self._progress.update(self._task, completed=listing.pages_read, total=listing.page_count)
+        return reward
 
 
 async def _aiter(items: Iterable[Any]) -> AsyncIterator[Any]:
@@ -288,7 +339,15 @@ async def _write(
         "csv": _write_csv,
         "table": _write_table,
     }[fmt]
-    await writer(items, out, columns)
+    try:
+        await writer(items, out, columns)
+        out.flush()
+    except UnicodeEncodeError as exc:
+        # A ValueError, which main() would report as a usage mistake.
+        raise OutputEncodingError(
+            f"stdout's encoding ({exc.encoding}) cannot encode the output; "
+            "set PYTHONIOENCODING=utf-8 or use a UTF-8 locale"
+        ) from None
 
 
 async def _write_ndjson(items: AsyncIterator[Any], out: IO[str], _: object) -> None:
@@ -338,13 +397,23 @@ async def _write_table(
         table.add_row(*(_cell(row[key]) for _, key in columns))
         count += 1
     # Piped, there is no terminal width to fit: don't squeeze to 80 columns.
-    Console(file=out, width=None if out.isatty() else 160).print(table)
+    console = Console(file=out, width=None if out.isatty() else 160)
+    with console.capture() as captured:
+        console.print(table)
+    # Written by us, not by rich (which turns a broken pipe into SystemExit(1)),
+    # and a line at a time: an unbuffered stdout (PYTHONUNBUFFERED) would drop
+    # the rest of one big write cut short by a reader leaving, without an error.
+    out.writelines(captured.get().splitlines(keepends=True))
     Console(stderr=True).print(f"{count} {'row' if count == 1 else 'rows'}")
 
 
-def _cell(value: object) -> str:
+def _cell(value: object) -> Text:
+    """A cell showing *value* as it is: a Text is never read as rich markup."""
+    from rich.text import Text
+
     if value is None:
-        return ""
+        return Text()
+    text = str(value)
     if isinstance(value, str) and len(value) >= 19 and value[10] == "T":
-        return value[:16].replace("T", " ")  # an ISO date: minutes are enough here
-    return str(value)
+        text = value[:16].replace("T", " ")  # an ISO date: minutes are enough here
+    return Text(_visible(text))

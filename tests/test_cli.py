@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from crowdtwist_async._cli import _visible
 from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist
 
 SECRET = "cli-secret-Hq47Zx"
@@ -27,18 +28,23 @@ ALICE = ["rewards", SANDBOX_EMAIL, "--id-type", "email"]
 def cli(
     *args: str, env: dict[str, str] | None = None, stderr: int | None = subprocess.PIPE
 ) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("CROWDTWIST_")}
-    environment.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "crowdtwist_async", *args],
         capture_output=stderr is subprocess.PIPE,
         stdout=None if stderr is subprocess.PIPE else subprocess.PIPE,
         stderr=None if stderr is subprocess.PIPE else stderr,
         text=True,
-        env=environment,
+        env=environment(env),
         timeout=60,
         check=False,
     )
+
+
+def environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without the CROWDTWIST_ settings, plus *env*."""
+    result = {k: v for k, v in os.environ.items() if not k.startswith("CROWDTWIST_")}
+    result.update(env or {})
+    return result
 
 
 @pytest.fixture(scope="module")
@@ -244,6 +250,119 @@ def test_progress_goes_to_a_terminal_on_stderr_only(tmp_path: Path) -> None:
     assert len(json.loads(output.read_text())) == 203
     assert b"pages" in seen
     assert b"21/21" in seen
+
+
+MANY = "many@example.com"
+
+
+@pytest.fixture(scope="module")
+def many_rewards() -> Iterator[dict[str, str]]:
+    """The environment for a member whose listing, in any format, is far more
+    than a pipe holds (64 KiB on Linux), so a writer must outlive its reader."""
+    fake = FakeCrowdTwist(seed=0, api_key=SECRET)
+    member = fake.add_user(email=MANY)
+    for number in range(400):
+        fake.add_reward(member, title=f"Reward {number}: " + "a long title, " * 8)
+    with fake.serve(port=0) as url:
+        yield {"CROWDTWIST_API_KEY": SECRET, "CROWDTWIST_BASE_URL": url}
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "csv", "json", "table"])
+@pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
+def test_a_reader_that_leaves_early_is_not_an_error(
+    many_rewards: dict[str, str], fmt: str, buffered: bool
+) -> None:
+    # `crowdtwist-async ... | head -1`, with stdout buffered or (as with
+    # PYTHONUNBUFFERED) not: a cut-short write is then a short count, not an error.
+    env = environment({**many_rewards, "PYTHONUNBUFFERED": "" if buffered else "1"})
+    args = ["rewards", MANY, "--id-type", "email", "--format", fmt]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crowdtwist_async", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    process.stdout.close()
+    _, stderr = process.communicate(timeout=60)
+    assert first
+    assert stderr == b""
+    assert process.returncode == 0
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "table"])
+def test_an_unencodable_stdout_is_one_error_line(fmt: str) -> None:
+    # The sandbox's titles have non-ASCII characters, e.g. "–".
+    result = cli(*ALICE, "--sandbox", "--format", fmt, env={"PYTHONIOENCODING": "ascii"})
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith("crowdtwist-async: error: stdout's encoding (ascii) cannot encode")
+    assert "PYTHONIOENCODING=utf-8" in line
+
+
+HOSTILE_TITLE = "\x1b]0;pwned\x07 \x1b[31mred\nnext \u202eevil"
+
+
+def test_the_table_shows_server_text_literally(served: tuple[FakeCrowdTwist, str]) -> None:
+    fake, url = served
+    member = fake.add_user(email="mallory@example.com")
+    literal = ["Buy 1 [get 1 free]", "Gift card [/]", "[red]alert[/red]", "[bold]x", ":smile:"]
+    for title in [*literal, HOSTILE_TITLE]:
+        fake.add_reward(member, title=title)
+    result = cli(
+        "rewards",
+        "mallory@example.com",
+        "--id-type",
+        "email",
+        env={"CROWDTWIST_API_KEY": SECRET, "CROWDTWIST_BASE_URL": url, "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert all(title in result.stdout for title in literal)
+    # Escaped, the controls are shown rather than obeyed by the terminal.
+    assert r"\x1b]0;pwned\x07 \x1b[31mred\nnext \u202eevil" in result.stdout
+    for control in ["\x1b", "\x07", "\u202e"]:
+        assert control not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        pytest.param("Free Coffee", "Free Coffee", id="plain"),
+        pytest.param("Café – 10% off ☕", "Café – 10% off ☕", id="printable-unicode"),
+        pytest.param("[red]x[/red] :smile:", "[red]x[/red] :smile:", id="markup-is-not-its-job"),
+        pytest.param("C:\\tmp", "C:\\tmp", id="backslash"),
+        pytest.param("\x1b]0;pwned\x07", r"\x1b]0;pwned\x07", id="osc-title"),
+        pytest.param("\x1b[31mred", r"\x1b[31mred", id="csi-colour"),
+        pytest.param("a\nb\tc\rd", r"a\nb\tc\rd", id="newline-tab-return"),
+        pytest.param("\x00\x7f", r"\x00\x7f", id="nul-and-del"),
+        pytest.param("\x9b31m\x85", r"\x9b31m\x85", id="c1"),
+        pytest.param("\xa0", "\xa0", id="nbsp-after-c1"),
+        pytest.param(
+            "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
+            r"\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
+            id="bidi",
+        ),
+    ],
+)
+def test_visible_escapes_what_a_terminal_would_act_on(text: str, shown: str) -> None:
+    assert _visible(text) == shown
+
+
+def test_a_server_message_is_escaped_on_stderr(served: tuple[FakeCrowdTwist, str]) -> None:
+    fake, url = served
+    fake.script(400, json={"error": "bad_request", "message": HOSTILE_TITLE})
+    result = cli(
+        *ALICE,
+        "--max-retries",
+        "0",
+        env={"CROWDTWIST_API_KEY": SECRET, "CROWDTWIST_BASE_URL": url},
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        r"crowdtwist-async: error: bad_request: \x1b]0;pwned\x07 \x1b[31mred\nnext \u202eevil"
+        " (HTTP 400)\n"
+    )
 
 
 def test_version_and_help() -> None:
