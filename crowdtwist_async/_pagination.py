@@ -3,15 +3,16 @@
 One walk, two ways to host its requests:
 
 - Plain `async for`: when the consumer needs a page that has not arrived,
-  `__anext__` fetches the window of up to `max_concurrency` pages from it, in
-  a task group of its own, and returns once the window is done. No task,
-  task group or cancel scope outlives the call that started it, so `break`,
-  an exception, a cancellation or dropping the object leave nothing running,
-  with no finalizer and no help from the garbage collector.
+  `__anext__` fetches the window of up to 2 x `max_concurrency` pages from
+  it, `max_concurrency` at a time, in a task group of its own, and returns
+  once the window is done. No task, task group or cancel scope outlives the
+  call that started it, so `break`, an exception, a cancellation or dropping
+  the object leave nothing running, with no finalizer and no help from the
+  garbage collector.
 - `async with listing:`: the block owns a task group, and pages keep arriving
   while the consumer works (a sliding window: at most `max_concurrency`
-  requests in flight, at most twice that many pages started ahead of the
-  consumer). Leaving the block cancels what still runs.
+  requests in flight, at most 4 x `max_concurrency` pages started ahead of
+  the consumer). Leaving the block cancels what still runs.
 
 Nothing here yields from inside a task group or cancel scope: the paginator
 is a plain class.
@@ -38,7 +39,7 @@ from ._models import Reward, RewardsPage
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
-__all__ = ["AHEAD_PER_SLOT", "AsyncPaginator", "FetchPage", "Select"]
+__all__ = ["AHEAD_PER_SLOT", "WINDOW_PER_SLOT", "AsyncPaginator", "FetchPage", "Select"]
 
 T = TypeVar("T")
 
@@ -49,10 +50,17 @@ FetchPage = Callable[[int], Awaitable["RewardsPage | None"]]
 Select = Callable[[RewardsPage, list[Reward]], Iterable[T]]
 
 #: How many pages, per allowed request in flight, an entered listing may start
-#: ahead of the consumer (in flight plus fetched but not yet consumed). 2 lets
-#: a slow page at the head of the window overlap with the next ones, while
+#: ahead of the consumer (in flight plus fetched but not yet consumed). 4 lets
+#: the other requests go on through a page four times slower than the rest at
+#: the head of the window (2 did not: benchmarks/RESULTS.md, section 2), while
 #: memory stays bounded by the concurrency, not by the listing's size.
-AHEAD_PER_SLOT: Final = 2
+AHEAD_PER_SLOT: Final = 4
+
+#: How many pages, per allowed request in flight, one call of a plain listing
+#: fetches when the consumer needs a page that has not arrived. Each window
+#: waits for its slowest page; 2 rounds a window pay that once per two rounds
+#: rather than every round, and a `break` wastes at most 2 x C - 1 pages.
+WINDOW_PER_SLOT: Final = 2
 
 _Shortfall = Literal["empty", "repeated", "exhausted"]
 
@@ -337,15 +345,12 @@ class _PageWalk:
 
     # -- producer side ---------------------------------------------------------
 
-    def _claim(self, ahead: int) -> list[_Slot]:
-        """Register the pages that may start now, within the bounds."""
+    def _claim(self, *, ahead: int, at_once: int) -> list[_Slot]:
+        """Register the pages that may start now: at most *at_once* unfinished
+        and *ahead* not yet consumed."""
         slots = []
         plan = self._plan
-        while (
-            not self._closed
-            and len(self._running) < self._concurrency
-            and len(self._pending) < ahead
-        ):
+        while not self._closed and len(self._running) < at_once and len(self._pending) < ahead:
             number = plan.startable()
             if number is None:
                 break
@@ -357,18 +362,28 @@ class _PageWalk:
         return slots
 
     def _start(self, group: TaskGroup) -> None:
-        for slot in self._claim(AHEAD_PER_SLOT * self._concurrency):
+        limit = AHEAD_PER_SLOT * self._concurrency
+        for slot in self._claim(ahead=limit, at_once=self._concurrency):
             group.start_soon(self._run, slot, name=f"crowdtwist page {slot.number}")
 
     async def _fetch_window(self) -> None:
-        slots = self._claim(self._concurrency)
+        # The window is what the plan allows now, up to WINDOW_PER_SLOT pages
+        # per slot, fetched by `concurrency` workers: each takes the next page
+        # as soon as it is free, so one slow page holds up one worker, not all.
+        limit = WINDOW_PER_SLOT * self._concurrency
+        slots = self._claim(ahead=limit, at_once=limit)
         if len(slots) == 1:
             # Page 1, a followed link, the page past the end: no task needed.
             await self._run(slots[0])
         elif slots:
+            queue = iter(slots)
             async with anyio.create_task_group() as group:
-                for slot in slots:
-                    group.start_soon(self._run, slot, name=f"crowdtwist page {slot.number}")
+                for worker in range(min(self._concurrency, len(slots))):
+                    group.start_soon(self._work, queue, name=f"crowdtwist pages {worker}")
+
+    async def _work(self, queue: Iterator[_Slot]) -> None:
+        for slot in queue:
+            await self._run(slot)
 
     async def _run(self, slot: _Slot) -> None:
         try:
@@ -412,11 +427,12 @@ class AsyncPaginator(Generic[T]):
     time, in either of two forms:
 
     ```python
-    # Plain: each call fetches the next window of pages, then returns.
+    # Plain: a call that needs a page fetches the next window of pages (up
+    # to 2 x max_concurrency), then returns.
     async for reward in session.users.aiter_rewards("alice@example.com", id_type="email"):
         ...
 
-    # Entered: pages keep arriving while you work (up to twice max_concurrency
+    # Entered: pages keep arriving while you work (up to 4 x max_concurrency
     # ahead); leaving the block cancels what still runs.
     async with session.users.aiter_rewards("alice@example.com", id_type="email") as rewards:
         async for reward in rewards:
