@@ -27,7 +27,7 @@ def server_process(**options: Any) -> Iterator[Server]:
     """Run `benchmarks._server` with *options* in its own process."""
     argv = [sys.executable, "-m", "benchmarks._server"]
     for name, value in options.items():
-        argv += [f"--{name}", str(value)]
+        argv += [f"--{name.replace('_', '-')}", str(value)]
     process = subprocess.Popen(
         argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=_repo_root()
     )

@@ -1,4 +1,4 @@
-"""5. Many users through one Session.
+"""6. Many users through one Session.
 
 Every member's rewards (3 pages each) read by concurrent tasks sharing one
 Session whose max_concurrency of 32 bounds the requests in flight across all
@@ -79,7 +79,7 @@ async def run(quick: bool) -> Section:
     requests = members * 3
     ideal = requests * LATENCY / SLOTS
     section = Section(
-        title="5. Many users",
+        title="6. Many users",
         setup=(
             f"{members:,} members x 3 pages ({requests:,} requests) through one Session with "
             f"max_concurrency {SLOTS}, {LATENCY * 1000:.0f} ms per response, the fake in its own "

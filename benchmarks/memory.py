@@ -1,4 +1,4 @@
-"""4. Memory: peak traced memory streaming a long listing against a short one.
+"""5. Memory: peak traced memory streaming a long listing against a short one.
 
 An in-process transport serves pages generated on the fly (no server, no
 socket buffers), so what grows is what the SDK keeps: by design only the
@@ -104,7 +104,7 @@ async def peak(pages: int, *, buffered: bool) -> tuple[int, int]:
 async def run(quick: bool) -> Section:
     small, big = (100, 1_000) if quick else (100, 10_000)
     section = Section(
-        title="4. Memory",
+        title="5. Memory",
         setup=(
             f"Peak memory traced by tracemalloc while reading a listing of {big * 10:,} rewards "
             f"({big:,} pages) against one of {small * 10:,} ({small:,} pages), in process, "

@@ -1,4 +1,4 @@
-"""2. Per-request overhead: the SDK, models included, against raw httpx + json.loads.
+"""3. Per-request overhead: the SDK, models included, against raw httpx + json.loads.
 
 The same server with no added latency; one request at a time, then 8 at a
 time, both sides on one httpx.AsyncClient and its connection pool.
@@ -52,7 +52,7 @@ async def run(quick: bool) -> Section:
     requests = 60 if quick else 600
     repeats = 1 if quick else 7
     section = Section(
-        title="2. Per-request overhead",
+        title="3. Per-request overhead",
         setup=(
             f"FakeCrowdTwist in its own process, no added latency; {requests} page requests "
             f"per run, median of {repeats} runs. `get_rewards_page` (HTTP, JSON and the "

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import anyio
 
-from . import many_users, memory, overhead, pagination, structuring
+from . import forms, many_users, memory, overhead, pagination, structuring
 from ._common import Section, machine
 
 BENCHMARKS: dict[str, Callable[[bool], Awaitable[Section]]] = {
     "pagination": pagination.run,
+    "forms": forms.run,
     "overhead": overhead.run,
     "structuring": structuring.run,
     "memory": memory.run,

@@ -1,4 +1,4 @@
-"""3. Structuring speed: decoded JSON pages to models.
+"""4. Structuring speed: decoded JSON pages to models.
 
 The same pages (real FakeCrowdTwist output, with the API's quirks: booleans
 as "0"/"1" and 0/1, numbers as strings, both spellings of drifted keys,
@@ -290,7 +290,7 @@ async def run(quick: bool) -> Section:
         for number, page in enumerate(pages, 1):
             structure(page, number)
     section = Section(
-        title="3. Structuring speed",
+        title="4. Structuring speed",
         setup=(
             f"{len(pages)} decoded pages of 10 rewards from the FakeCrowdTwist (with its wire "
             f"quirks), structured {rounds} times per run; median of {repeats} runs, the "

@@ -1,0 +1,263 @@
+"""2. The two listing forms side by side: plain `async for` and `async with`.
+
+The plain form fetches a window of pages inside each `__anext__` that needs
+one and returns when the window is done (nothing runs between items); the
+entered form keeps a sliding window running while the consumer works. Both
+read the same pages, the FakeCrowdTwist's own bytes served in process after
+their latency, so the figures show the pagination design and the SDK's own
+CPU rather than socket and server costs (section 1 has those); the readers
+are interleaved run by run.
+
+The bound is L x (1 + ceil((P - 1) / C)): page 1 alone, then rounds of C
+pages, with L the mean latency of a response. Under the heavy tail, 6 of the
+60 pages (the same 6 every run, a seeded draw) take 4x as long, so L is
+(54 x 25 + 6 x 100) / 60 = 32.5 ms; the efficiency against 25 ms is given too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import random
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import attrs
+import httpx
+
+import crowdtwist_async as ct
+from crowdtwist_async._converter import structure_rewards_page
+from crowdtwist_async._pagination import AsyncPaginator, new_rewards
+
+from ._common import Section
+from ._server import BIG_USER, build
+
+LATENCY = 0.025
+JITTER = 0.005
+TAIL_FACTOR = 4
+
+
+@attrs.frozen
+class Case:
+    name: str
+    pages: int
+    concurrency: int
+    jitter: float
+    slow_pages: frozenset[int] = frozenset()
+    target_plain: float | None = None
+    target_entered: float | None = None
+
+    @property
+    def mean_latency(self) -> float:
+        slow = len(self.slow_pages)
+        return LATENCY * (self.pages - slow + TAIL_FACTOR * slow) / self.pages
+
+    def bound(self, latency: float) -> float:
+        return latency * (1 + math.ceil((self.pages - 1) / self.concurrency))
+
+
+CASES = (
+    Case("60 pages, C=8, 25 +- 5 ms", 60, 8, JITTER, target_plain=0.85, target_entered=0.93),
+    Case(
+        "60 pages, C=8, heavy tail",
+        60,
+        8,
+        JITTER,
+        slow_pages=frozenset(random.Random(2026).sample(range(1, 61), 6)),
+        target_entered=0.8,
+    ),
+    Case("3 pages, C=4, 25 +- 5 ms", 3, 4, JITTER, target_plain=0.95, target_entered=0.95),
+    Case("3 pages, C=4, 25 ms flat", 3, 4, 0.0, target_plain=0.95, target_entered=0.95),
+)
+
+
+class CannedPages(httpx.AsyncBaseTransport):
+    """Serves the fake's pages, encoded once beforehand, after their latency.
+
+    Running the fake itself per request in this process would charge its CPU
+    to the client's event loop; a real CrowdTwist spends it elsewhere.
+    """
+
+    def __init__(self, pages: dict[int, bytes], jitter: float, slow: frozenset[int]) -> None:
+        self._pages = pages
+        self._jitter = jitter
+        self._slow = slow
+        self._draws = random.Random(20261129)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params.get("page", "1"))
+        latency = LATENCY * (TAIL_FACTOR if page in self._slow else 1)
+        await anyio.sleep(latency + self._draws.uniform(-self._jitter, self._jitter))
+        return httpx.Response(
+            200, headers={"content-type": "application/json"}, content=self._pages[page]
+        )
+
+
+async def encoded_pages(count: int) -> tuple[dict[int, bytes], str, str]:
+    """The fake's pages of the benchmark member, as it sends them, and its URL and key."""
+    fake = build(count * 10, 0, 0)
+    pages = {}
+    async with httpx.AsyncClient(transport=fake.transport()) as client:
+        for page in range(1, count + 1):
+            response = await client.get(
+                f"{fake.base_url}/v2.1/users/{BIG_USER}/rewards",
+                params={"id_type": "email", "page": str(page), "api_key": fake.api_key},
+            )
+            pages[page] = response.content
+    return pages, fake.base_url, fake.api_key
+
+
+async def plain(session: ct.Session, concurrency: int) -> int:
+    count = 0
+    async for _ in session.users.aiter_rewards(
+        BIG_USER, id_type="email", max_concurrency=concurrency
+    ):
+        count += 1
+    return count
+
+
+async def entered(session: ct.Session, concurrency: int) -> int:
+    count = 0
+    listing = session.users.aiter_rewards(BIG_USER, id_type="email", max_concurrency=concurrency)
+    async with listing:
+        async for _ in listing:
+            count += 1
+    return count
+
+
+class DesignOnly:
+    """The same walk with no HTTP and no parsing: a page is a sleep, then a
+    page structured beforehand. What the design costs, without the CPU."""
+
+    def __init__(self, pages: dict[int, bytes], jitter: float, slow: frozenset[int]) -> None:
+        self._pages = {n: structure_rewards_page(json.loads(body), n) for n, body in pages.items()}
+        self._jitter = jitter
+        self._slow = slow
+        self._draws = random.Random(20261129)
+
+    async def fetch(self, page: int) -> ct.RewardsPage:
+        latency = LATENCY * (TAIL_FACTOR if page in self._slow else 1)
+        await anyio.sleep(latency + self._draws.uniform(-self._jitter, self._jitter))
+        return self._pages[page]
+
+    async def read(self, concurrency: int, *, entered: bool) -> int:
+        listing = AsyncPaginator(
+            self.fetch, max_concurrency=concurrency, page_size=10, select=new_rewards
+        )
+        count = 0
+        async with listing if entered else contextlib.nullcontext():
+            async for _ in listing:
+                count += 1
+        return count
+
+
+async def handwritten(client: httpx.AsyncClient, base_url: str, key: str, concurrency: int) -> int:
+    """The best a user could write by hand: page 1, then C workers, raw httpx, no models."""
+    url = f"{base_url}/v2.1/users/{BIG_USER}/rewards"
+
+    async def get(page: int) -> dict[str, Any]:
+        params = {"id_type": "email", "api_key": key, "page": str(page)}
+        data: dict[str, Any] = json.loads((await client.get(url, params=params)).content)
+        return data
+
+    first = await get(1)
+    results: dict[int, int] = {1: len(first["rewards"])}
+    queue = iter(range(2, int(first["paging"]["pages"]) + 1))
+
+    async def worker() -> None:
+        for page in queue:
+            results[page] = len((await get(page))["rewards"])
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(concurrency):
+            tg.start_soon(worker)
+    return sum(results.values())
+
+
+async def measure(case: Case, repeats: int) -> dict[str, float]:
+    """Median seconds of each reader on *case*, the readers interleaved run by run."""
+    pages, base_url, key = await encoded_pages(case.pages)
+    transport = CannedPages(pages, case.jitter, case.slow_pages)
+    design = DesignOnly(pages, case.jitter, case.slow_pages)
+    readers: dict[str, Callable[[], Awaitable[int]]]
+    async with (
+        ct.Session(key, base_url=base_url, transport=transport, max_concurrency=32) as session,
+        httpx.AsyncClient(transport=transport) as client,
+    ):
+        readers = {
+            "plain": lambda: plain(session, case.concurrency),
+            "entered": lambda: entered(session, case.concurrency),
+            "hand-written": lambda: handwritten(client, base_url, key, case.concurrency),
+            "design plain": lambda: design.read(case.concurrency, entered=False),
+            "design entered": lambda: design.read(case.concurrency, entered=True),
+        }
+        times: dict[str, list[float]] = {name: [] for name in readers}
+        for run in range(repeats + 1):
+            for name, reader in readers.items():
+                started = time.perf_counter()
+                assert await reader() == case.pages * 10
+                if run:  # the first round warms up
+                    times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def _verdict(efficiency: float, target: float | None) -> str:
+    if target is None:
+        return f"{efficiency:.3f}"
+    return f"{efficiency:.3f} ({'met' if efficiency >= target else 'missed'} >= {target})"
+
+
+async def run(quick: bool) -> Section:
+    section = Section(
+        title="2. The two listing forms side by side",
+        setup=(
+            "In process (the FakeCrowdTwist's pages, encoded once, served after their latency; "
+            "no sockets), the readers interleaved, "
+            f"median of {'3' if quick else '15'} runs (31 for 3 pages). Efficiency = bound / "
+            "measured, bound = L x (1 + ceil((P - 1) / C)) with L the mean latency. Heavy tail: "
+            "pages {} take 100 ms; its efficiency against L = 25 ms is in brackets. The design "
+            "alone: the same walks with no HTTP and no parsing (pages built beforehand), "
+            "to tell the design's cost from the CPU's.".format(
+                ", ".join(str(p) for p in sorted(CASES[1].slow_pages))
+            )
+        ),
+        header=(
+            "listing",
+            "bound (ms)",
+            "plain (ms)",
+            "plain efficiency",
+            "async with (ms)",
+            "async with efficiency",
+            "hand-written (ms)",
+            "hand-written efficiency",
+            "design alone: plain",
+            "design alone: async with",
+        ),
+    )
+    for case in CASES:
+        repeats = (3 if quick else 15) if case.pages > 3 else (5 if quick else 31)
+        medians = await measure(case, repeats)
+        bound = case.bound(case.mean_latency)
+        nominal = case.bound(LATENCY)
+        cells: list[object] = [case.name, bound * 1000]
+        for name, target in (
+            ("plain", case.target_plain),
+            ("entered", case.target_entered),
+            ("hand-written", None),
+        ):
+            efficiency = bound / medians[name]
+            shown = _verdict(efficiency, target)
+            if case.slow_pages:
+                shown += f" [{nominal / medians[name]:.3f}]"
+            cells += [medians[name] * 1000, shown]
+        for name, target in (
+            ("design plain", case.target_plain),
+            ("design entered", case.target_entered),
+        ):
+            cells.append(_verdict(bound / medians[name], target))
+        section.rows.append(tuple(cells))
+    return section
