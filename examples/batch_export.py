@@ -185,8 +185,10 @@ async def export(
 
         async def export_one(user_id: str) -> None:
             try:
-                listing = session.users.aiter_rewards(user_id, id_type=id_type)
-                lines = [_line(user_id, reward) async for reward in listing]
+                # Entered, a long listing's pages keep arriving while earlier
+                # ones are turned into lines.
+                async with session.users.aiter_rewards(user_id, id_type=id_type) as listing:
+                    lines = [_line(user_id, reward) async for reward in listing]
             except ct.AuthenticationError:
                 raise  # every member would fail the same way: stop the job
             except ct.CrowdTwistError as exc:

@@ -71,8 +71,8 @@ def create_app(session_factory: SessionFactory | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        # Entered here, the Session's task group outlives every request: the
-        # page fetches of a listing keep running while its response streams.
+        # One Session for the app's life, shared by every request: one
+        # connection pool, one limit on requests in flight.
         async with make_session() as session:
             yield {"session": session}
 
@@ -107,8 +107,8 @@ async def _json_array(first: ct.Reward, rest: ct.AsyncPaginator[ct.Reward]) -> A
             yield b",\n" + reward_json(reward)
         yield b"\n]\n"
     finally:
-        # A client that went away stops the listing's requests now, not
-        # whenever the paginator is garbage collected.
+        # A plain listing runs nothing between items, so a client that went
+        # away leaves no request behind; this marks the listing finished.
         await rest.aclose()
 
 

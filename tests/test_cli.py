@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import crowdtwist_async as ct
 from crowdtwist_async._cli import _visible
 from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist
 
@@ -369,6 +370,18 @@ def test_version_and_help() -> None:
     from crowdtwist_async import __version__
 
     assert cli("--version").stdout.strip() == f"crowdtwist-async {__version__}"
-    helped = cli("rewards", "--help")
+    helped = cli("rewards", "--help", env={"COLUMNS": "200"})
     assert helped.returncode == 0
     assert "--include-soldout" in helped.stdout
+
+
+def test_the_help_reads_its_defaults_from_the_sdk() -> None:
+    from crowdtwist_async._cli import build_parser
+
+    parser = build_parser()
+    rewards = parser.parse_args(["rewards", "alice"])
+    assert rewards.max_concurrency == ct.Limits().max_concurrency == 4
+    assert rewards.max_retries == ct.Retries().max_retries == 2
+    helped = cli("rewards", "--help", env={"COLUMNS": "200"}).stdout
+    assert f"seconds per attempt (default: {ct.DEFAULT_TIMEOUT.total:g})" in helped
+    assert "pages fetched at once (default: 4)" in helped

@@ -51,6 +51,29 @@ async def typed_use() -> None:
             "alice", id_type="email", expired=False
         )
         del one, coupons
+    limits: ct.Limits = session.limits
+    retries: ct.Retries = session.with_options(max_retries=5).retries
+    timeout: ct.Timeout = session.timeout
+    concurrency: int = limits.max_concurrency
+    rate: float | None = limits.rate_limit
+    attempts: int = retries.max_retries
+    del timeout, concurrency, rate, attempts
+    unentered = ct.Session("KEY", base_url="https://api1.crowdtwist.com")
+    listing = unentered.users.aiter_rewards("alice")
+    try:
+        async for reward in listing:
+            del reward
+    except ct.IncompleteListingError as exc:
+        where: int = exc.page
+        expected: int | None = exc.expected_total
+        seen: int = exc.seen
+        del where, expected, seen
+        if isinstance(exc, ct.ListingChangedError):
+            lower: int = exc.total
+            promised: int = exc.expected_total
+            del lower, promised
+    await listing.aclose()
+    await unentered.aclose()
     try:
         await session.aclose()
     except ct.RateLimitError as exc:
