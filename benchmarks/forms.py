@@ -35,6 +35,7 @@ from crowdtwist_async._pagination import AsyncPaginator, new_rewards
 
 from ._common import Section
 from ._server import BIG_USER, build
+from .pagination import sdk_entered, sdk_listing
 
 LATENCY = 0.025
 JITTER = 0.005
@@ -111,24 +112,6 @@ async def encoded_pages(count: int) -> tuple[dict[int, bytes], str, str]:
     return pages, fake.base_url, fake.api_key
 
 
-async def plain(session: ct.Session, concurrency: int) -> int:
-    count = 0
-    async for _ in session.users.aiter_rewards(
-        BIG_USER, id_type="email", max_concurrency=concurrency
-    ):
-        count += 1
-    return count
-
-
-async def entered(session: ct.Session, concurrency: int) -> int:
-    count = 0
-    listing = session.users.aiter_rewards(BIG_USER, id_type="email", max_concurrency=concurrency)
-    async with listing:
-        async for _ in listing:
-            count += 1
-    return count
-
-
 class DesignOnly:
     """The same walk with no HTTP and no parsing: a page is a sleep, then a
     page structured beforehand. What the design costs, without the CPU."""
@@ -189,8 +172,8 @@ async def measure(case: Case, repeats: int) -> dict[str, float]:
         httpx.AsyncClient(transport=transport) as client,
     ):
         readers = {
-            "plain": lambda: plain(session, case.concurrency),
-            "entered": lambda: entered(session, case.concurrency),
+            "plain": lambda: sdk_listing(session, case.concurrency),
+            "entered": lambda: sdk_entered(session, case.concurrency),
             "hand-written": lambda: handwritten(client, base_url, key, case.concurrency),
             "design plain": lambda: design.read(case.concurrency, entered=False),
             "design entered": lambda: design.read(case.concurrency, entered=True),

@@ -22,16 +22,23 @@ __all__ = [
 ]
 
 
-def _check_seconds(_instance: Any, attribute: Any, value: Any) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{attribute.name} must be a number of seconds or None, got {value!r}")
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{attribute.name} must be positive and finite, got {value!r}")
+def _check_positive(unit: str) -> Any:
+    """A validator: None, or a positive finite number of *unit*."""
+
+    def check(_instance: Any, attribute: Any, value: Any) -> None:
+        if value is None:
+            return
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"{attribute.name} must be {unit} or None, got {value!r}")
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"{attribute.name} must be positive and finite, got {value!r}")
+
+    return check
 
 
 def _check_count(low: int) -> Any:
+    """A validator: an int of at least *low*."""
+
     def check(_instance: Any, attribute: Any, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"{attribute.name} must be an int, got {type(value).__name__}")
@@ -41,13 +48,7 @@ def _check_count(low: int) -> Any:
     return check
 
 
-def _check_rate(_instance: Any, attribute: Any, value: Any) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{attribute.name} must be requests per second or None, got {value!r}")
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{attribute.name} must be positive and finite, got {value!r}")
+_check_seconds = _check_positive("a number of seconds")
 
 
 @attrs.frozen
@@ -119,7 +120,9 @@ class Limits:
     """
 
     max_concurrency: int = attrs.field(default=4, validator=_check_count(1))
-    rate_limit: float | None = attrs.field(default=None, validator=_check_rate)
+    rate_limit: float | None = attrs.field(
+        default=None, validator=_check_positive("requests per second")
+    )
     max_body_bytes: int = attrs.field(default=10 * 1024 * 1024, validator=_check_count(1))
 
 
