@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from types import NoneType, UnionType
+from types import MappingProxyType, NoneType, UnionType
 from typing import TYPE_CHECKING, Any, Final, TypeVar, Union, get_args, get_origin
 from urllib.parse import parse_qs
 
@@ -198,11 +198,8 @@ def _from_iso_8601(text: str) -> datetime:
 
 
 def _structure_frequency_period(value: object, _: object) -> FrequencyPeriod:
-    number = _structure_int(value)
-    try:
-        return FrequencyPeriod(number)
-    except ValueError:
-        raise ValueError(f"unknown frequency period {_describe(number)}") from None
+    # A number the SDK does not know is kept, as an UNKNOWN pseudo-member.
+    return FrequencyPeriod(_structure_int(value))
 
 
 def _structure_eligibility_type(value: object, _: object) -> EligibilityType:
@@ -212,7 +209,10 @@ def _structure_eligibility_type(value: object, _: object) -> EligibilityType:
             member = _ELIGIBILITY_TYPES.get(value.strip().lower())
         if member is not None:
             return member
-    raise ValueError(f"expected 'inclusion' or 'exclusion', got {_describe(value)}")
+        if value.strip():
+            # A type CrowdTwist added: kept as it was sent, as a pseudo-member.
+            return EligibilityType(value)
+    raise ValueError(f"expected a segment type such as 'inclusion', got {_describe(value)}")
 
 
 def _structure_json_object(value: object, _: object) -> Mapping[str, Any]:
@@ -249,32 +249,58 @@ def _optional_hook(type_: Any, converter: cattrs.Converter) -> _Hook:
     return structure_optional
 
 
-def _renames(cls: type) -> dict[str, Any]:
+def _overrides(cls: type) -> dict[str, Any]:
+    """The generated code's view of *cls*: renamed keys, and no `unknown_fields`,
+    which is filled (or left empty) by the record hook itself."""
     # Typed Any: mypy checks a **dict against every keyword parameter, the
     # boolean _cattrs_* options included.
-    return {name: override(rename=key) for name, key in _RENAMED.get(cls, {}).items()}
+    options: dict[str, Any] = {
+        name: override(rename=key) for name, key in _RENAMED.get(cls, {}).items()
+    }
+    if any(field.name == "unknown_fields" for field in attrs.fields(cls)):
+        options["unknown_fields"] = override(omit=True)
+    return options
+
+
+def _wire_keys(cls: type) -> frozenset[str]:
+    """Every key of a *cls* record the SDK reads: documented, renamed or drifted."""
+    renamed = _RENAMED.get(cls, {})
+    keys = {renamed.get(field.name, field.name) for field in attrs.fields(cls)}
+    keys.discard("unknown_fields")
+    return frozenset(keys | {variant for _, variant in _DRIFTED.get(cls, ())})
 
 
 def _record_hook(cls: Any, converter: cattrs.Converter) -> _Hook:
-    """Structure an attrs class from a JSON object under its documented key names."""
-    generated = make_dict_structure_fn(cls, converter, **_renames(cls))
+    """Structure an attrs class from a JSON object under its documented key names.
+
+    The keys it does not model are kept in the record's `unknown_fields`.
+    """
+    generated = make_dict_structure_fn(cls, converter, **_overrides(cls))
     drifted = _DRIFTED.get(cls, ())
+    known = _wire_keys(cls)
+    keeps_unknown = "unknown_fields" in attrs.fields_dict(cls)
 
     def structure_record(value: object, _: object) -> object:
         # type() first: isinstance() against an ABC is slow.
         if type(value) is not dict and not isinstance(value, Mapping):
             raise TypeError(f"expected a JSON object, got {_describe(value)}")
+        raw = value
         for documented, variant in drifted:
             # Copy only when the drifted spelling is actually there.
             if variant in value and documented not in value:
                 value = {**value, documented: value[variant]}
-        return generated(value, cls)
+        record = generated(value, cls)
+        if keeps_unknown and not raw.keys() <= known:
+            unknown = {key: item for key, item in raw.items() if key not in known}
+            # The record is frozen; this is its construction, finished.
+            object.__setattr__(record, "unknown_fields", MappingProxyType(unknown))
+        return record
 
     return structure_record
 
 
 def _record_unstructure_hook(cls: Any, converter: cattrs.Converter) -> Callable[[Any], Any]:
-    return make_dict_unstructure_fn(cls, converter, **_renames(cls))
+    return make_dict_unstructure_fn(cls, converter, **_overrides(cls))
 
 
 def _configure(converter: cattrs.Converter) -> cattrs.Converter:
@@ -427,12 +453,15 @@ def unstructure(obj: object) -> Any:
     return _converter.unstructure(obj)
 
 
-def to_dict(model: Reward | UsableCoupon | RewardsPage | Segment | Partner) -> dict[str, Any]:
+def to_dict(
+    model: Reward | UsableCoupon | RewardsPage | Segment | Partner, *, unknown_fields: bool = False
+) -> dict[str, Any]:
     """A model as a JSON-ready dict, under the API's own key names.
 
     Datetimes become ISO 8601 strings, enums their values, `freq_period`
     goes back under `freq_period_id`: what `json.dumps` can write and the SDK
-    reads back unchanged.
+    reads back unchanged. With `unknown_fields=True`, the keys the SDK does
+    not model are put back beside the others, as the API sent them.
 
     ```python
     line = json.dumps(ct.to_dict(reward))
@@ -441,7 +470,22 @@ def to_dict(model: Reward | UsableCoupon | RewardsPage | Segment | Partner) -> d
     if not isinstance(model, Reward | UsableCoupon | RewardsPage | Segment | Partner):
         raise TypeError(f"to_dict takes a crowdtwist_async model, got {type(model).__name__}")
     result: dict[str, Any] = _converter.unstructure(model)
+    if unknown_fields:
+        _put_back_unknown(model, result)
     return result
+
+
+def _put_back_unknown(model: object, data: dict[str, Any]) -> None:
+    """Add each record's `unknown_fields` to its dict in *data*, nested ones included."""
+    for key, value in getattr(model, "unknown_fields", {}).items():
+        data.setdefault(key, value)
+    if isinstance(model, RewardsPage):
+        for reward, item in zip(model.rewards, data["rewards"], strict=True):
+            _put_back_unknown(reward, item)
+    elif isinstance(model, Reward):
+        for name in ("segment", "partner_info"):
+            if getattr(model, name) is not None:
+                _put_back_unknown(getattr(model, name), data[name])
 
 
 def page_number_from_link(link: object) -> int | None:
@@ -498,7 +542,9 @@ def structure_rewards_page(payload: object, number: int) -> RewardsPage:
         if _REWARD_KEYS.isdisjoint(payload):
             records: tuple[Reward, ...] = ()
         else:
-            records = (structure(payload, Reward),)
+            # `paging` belongs to the page, not to the reward inlined beside it.
+            inlined = {key: value for key, value in payload.items() if key != "paging"}
+            records = (structure(inlined, Reward),)
     elif isinstance(rewards, list):
         records = _structure_records(rewards, Reward, "rewards")
     else:

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 from ._converter import structure_coupons, structure_rewards_page
-from ._models import IdType, Reward, RewardsPage, UsableCoupon
+from ._models import IdType, IdTypeName, Reward, RewardsPage, UsableCoupon
 from ._pagination import AsyncPaginator, FetchPage, Select, new_rewards, whole_page
 from ._protocol import (
     COUPON_ID_TYPES,
@@ -49,7 +49,7 @@ class Users:
         self,
         user_id: str | int,
         *,
-        id_type: IdType | str | None = None,
+        id_type: IdType | IdTypeName | None = None,
         page_size: int | None = None,
         include_soldout: bool = False,
         max_concurrency: int | None = None,
@@ -73,7 +73,7 @@ class Users:
         self,
         user_id: str | int,
         *,
-        id_type: IdType | str | None = None,
+        id_type: IdType | IdTypeName | None = None,
         page_size: int | None = None,
         include_soldout: bool = False,
         max_concurrency: int | None = None,
@@ -98,7 +98,7 @@ class Users:
         user_id: str | int,
         *,
         page: int = 1,
-        id_type: IdType | str | None = None,
+        id_type: IdType | IdTypeName | None = None,
         page_size: int | None = None,
         include_soldout: bool = False,
     ) -> RewardsPage:
@@ -120,7 +120,7 @@ class Users:
         self,
         user_id: str | int,
         *,
-        id_type: IdType | str | None = None,
+        id_type: IdType | IdTypeName | None = None,
         expired: bool | None = None,
     ) -> tuple[UsableCoupon, ...]:
         """The user's coupons that were assigned and not yet used.
@@ -140,7 +140,7 @@ class Users:
         self,
         select: Select[T],
         user_id: str | int,
-        id_type: IdType | str | None,
+        id_type: IdType | IdTypeName | None,
         page_size: int | None,
         include_soldout: bool,
         max_concurrency: int | None,
@@ -158,7 +158,7 @@ class Users:
     def _listing(
         self,
         user_id: str | int,
-        id_type: IdType | str | None,
+        id_type: IdType | IdTypeName | None,
         page_size: int | None,
         include_soldout: bool,
         max_concurrency: int | None,

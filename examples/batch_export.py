@@ -158,7 +158,7 @@ async def export(
     user_ids: Iterable[str],
     out: Path,
     *,
-    id_type: str | None = None,
+    id_type: ct.IdType | ct.IdTypeName | None = None,
     concurrency: int = 4,
     progress: Progress | None = None,
 ) -> ExportResult:

@@ -81,7 +81,7 @@ class Consumer:
         process: Process = log_coupons,
         concurrency: int = 4,
         grace: float = 10.0,
-        id_type: str | None = None,
+        id_type: ct.IdType | ct.IdTypeName | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")

@@ -81,11 +81,12 @@ def create_app(session_factory: SessionFactory | None = None) -> Starlette:
 
 async def rewards(request: Request) -> Response:
     session: ct.Session = request.state.session
+    raw_id_type = request.query_params.get("id_type")
     try:
-        listing = session.users.aiter_rewards(
-            request.path_params["user_id"], id_type=request.query_params.get("id_type")
-        )
-    except ValueError as exc:  # checked before any request; the message names the choices
+        # A string from outside becomes an IdType here, or a ValueError.
+        id_type = None if raw_id_type is None else ct.IdType(raw_id_type)
+        listing = session.users.aiter_rewards(request.path_params["user_id"], id_type=id_type)
+    except ValueError as exc:  # checked before any request
         return _error(400, "bad_request", str(exc))
     # The status goes out with the first byte. Waiting for the first reward
     # (page 1) makes an unknown member a real 404, not a 200 with a broken body.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
@@ -14,10 +16,12 @@ from crowdtwist_async._converter import (
     structure,
     structure_coupons,
     structure_rewards_page,
+    to_dict,
     unstructure,
 )
 from crowdtwist_async._exceptions import ResponseDecodeError
 from crowdtwist_async._models import (
+    NO_FIELDS,
     EligibilityType,
     FrequencyPeriod,
     Partner,
@@ -489,11 +493,29 @@ def test_frequency_period_accepts(value: object, expected: FrequencyPeriod) -> N
 
 
 @pytest.mark.parametrize(
+    ("value", "number"),
+    [
+        pytest.param(0, 0, id="zero"),
+        pytest.param(12, 12, id="twelve"),
+        pytest.param("12", 12, id="str-twelve"),
+        pytest.param(-1, -1, id="negative"),
+    ],
+)
+def test_a_frequency_period_the_sdk_does_not_know_is_kept(value: object, number: int) -> None:
+    period = structure(sample_reward(freq_period_id=value), Reward).freq_period
+
+    assert isinstance(period, FrequencyPeriod)
+    assert period == number
+    assert (period.name, period.value, period.known) == ("UNKNOWN", number, False)
+    assert FrequencyPeriod.LIFETIME.known
+    # The enum itself is unchanged: no member was added for it.
+    assert len(FrequencyPeriod) == 11
+    assert number not in [member.value for member in FrequencyPeriod]
+
+
+@pytest.mark.parametrize(
     ("value", "reason"),
     [
-        pytest.param(0, "unknown frequency period", id="zero"),
-        pytest.param(12, "unknown frequency period", id="twelve"),
-        pytest.param("12", "unknown frequency period", id="str-twelve"),
         pytest.param("daily", "expected an integer", id="word"),
         pytest.param(True, "expected an integer", id="bool"),
         pytest.param("2.5", "expected an integer", id="decimal"),
@@ -522,10 +544,26 @@ def test_eligibility_type_accepts(value: object, expected: EligibilityType) -> N
     assert reward.segment.eligibility_type is expected
 
 
+def test_an_eligibility_type_the_sdk_does_not_know_is_kept() -> None:
+    segment = {"name": "s", "subscription_id": 1, "eligibility_type": "premium"}
+    reward = structure(sample_reward(segment=segment), Reward)
+
+    assert reward.segment is not None
+    kind = reward.segment.eligibility_type
+    assert isinstance(kind, EligibilityType)
+    assert kind == "premium"
+    assert (kind.name, kind.value, kind.known) == ("UNKNOWN", "premium", False)
+    assert EligibilityType.INCLUSION.known
+    assert len(EligibilityType) == 2
+    # It goes back out as it came in.
+    assert to_dict(reward)["segment"]["eligibility_type"] == "premium"
+
+
 @pytest.mark.parametrize(
     "value",
     [
-        pytest.param("both", id="word"),
+        pytest.param("", id="empty"),
+        pytest.param("  ", id="blank"),
         pytest.param(1, id="int"),
         pytest.param(None, id="null"),
     ],
@@ -535,7 +573,93 @@ def test_eligibility_type_rejects(value: object) -> None:
     error = decode_error(sample_reward(segment=segment))
 
     assert (error.field, error.record_id) == ("segment.eligibility_type", "541043")
-    assert "'inclusion' or 'exclusion'" in error.message
+    assert "expected a segment type" in error.message
+
+
+def reward_with_new_fields() -> Reward:
+    segment = {"name": "s", "subscription_id": 1, "eligibility_type": "inclusion", "tier": 3}
+    partner = {"id": 7, "name": "Acme", "logo": "https://x/logo.png"}
+    raw = sample_reward(
+        segment=segment, partner_info=partner, badge={"color": "gold"}, is_featured=1
+    )
+    return structure(raw, Reward)
+
+
+def test_keys_the_sdk_does_not_model_are_kept_read_only() -> None:
+    reward = reward_with_new_fields()
+
+    assert dict(reward.unknown_fields) == {"badge": {"color": "gold"}, "is_featured": 1}
+    assert reward.segment is not None
+    assert reward.partner_info is not None
+    assert dict(reward.segment.unknown_fields) == {"tier": 3}
+    assert dict(reward.partner_info.unknown_fields) == {"logo": "https://x/logo.png"}
+    with pytest.raises(TypeError):
+        reward.unknown_fields["badge"] = None  # type: ignore[index]
+    coupon = structure(sample_coupon(channel="app"), UsableCoupon)
+    assert dict(coupon.unknown_fields) == {"channel": "app"}
+
+
+def test_documented_renamed_and_drifted_keys_are_not_unknown() -> None:
+    # The docs' sample sends `sweepstake_winners` for `sweepstakes_winners`,
+    # and `freq_period_id` is read into `freq_period`.
+    reward = structure(sample_reward(), Reward)
+    coupon = structure(sample_coupon(), UsableCoupon)
+
+    assert "sweepstake_winners" in sample_reward()
+    assert reward.unknown_fields is NO_FIELDS
+    assert coupon.unknown_fields is NO_FIELDS
+    # The inlined reward of the docs' page sample does not take its `paging`.
+    page = structure_rewards_page(load("rewards_sample.json"), 1)
+    assert page.rewards[0].unknown_fields is NO_FIELDS
+
+
+def test_records_without_unknown_keys_share_one_empty_mapping() -> None:
+    page = structure_rewards_page(load("rewards_page_full.json"), 1)
+
+    # The saved page's last reward carries a key the docs do not list.
+    *plain, last = page.rewards
+    assert len(plain) == 9
+    assert all(reward.unknown_fields is NO_FIELDS for reward in plain)
+    assert set(last.unknown_fields) == {"new_field"}
+    assert NO_FIELDS == {}
+
+
+def test_to_dict_leaves_unknown_fields_out_unless_asked() -> None:
+    reward = reward_with_new_fields()
+
+    plain = to_dict(reward)
+    assert "badge" not in plain
+    assert "unknown_fields" not in plain
+    assert "tier" not in plain["segment"]
+    full = to_dict(reward, unknown_fields=True)
+    assert (full["badge"], full["is_featured"]) == ({"color": "gold"}, 1)
+    assert (full["segment"]["tier"], full["partner_info"]["logo"]) == (3, "https://x/logo.png")
+    # What it wrote reads back as the same record, unknown fields and all.
+    again = structure(full, Reward)
+    assert again == reward
+    assert again.unknown_fields == reward.unknown_fields
+    page = RewardsPage(
+        number=1, total=1, pages=1, rewards=(reward,), next_page=None, prev_page=None
+    )
+    assert to_dict(page, unknown_fields=True)["rewards"][0]["badge"] == {"color": "gold"}
+
+
+def test_unknown_fields_survive_pickle_and_deepcopy_and_stay_out_of_equality() -> None:
+    reward = reward_with_new_fields()
+
+    for copied in (pickle.loads(pickle.dumps(reward)), copy.deepcopy(reward)):
+        assert copied == reward
+        assert copied.unknown_fields == reward.unknown_fields
+        assert isinstance(copied.unknown_fields, MappingProxyType)
+        assert copied.segment is not None
+        assert copied.segment.unknown_fields == {"tier": 3}
+    assert reward == structure(
+        sample_reward(
+            segment={"name": "s", "subscription_id": 1, "eligibility_type": "inclusion"},
+            partner_info={"id": 7, "name": "Acme"},
+        ),
+        Reward,
+    )
 
 
 def test_extra_data_is_a_read_only_copy() -> None:

@@ -6,7 +6,9 @@ widened) fails `mypy` here before it reaches them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import httpx
 
@@ -40,13 +42,20 @@ async def typed_use() -> None:
             period: ct.FrequencyPeriod | None = reward.freq_period
             segment: ct.Segment | None = reward.segment
             partner: ct.Partner | None = reward.partner_info
-            del title, start, period, segment, partner
+            unknown: Mapping[str, Any] = reward.unknown_fields
+            known: bool = period.known if period is not None else True
+            full: dict[str, Any] = ct.to_dict(reward, unknown_fields=True)
+            del title, start, period, segment, partner, unknown, known, full
         async with session.users.aiter_reward_pages("alice", id_type="email") as pages:
             async for page in pages:
                 numbers: tuple[int, int | None, int | None] = (page.number, page.total, page.pages)
                 items: tuple[ct.Reward, ...] = page.rewards
                 del numbers, items
         one: ct.RewardsPage = await session.users.get_rewards_page("alice", page=3, id_type="email")
+        # A typo in id_type fails type checking (the ignore would otherwise be unused).
+        session.users.aiter_rewards("alice", id_type="emial")  # type: ignore[arg-type]
+        name: ct.IdTypeName = "third_party_id"
+        session.users.aiter_rewards("alice", id_type=name)
         coupons: tuple[ct.UsableCoupon, ...] = await session.users.usable_coupons(
             "alice", id_type="email", expired=False
         )
