@@ -19,7 +19,7 @@ import httpx
 
 from ._config import Limits, Timeout
 from ._exceptions import APIConnectionError, APITimeoutError, ResponseDecodeError
-from ._redact import MASK
+from ._redact import KeyMask
 
 __all__ = ["Response", "Sender"]
 
@@ -69,12 +69,12 @@ class Sender:
         self._max_body = limits.max_body_bytes
 
     async def send(
-        self, request: httpx.Request, path: str, limits: Timeout, secret: str
+        self, request: httpx.Request, path: str, limits: Timeout, mask: KeyMask
     ) -> Response:
         """One attempt: status, headers and the whole (capped) body.
 
         Raises `APITimeoutError` or `APIConnectionError` (never an httpx
-        exception, whose request and text may hold *secret*), or
+        exception, whose request and text may hold the key *mask* hides), or
         `ResponseDecodeError` for a body over the cap.
         """
         # Pace first, then take a slot: a request waiting for its start time
@@ -96,7 +96,7 @@ class Sender:
             except (httpx.TimeoutException, TimeoutError) as exc:
                 raise APITimeoutError(f"GET {path} timed out ({type(exc).__name__})") from None
             except httpx.TransportError as exc:
-                detail = str(exc).replace(secret, MASK)
+                detail = mask(str(exc))
                 raise APIConnectionError(
                     f"GET {path} failed: {type(exc).__name__}: {detail}"
                 ) from None

@@ -8,10 +8,12 @@ cases and the network adapter in `_attempt.py` stays small.
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import json
 import math
 import random
 import re
+import unicodedata
 import urllib.parse
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -82,31 +84,69 @@ def build_base_url(environment: str, client_id: str | int) -> str:
 def normalize_base_url(base_url: str) -> str:
     """Check *base_url* and return it without a trailing slash.
 
-    It must be https; plain http is allowed only for loopback hosts, where
-    tests and local fakes run. A query or fragment would be sent with every
-    request, so it is refused too.
+    It must be https; plain http is allowed only for literal loopback hosts,
+    where tests and local fakes run. A query or fragment would be sent with
+    every request, so it is refused too. An error never repeats the URL
+    beyond its scheme, host and port: what follows may hold a secret.
     """
     if not isinstance(base_url, str):
         raise TypeError(f"base_url must be a str, got {type(base_url).__name__}")
     parts = urllib.parse.urlsplit(base_url.strip())
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError(f"base_url must be an absolute https URL, got {base_url!r}")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
+    try:
+        hostname, port = parts.hostname, parts.port
+    except ValueError:  # a port that is not a number
+        hostname = port = None
+    if parts.scheme not in {"http", "https"} or not hostname:
         raise ValueError(
-            "base_url must use https (plain http is allowed only for loopback hosts "
-            f"such as 127.0.0.1 or localhost), got {base_url!r}"
+            "base_url must be an absolute https URL such as https://api123.crowdtwist.com"
+        )
+    shown = f"{parts.scheme}://{hostname if ':' not in hostname else f'[{hostname}]'}"
+    shown += f":{port}" if port is not None else ""
+    if parts.scheme == "http" and not is_literal_loopback(hostname):
+        raise ValueError(
+            "base_url must use https (plain http is allowed only for 127.0.0.1, ::1 "
+            f"and localhost), got {shown!r}"
         )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ValueError(
-            f"base_url must not carry credentials, a query or a fragment, got {parts.netloc!r}"
+            f"base_url must not carry credentials, a query or a fragment (for {shown!r})"
         )
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
 
-def is_loopback(host: str) -> bool:
-    """Whether *host* names this machine: 127.0.0.0/8, ::1 or localhost."""
-    host = host.lower().strip("[]")
-    return host in {"localhost", "::1"} or host.startswith("127.") or host.endswith(".localhost")
+def is_literal_loopback(host: str) -> bool:
+    """Whether *host* is this machine without asking a resolver: an address in
+    127.0.0.0/8, ::1, or the name `localhost` itself.
+
+    `127.evil.com`, `127.0.0.1.attacker.example` and `foo.localhost` are names
+    that a resolver (or whoever controls it) could send anywhere.
+    """
+    host = host.lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.removeprefix("[").removesuffix("]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_api_key(key: str, auth: str) -> None:
+    """Refuse a key that cannot travel, naming why but never showing it.
+
+    Control characters could split a header or a log line. In the
+    `X-CT-Authorization` header only visible ASCII can travel; in the query
+    anything else is percent-encoded.
+    """
+    if any(unicodedata.category(char) == "Cc" for char in key):
+        raise ValueError(
+            "api_key contains a control character (a line break, a tab or the like); "
+            "check how it was read"
+        )
+    if auth == "header" and not all("!" <= char <= "~" for char in key):
+        raise ValueError(
+            "api_key must be visible ASCII (no spaces) to travel in the X-CT-Authorization "
+            'header; use auth="query" for this key'
+        )
 
 
 def encode_user_id(user_id: str | int) -> str:
@@ -161,7 +201,7 @@ def decode_response(status: int, headers: Mapping[str, str], body: bytes) -> obj
     """
     if 200 <= status < 300:
         try:
-            data = json.loads(body)
+            data = loads_strict(body)
         except (ValueError, RecursionError):
             raise ResponseDecodeError(
                 f"HTTP {status} response is not valid JSON",
@@ -215,9 +255,22 @@ def error_for_status(
     return cls(text, status_code=status, error=code, request_id=request_id, body=kept)
 
 
+def loads_strict(body: bytes | str) -> object:
+    """Decode JSON as RFC 8259 defines it: `NaN` and `Infinity` are not JSON.
+
+    Python's `json` accepts them, and they would come out of `json.dumps`
+    again as text no other JSON reader takes.
+    """
+    return json.loads(body, parse_constant=_refuse_constant)
+
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def _try_json(body: bytes) -> object:
     try:
-        return json.loads(body)
+        return loads_strict(body)
     except (ValueError, RecursionError):
         return None
 

@@ -18,8 +18,8 @@ from ._attempt import Sender
 from ._config import DEFAULT_LIMITS, DEFAULT_RETRIES, DEFAULT_TIMEOUT, Limits, Retries, Timeout
 from ._endpoints import Users
 from ._exceptions import CrowdTwistError, ResponseDecodeError, excerpt
-from ._protocol import build_base_url, decode_response, normalize_base_url
-from ._redact import MASK, install_log_filter, scrub
+from ._protocol import build_base_url, check_api_key, decode_response, normalize_base_url
+from ._redact import MASK, KeyMask, install_log_filter, scrub
 from ._retry import send_with_retries
 from ._version import __version__
 
@@ -143,6 +143,8 @@ class Session:
         if http_client is not None and transport is not None:
             raise ValueError("pass http_client or transport, not both")
         self._api_key = key.strip()
+        check_api_key(self._api_key, auth)
+        self._mask = KeyMask(self._api_key)
         self._base_url = normalize_base_url(url)
         self._auth: AuthMode = auth
         self._timeout = Timeout.coerce(timeout)
@@ -280,14 +282,14 @@ class Session:
         self._check_open()
         shared = self._shared
         request = self._build_request(path, params)
-        attempt = partial(shared.sender.send, request, path, self._timeout, self._api_key)
+        attempt = partial(shared.sender.send, request, path, self._timeout, self._mask)
         with anyio.CancelScope() as closing:
             shared.in_flight.add(closing)
             try:
                 status, headers, body = await send_with_retries(attempt, self._retries, path)
                 return _parse(status, headers, body, parse)
             except CrowdTwistError as exc:
-                scrub(exc, self._api_key)
+                scrub(exc, self._mask)
                 raise
             finally:
                 shared.in_flight.discard(closing)

@@ -8,6 +8,7 @@ import json
 import os
 import pty
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -364,6 +365,41 @@ def test_a_server_message_is_escaped_on_stderr(served: tuple[FakeCrowdTwist, str
         r"crowdtwist-async: error: bad_request: \x1b]0;pwned\x07 \x1b[31mred\nnext \u202eevil"
         " (HTTP 400)\n"
     )
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        pytest.param("http://evil.com/?api_key=URLSECRET", id="query"),
+        pytest.param("http://user:URLSECRET@evil.com", id="userinfo"),
+    ],
+)
+def test_a_refused_base_url_is_not_echoed(base_url: str) -> None:
+    result = cli(*ALICE, "--api-key", SECRET, "--base-url", base_url)
+    assert result.returncode == 2
+    assert "must use https" in result.stderr
+    assert "URLSECRET" not in result.stdout + result.stderr
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_ctrl_c_exits_130(served: tuple[FakeCrowdTwist, str]) -> None:
+    fake, url = served
+    fake.latency = 30.0  # every page hangs, as on a stalled network
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crowdtwist_async", *ALICE, "--format", "ndjson"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment({"CROWDTWIST_API_KEY": SECRET, "CROWDTWIST_BASE_URL": url}),
+    )
+    deadline = time.monotonic() + 30
+    while fake.in_flight == 0 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.01)
+    assert fake.in_flight == 1
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert stdout == b""
+    assert b"Traceback" not in stderr
 
 
 def test_version_and_help() -> None:

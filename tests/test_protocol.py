@@ -16,9 +16,11 @@ from crowdtwist_async._protocol import (
     EMPTY_LISTING,
     backoff_delay,
     build_base_url,
+    check_api_key,
     check_id_type,
     decode_response,
     encode_user_id,
+    is_literal_loopback,
     normalize_base_url,
     parse_retry_after,
 )
@@ -63,10 +65,79 @@ def test_build_base_url_rejects_junk(environment: str, client_id: str, message: 
         pytest.param("http://127.0.0.1:8000", "http://127.0.0.1:8000", id="loopback-v4"),
         pytest.param("http://localhost:1", "http://localhost:1", id="localhost"),
         pytest.param("http://[::1]:8080/", "http://[::1]:8080", id="loopback-v6"),
+        pytest.param("http://127.45.6.7", "http://127.45.6.7", id="loopback-v4-net"),
+        pytest.param("http://LOCALHOST:1", "http://LOCALHOST:1", id="localhost-upper"),
     ],
 )
 def test_normalize_base_url(url: str, expected: str) -> None:
     assert normalize_base_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("http://127.evil.com", id="prefix-name"),
+        pytest.param("http://127.0.0.1.attacker.example", id="address-as-subdomain"),
+        pytest.param("http://foo.localhost", id="dot-localhost"),
+        pytest.param("http://localhost.evil.com", id="localhost-as-subdomain"),
+        pytest.param("http://localhost.", id="localhost-fqdn"),
+        pytest.param("http://[::2]", id="not-loopback-v6"),
+        pytest.param("http://0.0.0.0", id="any-address"),
+        pytest.param("http://128.0.0.1", id="next-network"),
+        pytest.param("http://127.1", id="short-form"),
+    ],
+)
+def test_plain_http_is_only_for_literal_loopback(url: str) -> None:
+    with pytest.raises(ValueError, match="must use https"):
+        normalize_base_url(url)
+    assert is_literal_loopback(url.removeprefix("http://")) is False
+
+
+@pytest.mark.parametrize(
+    ("url", "secret"),
+    [
+        pytest.param("http://evil.com/?api_key=SECRET1", "SECRET1", id="http-query"),
+        pytest.param("http://user:SECRET2@evil.com", "SECRET2", id="http-userinfo"),
+        pytest.param("https://evil.com/?api_key=SECRET3", "SECRET3", id="https-query"),
+        pytest.param("https://u:SECRET4@evil.com/x", "SECRET4", id="https-userinfo"),
+        pytest.param("https://evil.com/#SECRET5", "SECRET5", id="fragment"),
+        pytest.param("ftp://u:SECRET6@evil.com", "SECRET6", id="ftp"),
+        pytest.param("https://evil.com:SECRET7/", "SECRET7", id="bad-port"),
+    ],
+)
+def test_base_url_errors_never_echo_what_follows_the_host(url: str, secret: str) -> None:
+    with pytest.raises(ValueError, match="base_url") as info:
+        normalize_base_url(url)
+    assert secret not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "auth", "reason"),
+    [
+        pytest.param("ab\r\nX-Evil: 1", "query", "control character", id="crlf-query"),
+        pytest.param("ab\r\nX-Evil: 1", "header", "control character", id="crlf-header"),
+        pytest.param("ab\x00cd", "query", "control character", id="nul"),
+        pytest.param("ab\x85cd", "query", "control character", id="c1"),
+        pytest.param("clé-secrète", "header", "visible ASCII", id="non-ascii-header"),
+        pytest.param("two words", "header", "visible ASCII", id="space-header"),
+    ],
+)
+def test_a_key_that_cannot_travel_is_refused(key: str, auth: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason) as info:
+        check_api_key(key, auth)
+    assert key not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "auth"),
+    [
+        pytest.param("clé-secrète", "query", id="non-ascii-query"),
+        pytest.param("two words", "query", id="space-query"),
+        pytest.param("k3y+/=~!", "header", id="visible-ascii-header"),
+    ],
+)
+def test_a_key_that_can_travel_is_taken(key: str, auth: str) -> None:
+    check_api_key(key, auth)
 
 
 @pytest.mark.parametrize(
@@ -163,6 +234,14 @@ def test_decode_success_returns_json() -> None:
         ),
         pytest.param(404, b"<html>nope</html>", ct.NotFoundError, None, "Not Found", id="404-html"),
         pytest.param(
+            403,
+            b"<html><h1>403 Forbidden</h1></html>",
+            ct.AuthenticationError,
+            None,
+            "Forbidden",
+            id="403-html",
+        ),
+        pytest.param(
             400,
             b'{"error": "param_error", "message": "Param category has invalid value."}',
             ct.BadRequestError,
@@ -254,6 +333,19 @@ def test_decode_non_json_success(body: bytes) -> None:
         decode_response(200, NO_HEADERS, body)
     assert info.value.status_code == 200
     assert len(info.value.body) <= 501
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'{"paging": {"total": NaN}, "rewards": []}', id="nan"),
+        pytest.param(b'{"paging": {"total": Infinity}, "rewards": []}', id="infinity"),
+        pytest.param(b'{"rewards": [{"num_points": -Infinity}]}', id="minus-infinity"),
+    ],
+)
+def test_json_is_decoded_strictly(body: bytes) -> None:
+    with pytest.raises(ct.ResponseDecodeError, match="not valid JSON"):
+        decode_response(200, NO_HEADERS, body)
 
 
 def test_rate_limit_error_carries_retry_after() -> None:

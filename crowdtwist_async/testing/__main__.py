@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from types import FrameType
 
+from .._protocol import is_literal_loopback
 from ._data import SANDBOX_EMAIL
 from ._fake import FakeCrowdTwist
-from ._server import is_loopback
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
-    if not is_loopback(args.host):
+    if not is_literal_loopback(args.host):
         if not args.allow_remote:
             parser.error(
                 f"--host {args.host} is not a loopback address; the fake accepts a well-known "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import threading
 import time
@@ -10,10 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
+from .._protocol import is_literal_loopback
+
 if TYPE_CHECKING:
     import uvicorn
 
-__all__ = ["import_uvicorn", "is_loopback", "serve_in_thread"]
+__all__ = ["import_uvicorn", "serve_in_thread"]
 
 INSTALL_HINT: Final = 'serving the fake needs uvicorn: pip install "crowdtwist-async[serve]"'
 
@@ -29,20 +30,6 @@ def import_uvicorn() -> Any:
     except ImportError as exc:
         raise ModuleNotFoundError(INSTALL_HINT, name="uvicorn") from exc
     return uvicorn
-
-
-def is_loopback(host: str) -> bool:
-    """Whether binding *host* listens on this machine only.
-
-    Stricter than the SDK's client-side check: a name other than `localhost`
-    could resolve anywhere, so only literal loopback addresses count.
-    """
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -69,7 +56,7 @@ def _url(sock: socket.socket) -> str:
 @contextmanager
 def serve_in_thread(app: Any, *, host: str, port: int, allow_remote: bool) -> Iterator[str]:
     """Serve *app* on *host*:*port* until the block ends; yield its base URL."""
-    if not allow_remote and not is_loopback(host):
+    if not allow_remote and not is_literal_loopback(host):
         raise ValueError(
             f"refusing to serve the fake on {host!r}, which is not a loopback address: "
             "pass allow_remote=True (--allow-remote) to expose it to other machines"
