@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from types import MappingProxyType, NoneType, UnionType
 from typing import TYPE_CHECKING, Any, Final, TypeVar, Union, get_args, get_origin
 from urllib.parse import parse_qs
@@ -80,6 +80,12 @@ _REWARD_KEYS: Final = frozenset(a.name for a in attrs.fields(Reward) if a.defaul
 # ASCII only: int() and float() also take other scripts' digits and "1_000".
 _INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+_ISO_8601 = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
+    r"(?:[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]{1,9}))?)?)?"
+    r"(?:[Zz]|([+-])([0-9]{2})(?::?([0-9]{2}))?)?",
+    re.ASCII,
+)
 
 # 1.0 and 0.0 hash like 1 and 0, so JSON floats match too.
 _BOOLEANS: Final[Mapping[object, bool]] = {
@@ -180,17 +186,37 @@ def _from_timestamp(seconds: float) -> datetime:
 
 
 def _from_iso_8601(text: str) -> datetime:
-    # Python 3.10's fromisoformat() does not know the "Z" suffix.
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
+    """Parse an ISO 8601 date and time the same way on every Python.
+
+    `datetime.fromisoformat` grew between 3.10 and 3.11 ("Z", "+0530", a
+    fraction of any length), so the SDK reads the format itself: a date, then
+    optionally "T" or a space and hh:mm[:ss[.fraction]], then optionally "Z"
+    or an offset ±hh[[:]mm]. A fraction finer than microseconds is cut, and a
+    time without an offset is taken as UTC.
+    """
+    match = _ISO_8601.fullmatch(text)
+    if match is None:
+        raise ValueError(f"expected a unix timestamp or an ISO 8601 date, got {_describe(text)}")
+    year, month, day, hour, minute, second, fraction, sign, zone_h, zone_m = match.groups()
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
+        offset = timezone.utc
+        if sign is not None:
+            delta = timedelta(hours=int(zone_h), minutes=int(zone_m or 0))
+            offset = timezone(-delta if sign == "-" else delta)
+        parsed = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            int((fraction or "0")[:6].ljust(6, "0")),
+            tzinfo=offset,
+        )
+    except ValueError:  # a month 13, a 25th hour, an offset of a day or more
         raise ValueError(
             f"expected a unix timestamp or an ISO 8601 date, got {_describe(text)}"
         ) from None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
     try:
         return parsed.astimezone(timezone.utc)
     except OverflowError:

@@ -415,6 +415,19 @@ JUNE_6 = datetime(2014, 6, 6, 12, 31, tzinfo=UTC)
         pytest.param("2014-06-06T14:31:00+02:00", JUNE_6, id="iso-offset"),
         pytest.param("2014-06-06T12:31:00", JUNE_6, id="iso-naive"),
         pytest.param("2014-06-06 12:31:00.000Z", JUNE_6, id="iso-space-millis"),
+        # Read alike on every Python (3.10's fromisoformat refused these).
+        pytest.param("2014-06-06T12:31:00.5Z", JUNE_6.replace(microsecond=500000), id="iso-tenth"),
+        pytest.param("2014-06-06T18:01:00+0530", JUNE_6, id="iso-offset-no-colon"),
+        pytest.param("2014-06-06T18:01:00+05:30", JUNE_6, id="iso-offset-half-hour"),
+        pytest.param("2014-06-06T07:31:00-05", JUNE_6, id="iso-offset-hours"),
+        pytest.param(
+            "2014-06-06T12:31:00.123456789Z",
+            JUNE_6.replace(microsecond=123456),
+            id="iso-nanoseconds-cut",
+        ),
+        pytest.param("2014-06-06T12:31:00,25Z", JUNE_6.replace(microsecond=250000), id="iso-comma"),
+        pytest.param("2014-06-06t12:31Z", JUNE_6, id="iso-minutes-lower-t"),
+        pytest.param("2014-06-06", JUNE_6.replace(hour=0, minute=0), id="iso-date"),
     ],
 )
 def test_datetime_accepts(value: object, expected: datetime) -> None:
@@ -429,6 +442,13 @@ def test_datetime_accepts(value: object, expected: datetime) -> None:
     [
         pytest.param("abc", "ISO 8601", id="word"),
         pytest.param("2014-13-01T00:00:00Z", "ISO 8601", id="bad-month"),
+        pytest.param("2014-06-06T24:00:00Z", "ISO 8601", id="hour-24"),
+        pytest.param("2014-06-06T12:31:00+24:00", "ISO 8601", id="offset-a-day"),
+        pytest.param("2014-6-6T12:31:00Z", "ISO 8601", id="short-date"),
+        pytest.param("2014-06-06T12Z", "ISO 8601", id="hour-only"),
+        pytest.param("2014-06-06T12:31:00.Z", "ISO 8601", id="empty-fraction"),
+        pytest.param("2014-06-06T12:31:00 +05:30", "ISO 8601", id="space-before-offset"),
+        pytest.param("２０１４-06-06", "ISO 8601", id="non-ascii-digits"),
         pytest.param(True, "ISO 8601", id="bool"),
         pytest.param([1402057860], "ISO 8601", id="array"),
         pytest.param(None, "ISO 8601", id="null-required"),
