@@ -18,9 +18,36 @@ from ._config import Retries
 from ._exceptions import APIConnectionError
 from ._protocol import RETRYABLE_STATUSES, backoff_delay, parse_retry_after
 
-__all__ = ["retry_delay", "send_with_retries"]
+__all__ = ["retry_delay", "send_with_retries", "set_testing"]
 
 log = logging.getLogger("crowdtwist_async")
+
+
+class _Mode:
+    """Whether the waits between attempts are skipped (see `set_testing`)."""
+
+    skip_waits = False
+
+
+# Process-wide on purpose, as stamina's switch is: a test suite turns it on
+# once, for every Session its code under test makes.
+_MODE = _Mode()
+
+
+def set_testing(testing: bool) -> None:
+    """Skip the waits between retries (`True`), or wait again (`False`).
+
+    For test suites, yours included: failures are still retried as often as
+    `max_retries` allows, and a `Retry-After` too long to wait for still
+    raises `RateLimitError`, but no backoff or `Retry-After` is slept on.
+
+    ```python
+    from crowdtwist_async.testing import set_testing
+
+    set_testing(True)  # e.g. in a session-scoped fixture or conftest.py
+    ```
+    """
+    _MODE.skip_waits = bool(testing)
 
 
 async def send_with_retries(
@@ -47,6 +74,8 @@ async def send_with_retries(
                 return status, headers, body
             delay, reason = wait, f"HTTP {status}"
         retry += 1
+        if _MODE.skip_waits:
+            delay = 0.0
         log.debug("retrying GET %s in %.2fs after %s (retry %d)", path, delay, reason, retry)
         await anyio.sleep(delay)
 

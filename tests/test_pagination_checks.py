@@ -291,3 +291,19 @@ async def test_the_pages_view_checks_the_same_promise(
                 numbers.append(page.number)
     assert numbers == [1, 2]
     assert (info.value.page, info.value.seen) == (3, 20)
+
+
+async def test_an_empty_page_ends_the_walk_at_once(
+    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+) -> None:
+    # One page at a time: nothing after the empty page is ever asked for.
+    api.total = 50
+    api.rewards_for = lambda page, size: (
+        [] if page == 3 else [make_reward(i) for i in range(page * 10 - 9, page * 10 + 1)]
+    )
+    async with make_session() as session:
+        listing = session.users.aiter_rewards("alice", max_concurrency=1)
+        got, error = await read(listing, form)
+    assert got == expected_ids(20)
+    assert isinstance(error, ct.IncompleteListingError)
+    assert api.pages_requested == [1, 2, 3]

@@ -267,6 +267,29 @@ async def test_an_oversized_body_is_refused(router: respx.MockRouter) -> None:
 
 
 @pytest.mark.anyio
+async def test_a_declared_length_over_the_cap_is_refused_before_any_byte(
+    router: respx.MockRouter,
+) -> None:
+    limit = ct.Limits().max_body_bytes
+    reads: list[int] = []
+
+    class Watched(httpx.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            reads.append(1)
+            yield b"{}"
+
+    router.get(REWARDS_URL).respond(
+        200, headers={"Content-Length": str(limit + 1)}, stream=Watched()
+    )
+    async with ct.Session(API_KEY, base_url=BASE_URL) as session:
+        with pytest.raises(ct.ResponseDecodeError, match="declared") as info:
+            await session.users.get_rewards_page("alice")
+    assert reads == []
+    assert info.value.status_code == 200
+    assert str(limit + 1) in info.value.message
+
+
+@pytest.mark.anyio
 async def test_redirects_are_not_followed(router: respx.MockRouter) -> None:
     route = router.get(REWARDS_URL).respond(
         302, headers={"Location": "https://elsewhere.example/steal"}

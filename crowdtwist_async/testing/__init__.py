@@ -18,6 +18,9 @@ async with ct.Session(
     coupons = await session.users.usable_coupons(SANDBOX_EMAIL, id_type="email")
 ```
 
+In a test suite, `set_testing(True)` turns the waits between retries off, so
+failures are retried at once.
+
 Or on a port, from a shell (needs `pip install "crowdtwist-async[serve]"`):
 
 ```console
@@ -25,6 +28,7 @@ $ python -m crowdtwist_async.testing serve --port 8000
 ```
 """
 
+from .._retry import set_testing
 from ._data import SANDBOX_EMAIL, FakeCoupon, FakeUser
 from ._fake import FakeCrowdTwist, RecordedRequest
 
@@ -34,4 +38,5 @@ __all__ = [
     "FakeCrowdTwist",
     "FakeUser",
     "RecordedRequest",
+    "set_testing",
 ]

@@ -1,0 +1,137 @@
+"""The waits between attempts, observed on trio's virtual clock.
+
+trio's MockClock jumps ahead whenever every task is asleep, so a test can let
+the SDK sleep a minute and read exactly how long it slept, in no real time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import respx
+import trio
+import trio.testing
+
+import crowdtwist_async as ct
+from crowdtwist_async.testing import set_testing
+
+from .conftest import API_KEY, BASE_URL
+
+pytestmark = pytest.mark.anyio
+
+REWARDS_URL = f"{BASE_URL}/v2.1/users/alice/rewards"
+EMPTY_PAGE = {"paging": {"total": 0, "pages": 0}, "rewards": []}
+
+
+@pytest.fixture
+def anyio_backend() -> tuple[str, dict[str, object]]:
+    return "trio", {"clock": trio.testing.MockClock(autojump_threshold=0)}
+
+
+@pytest.fixture
+def at_the_ceiling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pin the full jitter at its ceiling: each backoff is the whole cap."""
+    monkeypatch.setattr(random, "uniform", lambda low, high: high)
+
+
+@pytest.fixture
+def testing_mode() -> Iterator[None]:
+    set_testing(True)
+    try:
+        yield
+    finally:
+        set_testing(False)
+
+
+class Clocked:
+    """Answers from a list of responses, noting the virtual time of each request."""
+
+    def __init__(self, *responses: httpx.Response) -> None:
+        self.responses = list(responses)
+        self.times: list[float] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.times.append(trio.current_time())
+        return self.responses.pop(0)
+
+    @property
+    def waits(self) -> list[float]:
+        return [later - earlier for earlier, later in itertools.pairwise(self.times)]
+
+
+async def fetch(answers: Clocked, max_retries: int) -> ct.RewardsPage:
+    with respx.mock() as router:
+        router.get(REWARDS_URL).mock(side_effect=answers)
+        async with ct.Session(API_KEY, base_url=BASE_URL, max_retries=max_retries) as session:
+            return await session.users.get_rewards_page("alice")
+
+
+@pytest.mark.usefixtures("at_the_ceiling")
+async def test_backoff_doubles_from_half_a_second_to_eight() -> None:
+    answers = Clocked(*[httpx.Response(503)] * 7, httpx.Response(200, json=EMPTY_PAGE))
+    page = await fetch(answers, max_retries=7)
+    assert page.total == 0
+    assert answers.waits == [0.5, 1, 2, 4, 8, 8, 8]
+
+
+@pytest.mark.usefixtures("at_the_ceiling")
+async def test_a_connection_error_backs_off_the_same_way() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        answers.times.append(trio.current_time())
+        raise httpx.ConnectError("refused")
+
+    answers = Clocked()
+    with respx.mock() as router:
+        router.get(REWARDS_URL).mock(side_effect=refuse)
+        async with ct.Session(API_KEY, base_url=BASE_URL, max_retries=6) as session:
+            with pytest.raises(ct.APIConnectionError):
+                await session.users.get_rewards_page("alice")
+    assert answers.waits == [0.5, 1, 2, 4, 8, 8]
+
+
+async def test_jitter_stays_within_the_ceiling() -> None:
+    answers = Clocked(*[httpx.Response(503)] * 6, httpx.Response(200, json=EMPTY_PAGE))
+    await fetch(answers, max_retries=6)
+    ceilings = [0.5, 1, 2, 4, 8, 8]
+    assert all(0 <= wait <= cap for wait, cap in zip(answers.waits, ceilings, strict=True))
+    # Full jitter: the waits are not simply the ceilings.
+    assert answers.waits != ceilings
+
+
+@pytest.mark.parametrize(("seconds", "requests"), [(60, 2), (61, 1)])
+async def test_retry_after_is_slept_on_up_to_a_minute(seconds: int, requests: int) -> None:
+    answers = Clocked(
+        httpx.Response(429, headers={"Retry-After": str(seconds)}),
+        httpx.Response(200, json=EMPTY_PAGE),
+    )
+    if seconds <= 60:
+        await fetch(answers, max_retries=2)
+        assert answers.waits == [seconds]
+    else:
+        with pytest.raises(ct.RateLimitError) as info:
+            await fetch(answers, max_retries=2)
+        assert info.value.retry_after == seconds
+    assert len(answers.times) == requests
+
+
+@pytest.mark.usefixtures("testing_mode")
+async def test_testing_mode_retries_without_waiting() -> None:
+    answers = Clocked(
+        httpx.Response(503),
+        httpx.Response(429, headers={"Retry-After": "30"}),
+        httpx.Response(200, json=EMPTY_PAGE),
+    )
+    start = trio.current_time()
+    page = await fetch(answers, max_retries=2)
+    assert page.total == 0
+    assert answers.waits == [0, 0]
+    assert trio.current_time() == start
+    # A wait too long to make is still an error, not a retry.
+    too_long = Clocked(httpx.Response(429, headers={"Retry-After": "61"}))
+    with pytest.raises(ct.RateLimitError):
+        await fetch(too_long, max_retries=2)
+    assert len(too_long.times) == 1
