@@ -307,3 +307,53 @@ async def test_an_empty_page_ends_the_walk_at_once(
     assert got == expected_ids(20)
     assert isinstance(error, ct.IncompleteListingError)
     assert api.pages_requested == [1, 2, 3]
+
+
+async def test_without_a_total_or_page_count_a_page_of_repeats_raises(
+    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+) -> None:
+    # Nothing announced at all: the links are followed, and a page that only
+    # repeats what was read is still a page the walk cannot explain.
+    api.total_field = lambda page: None
+    api.pages_field = lambda page: None
+    api.next_link = lambda page: f"?page={page + 1}" if page < 3 else None
+    api.rewards_for = lambda page, size: [make_reward(i) for i in range(1, 11)]
+    async with make_session() as session:
+        got, error = await read(listing(session), form)
+    assert got == expected_ids(10)
+    assert isinstance(error, ct.IncompleteListingError)
+    assert (error.page, error.expected_total, error.seen) == (2, None, 10)
+    assert str(error) == (
+        "the listing ended short: page 2 held only rewards already read (is something "
+        "between you and CrowdTwist ignoring the page number?), after 10 rewards; read it again"
+    )
+
+
+async def test_without_a_total_an_empty_last_announced_page_is_the_end(
+    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+) -> None:
+    api.total_field = lambda page: None
+    api.pages_field = lambda page: 5
+    api.rewards_for = lambda page, size: (
+        [] if page == 5 else [make_reward(i) for i in range(page * 10 - 9, page * 10 + 1)]
+    )
+    async with make_session() as session:
+        got, error = await read(listing(session), form)
+    assert (got, error) == (expected_ids(40), None)
+    assert sorted(api.pages_requested) == [1, 2, 3, 4, 5]
+
+
+async def test_running_out_of_links_short_of_the_total_says_so(
+    api: FakeRewardsAPI, make_session: SessionFactory
+) -> None:
+    api.total = 50
+    api.pages_field = lambda page: None
+    api.next_link = lambda page: "?page=2" if page == 1 else None
+    async with make_session() as session:
+        got, error = await read(listing(session), "plain")
+    assert got == expected_ids(20)
+    assert isinstance(error, ct.IncompleteListingError)
+    assert str(error) == (
+        "the listing ended short: no page after page 2 was left to ask for, after 20 of "
+        "the 50 rewards page 1 announced; read it again"
+    )

@@ -276,6 +276,9 @@ def test_decode_success_returns_json() -> None:
             id="docs-internal-error",
         ),
         pytest.param(302, b"", ct.APIError, None, "Found", id="redirect"),
+        pytest.param(599, b"", ct.ServerError, None, "Unexpected status", id="599"),
+        pytest.param(600, b"", ct.APIError, None, "Unexpected status", id="600"),
+        pytest.param(499, b"", ct.BadRequestError, None, "Unexpected status", id="499"),
         pytest.param(
             200,
             b'{"error": "invalid_auth", "message": "Invalid access credentials."}',
@@ -372,10 +375,38 @@ NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=timezone.utc)
         pytest.param({"Retry-After": "nan"}, None, id="nan"),
         pytest.param({"retry-after-ms": "250", "Retry-After": "9"}, 0.25, id="ms-wins"),
         pytest.param({"retry-after-ms": "x", "Retry-After": "9"}, 9.0, id="bad-ms-falls-back"),
+        pytest.param({"retry-after-ms": "0", "Retry-After": "9"}, 0.0, id="ms-zero"),
+        pytest.param({"retry-after-ms": "-5", "Retry-After": "3"}, 3.0, id="negative-ms"),
+        pytest.param({"retry-after-ms": "inf", "Retry-After": "3"}, 3.0, id="infinite-ms"),
+        pytest.param({"Retry-After": "0"}, 0.0, id="zero"),
+        pytest.param({"Retry-After": "0.5"}, 0.5, id="under-a-second"),
+        pytest.param(
+            {"Retry-After": "Sun, 22 Nov 2026 12:00:30 -0000"}, 30.0, id="http-date-no-zone"
+        ),
     ],
 )
 def test_parse_retry_after(headers: dict[str, str], expected: float | None) -> None:
     assert parse_retry_after(httpx.Headers(headers), now=NOW) == expected
+
+
+def test_parse_retry_after_reads_the_clock() -> None:
+    # Without `now`, an HTTP date is measured from the current UTC time.
+    wait = parse_retry_after(httpx.Headers({"Retry-After": "Fri, 01 Jan 2100 00:00:00 GMT"}))
+    assert wait is not None
+    assert 2_000_000_000 < wait < 3_000_000_000
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        pytest.param("[::1]", True, id="bracketed-v6"),
+        pytest.param("::1", True, id="bare-v6"),
+        pytest.param("127.0.0.1", True, id="v4"),
+        pytest.param("localhost", True, id="localhost"),
+    ],
+)
+def test_is_literal_loopback(host: str, loopback: bool) -> None:
+    assert is_literal_loopback(host) is loopback
 
 
 def test_backoff_is_full_jitter_doubling_to_a_cap() -> None:
