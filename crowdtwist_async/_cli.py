@@ -8,6 +8,7 @@ other failure, 2 usage, 3 authentication, 4 not found.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import json
 import os
@@ -193,7 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CrowdTwistError as exc:
         _fail(_describe(exc))
         return EXIT_ERROR
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        # Ctrl-C. On Python 3.10, anyio's runner cancels the main task and the
+        # CancelledError comes out of run() instead of a KeyboardInterrupt.
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`| head`): not an error of ours. Point stdout
