@@ -84,9 +84,9 @@ class _Plan:
     def __init__(self, page_size: int) -> None:
         self._size = page_size
         self.next_start = 1
-        self._known = False  # whether page 1 has arrived
         self._numbered = False  # pages known: any number up to the last may start
-        self._follow: int | None = 1  # following links: the page a link named
+        # Until then, one page at a time: page 1 first, then the page a link named.
+        self._follow: int | None = 1
         self._promised: int | None = None  # page 1's total, when it is usable
         self._announced: int | None = None  # page 1's page count, when usable
         self._total: int | None = None  # the largest total any page reported
@@ -110,8 +110,6 @@ class _Plan:
 
     def startable(self) -> int | None:
         """The page that may be asked for now, or None until something arrives."""
-        if not self._known:
-            return 1 if self.next_start == 1 else None
         if self._numbered:
             number = self.next_start
             last = self.last
@@ -156,7 +154,6 @@ class _Plan:
         self._end = number if self._end is None else min(self._end, number)
 
     def _learn(self, page: RewardsPage | None) -> None:
-        self._known = True
         if page is None:
             return
         items = len(page.rewards)

@@ -1041,6 +1041,56 @@ def test_page_item_with_a_bad_field() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        pytest.param(None, "got null", id="null"),
+        pytest.param(2, "got int 2", id="int"),
+        pytest.param(2**64 - 1, f"got int {2**64 - 1}", id="int-64-bits"),
+        pytest.param(2**64, "got a very large int", id="int-65-bits"),
+        pytest.param(1.5, "got float 1.5", id="float"),
+        pytest.param({"a": 1}, "got a JSON object", id="object"),
+        pytest.param([1, 2], "got a JSON array", id="array"),
+        pytest.param("x" * 40, f"got string {'x' * 40!r}", id="string-at-the-limit"),
+        pytest.param("x" * 41, f"got string {'x' * 40 + '…'!r}", id="string-cut"),
+    ],
+)
+def test_a_bad_value_is_described_briefly(value: object, shown: str) -> None:
+    error = decode_error(sample_reward(is_enabled=value))
+
+    assert error.message.endswith(f"expected a boolean (0/1, true/false), {shown}")
+
+
+def test_a_bad_bool_is_described_as_itself() -> None:
+    error = decode_error(sample_reward(date_start=True))
+
+    assert error.message.endswith("expected a unix timestamp or an ISO 8601 date, got True")
+
+
+@pytest.mark.parametrize(
+    ("record_id", "kept"),
+    [
+        pytest.param(2**64 - 1, str(2**64 - 1), id="int-64-bits"),
+        pytest.param(2**64, None, id="int-65-bits"),
+        pytest.param("  ", None, id="blank"),
+    ],
+)
+def test_an_error_names_a_record_id_that_is_plausible(record_id: object, kept: str | None) -> None:
+    error = decode_error(sample_reward(id=record_id, date_start="yesterday"))
+
+    assert error.record_id == kept
+
+
+def test_a_bad_coupon_listing_names_what_it_got() -> None:
+    with pytest.raises(ResponseDecodeError) as info:
+        structure_coupons("not coupons")
+
+    assert info.value.message == (
+        "invalid usable coupons: expected a JSON array of coupons, a coupon, or an "
+        "object holding one array of coupons; got string 'not coupons'"
+    )
+
+
 # -- coupon listing shapes ----------------------------------------------------
 
 

@@ -357,3 +357,17 @@ async def test_running_out_of_links_short_of_the_total_says_so(
         "the listing ended short: no page after page 2 was left to ask for, after 20 of "
         "the 50 rewards page 1 announced; read it again"
     )
+
+
+async def test_pages_smaller_than_asked_for_are_counted_by_page_1(
+    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+) -> None:
+    # The server sends one reward a page whatever page_size says: page 1's
+    # length, not the page size asked for, counts the pages.
+    api.total = 3
+    api.pages_field = lambda page: 3
+    api.rewards_for = lambda page, size: [make_reward(page)] if page <= 3 else []
+    async with make_session() as session:
+        got, error = await read(listing(session), form)
+    assert (got, error) == (expected_ids(3), None)
+    assert sorted(api.pages_requested) == [1, 2, 3]

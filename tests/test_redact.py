@@ -11,7 +11,7 @@ import pytest
 import respx
 
 import crowdtwist_async as ct
-from crowdtwist_async._redact import KeyMask, mask_query_keys
+from crowdtwist_async._redact import _FILTER, KeyMask, mask_query_keys, scrub
 
 from .conftest import BASE_URL
 
@@ -115,3 +115,54 @@ def test_a_header_key_must_be_visible_ascii() -> None:
         ct.Session("clé-secrète", base_url=BASE_URL, auth="header")
     # In the query it is percent-encoded, so it can travel there.
     assert ct.Session("clé-secrète", base_url=BASE_URL).base_url == BASE_URL
+
+
+def test_a_cause_holding_the_key_is_cut_from_the_traceback() -> None:
+    mask = KeyMask(KEY)
+    error = ct.APIConnectionError("GET /rewards failed")
+    try:
+        try:
+            raise OSError(f"connect to https://x/?api_key={ENCODED} refused")
+        except OSError as cause:
+            raise error from cause
+    except ct.APIConnectionError:
+        pass
+    scrub(error, mask)
+    assert error.__cause__ is None
+    assert error.__suppress_context__ is True
+    assert ENCODED not in "".join(traceback.format_exception(error))
+
+
+def test_a_cause_without_the_key_is_kept() -> None:
+    error = ct.APIConnectionError("GET /rewards failed")
+    cause = OSError("refused")
+    error.__cause__ = cause
+    scrub(error, KeyMask(KEY))
+    assert error.__cause__ is cause
+
+
+def test_args_that_are_not_text_are_left_as_they_are() -> None:
+    error = ct.ResponseDecodeError(f"bad page {KEY}")
+    error.args = (f"bad page {KEY}", 3, None)
+    scrub(error, KeyMask(KEY))
+    assert error.args == ("bad page ***", 3, None)
+    assert error.message == "bad page ***"
+
+
+@pytest.mark.parametrize(
+    ("msg", "args", "shown"),
+    [
+        pytest.param("GET /r?api_key=abc&x=1", None, "GET /r?api_key=***&x=1", id="in-msg"),
+        pytest.param("GET %s", ("/r?api_key=abc",), "GET /r?api_key=***", id="in-args"),
+        pytest.param("GET %s %d", ("/r", 200), "GET /r 200", id="untouched"),
+    ],
+)
+def test_the_httpx_log_filter_masks_only_what_it_must(
+    msg: str, args: tuple[object, ...] | None, shown: str
+) -> None:
+    record = logging.LogRecord("httpx", logging.INFO, __file__, 1, msg, args, None)
+    assert _FILTER.filter(record) is True
+    assert record.getMessage() == shown
+    if "api_key" not in shown:
+        # Records without a key keep their arguments, for handlers that use them.
+        assert record.args == args
