@@ -283,7 +283,7 @@ def _overrides(cls: type) -> dict[str, Any]:
     options: dict[str, Any] = {
         name: override(rename=key) for name, key in _RENAMED.get(cls, {}).items()
     }
-    if any(field.name == "unknown_fields" for field in attrs.fields(cls)):
+    if "unknown_fields" in attrs.fields_dict(cls):
         options["unknown_fields"] = override(omit=True)
     return options
 
