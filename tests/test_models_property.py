@@ -10,7 +10,7 @@ import contextlib
 import json
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, get_args
 
 import attrs
 import pytest
@@ -28,6 +28,7 @@ from crowdtwist_async._models import (
     EligibilityType,
     FrequencyPeriod,
     IdType,
+    IdTypeName,
     Partner,
     Reward,
     RewardsPage,
@@ -59,6 +60,8 @@ def test_enum_values_are_the_documented_ones() -> None:
         "username",
         "mobile_phone_number",
     ]
+    # The typing alias names exactly the enum's values, in the same order.
+    assert get_args(IdTypeName) == tuple(member.value for member in IdType)
     assert [member.value for member in FrequencyPeriod] == list(range(1, 12))
     assert FrequencyPeriod(2) is FrequencyPeriod.CALENDAR_DAY
     assert FrequencyPeriod(11) is FrequencyPeriod.DAYS_180
