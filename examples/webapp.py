@@ -72,9 +72,13 @@ def create_app(session_factory: SessionFactory | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         # One Session for the app's life, shared by every request: one
-        # connection pool, one limit on requests in flight.
-        async with make_session() as session:
+        # connection pool, one limit on requests in flight. Made and closed
+        # as an httpx client is, so no block is held open across the yield.
+        session = make_session()
+        try:
             yield {"session": session}
+        finally:
+            await session.aclose()
 
     return Starlette(routes=[Route("/users/{user_id}/rewards", rewards)], lifespan=lifespan)
 
