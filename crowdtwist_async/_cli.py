@@ -31,7 +31,6 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from rich.progress import Progress
-    from rich.text import Text
 
 __all__ = ["main", "run"]
 
@@ -388,6 +387,7 @@ async def _write_table(
     try:
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
     except ImportError:
         raise UsageError(CLI_HINT) from None
     table = Table()
@@ -397,7 +397,8 @@ async def _write_table(
     count = 0
     async for item in items:
         row = to_dict(item)
-        table.add_row(*(_cell(row[key]) for _, key in columns))
+        # Text, not str: a str cell would be read as rich markup.
+        table.add_row(*(Text(_cell(row[key])) for _, key in columns))
         count += 1
     # Piped, there is no terminal width to fit: don't squeeze to 80 columns.
     console = Console(file=out, width=None if out.isatty() else 160)
@@ -410,13 +411,11 @@ async def _write_table(
     Console(stderr=True).print(f"{count} {'row' if count == 1 else 'rows'}")
 
 
-def _cell(value: object) -> Text:
-    """A cell showing *value* as it is: a Text is never read as rich markup."""
-    from rich.text import Text
-
+def _cell(value: object) -> str:
+    """*value* as a table shows it, with what a terminal would act on escaped."""
     if value is None:
-        return Text()
+        return ""
     text = str(value)
     if isinstance(value, str) and len(value) >= 19 and value[10] == "T":
         text = value[:16].replace("T", " ")  # an ISO date: minutes are enough here
-    return Text(_visible(text))
+    return _visible(text)

@@ -176,10 +176,6 @@ class _Plan:
 
     # -- what came back ------------------------------------------------------
 
-    @property
-    def page_count(self) -> int | None:
-        return self.last
-
     def consume(self, number: int, page: RewardsPage | None) -> list[Reward] | None:
         """The rewards of page *number* not yielded before, or None at the end.
 
@@ -282,7 +278,7 @@ class _PageWalk:
     @property
     def page_count(self) -> int | None:
         """The number of pages the walk expects, once page 1 has said (None before)."""
-        return self._plan.page_count
+        return self._plan.last
 
     def host(self, group: TaskGroup | None) -> None:
         """Run page requests in *group* from now on (None: in each call's own window)."""
