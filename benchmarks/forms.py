@@ -76,6 +76,20 @@ CASES = (
 )
 
 
+class Latency:
+    """How long each page takes: LATENCY, TAIL_FACTOR times that for the slow
+    pages, plus a uniform jitter from a seeded draw of its own."""
+
+    def __init__(self, jitter: float, slow: frozenset[int]) -> None:
+        self._jitter = jitter
+        self._slow = slow
+        self._draws = random.Random(20261129)
+
+    async def wait(self, page: int) -> None:
+        latency = LATENCY * (TAIL_FACTOR if page in self._slow else 1)
+        await anyio.sleep(latency + self._draws.uniform(-self._jitter, self._jitter))
+
+
 class CannedPages(httpx.AsyncBaseTransport):
     """Serves the fake's pages, encoded once beforehand, after their latency.
 
@@ -83,16 +97,13 @@ class CannedPages(httpx.AsyncBaseTransport):
     to the client's event loop; a real CrowdTwist spends it elsewhere.
     """
 
-    def __init__(self, pages: dict[int, bytes], jitter: float, slow: frozenset[int]) -> None:
+    def __init__(self, pages: dict[int, bytes], latency: Latency) -> None:
         self._pages = pages
-        self._jitter = jitter
-        self._slow = slow
-        self._draws = random.Random(20261129)
+        self._latency = latency
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         page = int(request.url.params.get("page", "1"))
-        latency = LATENCY * (TAIL_FACTOR if page in self._slow else 1)
-        await anyio.sleep(latency + self._draws.uniform(-self._jitter, self._jitter))
+        await self._latency.wait(page)
         return httpx.Response(
             200, headers={"content-type": "application/json"}, content=self._pages[page]
         )
@@ -116,15 +127,12 @@ class DesignOnly:
     """The same walk with no HTTP and no parsing: a page is a sleep, then a
     page structured beforehand. What the design costs, without the CPU."""
 
-    def __init__(self, pages: dict[int, bytes], jitter: float, slow: frozenset[int]) -> None:
+    def __init__(self, pages: dict[int, bytes], latency: Latency) -> None:
         self._pages = {n: structure_rewards_page(json.loads(body), n) for n, body in pages.items()}
-        self._jitter = jitter
-        self._slow = slow
-        self._draws = random.Random(20261129)
+        self._latency = latency
 
     async def fetch(self, page: int) -> ct.RewardsPage:
-        latency = LATENCY * (TAIL_FACTOR if page in self._slow else 1)
-        await anyio.sleep(latency + self._draws.uniform(-self._jitter, self._jitter))
+        await self._latency.wait(page)
         return self._pages[page]
 
     async def read(self, concurrency: int, *, entered: bool) -> int:
@@ -164,8 +172,9 @@ async def handwritten(client: httpx.AsyncClient, base_url: str, key: str, concur
 async def measure(case: Case, repeats: int) -> dict[str, float]:
     """Median seconds of each reader on *case*, the readers interleaved run by run."""
     pages, base_url, key = await encoded_pages(case.pages)
-    transport = CannedPages(pages, case.jitter, case.slow_pages)
-    design = DesignOnly(pages, case.jitter, case.slow_pages)
+    # Each its own draws, as the SDK and the design alone read interleaved.
+    transport = CannedPages(pages, Latency(case.jitter, case.slow_pages))
+    design = DesignOnly(pages, Latency(case.jitter, case.slow_pages))
     readers: dict[str, Callable[[], Awaitable[int]]]
     async with (
         ct.Session(key, base_url=base_url, transport=transport, max_concurrency=32) as session,
