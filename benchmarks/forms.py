@@ -30,7 +30,7 @@ import attrs
 import httpx
 
 import crowdtwist_async as ct
-from crowdtwist_async._converter import structure_rewards_page
+from crowdtwist_async._payload import structure_rewards_page
 from crowdtwist_async._pagination import AsyncPaginator, new_rewards
 
 from ._common import Section

@@ -23,7 +23,7 @@ import httpx
 import msgspec
 import pydantic
 
-from crowdtwist_async._converter import structure_rewards_page
+from crowdtwist_async._payload import structure_rewards_page
 from crowdtwist_async.testing import FakeCrowdTwist
 
 from ._common import Section

@@ -12,12 +12,13 @@ failure leaves this module as a `ResponseDecodeError`.
 
 from __future__ import annotations
 
+import linecache
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
-from types import MappingProxyType, NoneType, UnionType
-from typing import TYPE_CHECKING, Any, Final, TypeVar, Union, get_args, get_origin
-from urllib.parse import parse_qs
+from enum import Enum
+from types import MappingProxyType, MemberDescriptorType, NoneType, UnionType
+from typing import Any, Final, TypeVar, Union, get_args, get_origin
 
 import attrs
 import cattrs
@@ -26,6 +27,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from ._exceptions import ResponseDecodeError
 from ._models import (
+    NO_FIELDS,
     EligibilityType,
     FrequencyPeriod,
     Partner,
@@ -35,14 +37,11 @@ from ._models import (
     UsableCoupon,
 )
 
-if TYPE_CHECKING:
-    from enum import Enum
-
 __all__ = [
-    "page_number_from_link",
+    "describe",
     "structure",
-    "structure_coupons",
-    "structure_rewards_page",
+    "structure_int",
+    "structure_records",
     "to_dict",
     "unstructure",
 ]
@@ -73,10 +72,6 @@ _ID_KEYS: Final[Mapping[type, tuple[str, ...]]] = {
 
 _KIND: Final[Mapping[type, str]] = {Reward: "reward", UsableCoupon: "usable coupon"}
 
-# Any of these at the top level of a rewards page means the reward was inlined
-# there, as in the documented sample.
-_REWARD_KEYS: Final = frozenset(a.name for a in attrs.fields(Reward) if a.default is attrs.NOTHING)
-
 # ASCII only: int() and float() also take other scripts' digits and "1_000".
 _INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
@@ -101,7 +96,7 @@ _ELIGIBILITY_TYPES: Final = {member.value: member for member in EligibilityType}
 _DESCRIBE_LIMIT = 40
 
 
-def _describe(value: object) -> str:
+def describe(value: object) -> str:
     """Name *value* briefly for an error message.
 
     Containers are only named: their repr may be huge, or hold a coupon code
@@ -132,7 +127,7 @@ def _describe(value: object) -> str:
 
 
 # The default lets other code call it with the value alone.
-def _structure_int(value: object, _: object = int) -> int:
+def structure_int(value: object, _: object = int) -> int:
     if type(value) is int:
         return value
     if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
@@ -141,7 +136,7 @@ def _structure_int(value: object, _: object = int) -> int:
         return int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return int(value)
-    raise ValueError(f"expected an integer, got {_describe(value)}")
+    raise ValueError(f"expected an integer, got {describe(value)}")
 
 
 def _structure_bool(value: object, _: object) -> bool:
@@ -154,7 +149,7 @@ def _structure_bool(value: object, _: object) -> bool:
             flag = _BOOLEANS.get(value.strip().lower())
         if flag is not None:
             return flag
-    raise ValueError(f"expected a boolean (0/1, true/false), got {_describe(value)}")
+    raise ValueError(f"expected a boolean (0/1, true/false), got {describe(value)}")
 
 
 def _structure_str(value: object, _: object) -> str:
@@ -162,7 +157,7 @@ def _structure_str(value: object, _: object) -> str:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    raise ValueError(f"expected a string, got {_describe(value)}")
+    raise ValueError(f"expected a string, got {describe(value)}")
 
 
 def _structure_datetime(value: object, _: object) -> datetime:
@@ -175,14 +170,14 @@ def _structure_datetime(value: object, _: object) -> datetime:
         if _DECIMAL.fullmatch(text):
             return _from_timestamp(float(text))
         return _from_iso_8601(text)
-    raise ValueError(f"expected a unix timestamp or an ISO 8601 date, got {_describe(value)}")
+    raise ValueError(f"expected a unix timestamp or an ISO 8601 date, got {describe(value)}")
 
 
 def _from_timestamp(seconds: float) -> datetime:
     try:
         return datetime.fromtimestamp(seconds, tz=timezone.utc)
     except (OverflowError, OSError, ValueError):
-        raise ValueError(f"timestamp out of range: {_describe(seconds)}") from None
+        raise ValueError(f"timestamp out of range: {describe(seconds)}") from None
 
 
 def _from_iso_8601(text: str) -> datetime:
@@ -196,7 +191,7 @@ def _from_iso_8601(text: str) -> datetime:
     """
     match = _ISO_8601.fullmatch(text)
     if match is None:
-        raise ValueError(f"expected a unix timestamp or an ISO 8601 date, got {_describe(text)}")
+        raise ValueError(f"expected a unix timestamp or an ISO 8601 date, got {describe(text)}")
     year, month, day, hour, minute, second, fraction, sign, zone_h, zone_m = match.groups()
     try:
         offset = timezone.utc
@@ -215,17 +210,17 @@ def _from_iso_8601(text: str) -> datetime:
         )
     except ValueError:  # a month 13, a 25th hour, an offset of a day or more
         raise ValueError(
-            f"expected a unix timestamp or an ISO 8601 date, got {_describe(text)}"
+            f"expected a unix timestamp or an ISO 8601 date, got {describe(text)}"
         ) from None
     try:
         return parsed.astimezone(timezone.utc)
     except OverflowError:
-        raise ValueError(f"date out of range: {_describe(text)}") from None
+        raise ValueError(f"date out of range: {describe(text)}") from None
 
 
 def _structure_frequency_period(value: object, _: object) -> FrequencyPeriod:
     # A number the SDK does not know is kept, as an UNKNOWN pseudo-member.
-    return FrequencyPeriod(_structure_int(value))
+    return FrequencyPeriod(structure_int(value))
 
 
 def _structure_eligibility_type(value: object, _: object) -> EligibilityType:
@@ -238,14 +233,14 @@ def _structure_eligibility_type(value: object, _: object) -> EligibilityType:
         if value.strip():
             # A type CrowdTwist added: kept as it was sent, as a pseudo-member.
             return EligibilityType(value)
-    raise ValueError(f"expected a segment type such as 'inclusion', got {_describe(value)}")
+    raise ValueError(f"expected a segment type such as 'inclusion', got {describe(value)}")
 
 
 def _structure_json_object(value: object, _: object) -> Mapping[str, Any]:
     # Reward.extra_data copies and freezes it.
     if isinstance(value, Mapping):
         return value
-    raise ValueError(f"expected a JSON object, got {_describe(value)}")
+    raise ValueError(f"expected a JSON object, got {describe(value)}")
 
 
 def _enum_value(member: Enum) -> Any:
@@ -309,7 +304,7 @@ def _record_hook(cls: Any, converter: cattrs.Converter) -> _Hook:
     def structure_record(value: object, _: object) -> object:
         # type() first: isinstance() against an ABC is slow.
         if type(value) is not dict and not isinstance(value, Mapping):
-            raise TypeError(f"expected a JSON object, got {_describe(value)}")
+            raise TypeError(f"expected a JSON object, got {describe(value)}")
         raw = value
         for documented, variant in drifted:
             # Copy only when the drifted spelling is actually there.
@@ -329,11 +324,203 @@ def _record_unstructure_hook(cls: Any, converter: cattrs.Converter) -> Callable[
     return make_dict_unstructure_fn(cls, converter, **_overrides(cls))
 
 
-def _configure(converter: cattrs.Converter) -> cattrs.Converter:
+# -- the fast record hooks -----------------------------------------------------
+# cattrs' generated hooks call one hook per field and then the class's
+# `__init__`, which for a frozen attrs class sets each field through
+# `object.__setattr__`: most of the time goes there, on data that is almost
+# always of a type the field takes as it is. The fast converter's record hooks
+# are generated here instead: for each field, the common case is tested and
+# handled inline (an int that is an int, a 0/1 flag, a unix timestamp, a
+# nested object) and anything else goes to the field's own hook, so the quirks
+# are handled in one place. The record is made with `object.__new__` and its
+# fields set through their slot descriptors, which is what the frozen
+# `__init__` does without its per-call overhead. The detailed converter keeps
+# cattrs' own hooks: it only runs on bad data, to name the field at fault.
+
+_MISSING: Final = object()
+
+# Unix timestamps `datetime.fromtimestamp` takes on every platform (years
+# 1970 to 2999); the hook handles the rest, and the errors.
+_TIMESTAMP_RANGE: Final = (0, 32_503_680_000)
+
+
+def _setter(cls: type, name: str) -> Callable[[object, object], None]:
+    descriptor = cls.__dict__.get(name)
+    if not isinstance(descriptor, MemberDescriptorType):
+        raise TypeError(f"{cls.__name__} must be a slotted attrs class to have a fast hook")
+    setter: Callable[[object, object], None] = descriptor.__set__
+    return setter
+
+
+def _inline(
+    type_: Any, name: str, namespace: dict[str, Any], optional: bool, inner_hook: _Hook
+) -> list[str]:
+    """Lines that structure `v` as *type_*: the common case inline, else `_hook<name>`.
+
+    For `X | None` (*optional*), None has been dealt with already; a blank
+    string goes to the hook, which makes it None. *inner_hook* structures
+    *type_* itself (for `X | None`, an X).
+    """
+    hook = f"_hook{name}(v, _type{name})"
+    if type_ is bool:
+        # 0/1 and "0"/"1" are how the API sends most flags; True == 1 and
+        # 1.0 == 1 as keys, and the hook takes those too. An unhashable value
+        # raises TypeError, and goes to the hook to be refused.
+        namespace["_BOOLEANS"] = _BOOLEANS
+        return ["try:", "    v = _BOOLEANS[v]", "except Exception:", f"    v = {hook}"]
+    if type_ is int:
+        # Counts often come as strings of ASCII digits ("2"): int() them here.
+        return [
+            "if v.__class__ is not int:",
+            "    if v.__class__ is str and v.isdecimal() and v.isascii():",
+            "        v = int(v)",
+            "    else:",
+            f"        v = {hook}",
+        ]
+    if type_ is str:
+        blank = " or not v or v.isspace()" if optional else ""
+        return [f"if v.__class__ is not str{blank}:", f"    v = {hook}"]
+    if type_ is datetime:
+        namespace["_fromtimestamp"] = datetime.fromtimestamp
+        namespace["_utc"] = timezone.utc
+        low, high = _TIMESTAMP_RANGE
+        return [
+            f"if v.__class__ is int and {low} <= v <= {high}:",
+            "    v = _fromtimestamp(v, _utc)",
+            "else:",
+            f"    v = {hook}",
+        ]
+    if isinstance(type_, type) and issubclass(type_, Enum):
+        # Each member by its value, and an int enum's by its digits too: the
+        # API sends `freq_period_id` as a string.
+        members: dict[object, Enum] = {member.value: member for member in type_}
+        members.update({str(value): member for value, member in list(members.items())})
+        namespace[f"_members{name}"] = members
+        return [
+            # Not for a bool, which would find member 1 as True.
+            "if v.__class__ is int or v.__class__ is str:",
+            f"    m = _members{name}.get(v)",
+            "    v = m if m is not None else " + hook,
+            "else:",
+            f"    v = {hook}",
+        ]
+    if attrs.has(type_):
+        namespace[f"_inner{name}"] = inner_hook
+        namespace[f"_innertype{name}"] = type_
+        return [
+            "if v.__class__ is dict:",
+            f"    v = _inner{name}(v, _innertype{name})",
+            "else:",
+            f"    v = {hook}",
+        ]
+    if type_ == Mapping[str, Any]:
+        return ["if v.__class__ is not dict:", f"    v = {hook}"]
+    return [f"v = {hook}"]
+
+
+def _fast_record_hook(cls: Any, converter: cattrs.Converter) -> _Hook:
+    """Generate the fast converter's hook for the attrs class *cls* (see above)."""
+    renamed = _RENAMED.get(cls, {})
+    drifted = dict(_DRIFTED.get(cls, ()))
+    namespace: dict[str, Any] = {
+        "_cls": cls,
+        "_new": object.__new__,
+        "_Mapping": Mapping,
+        "_describe": describe,
+        "_MISSING": _MISSING,
+        "_known": _wire_keys(cls),
+        "_NO_FIELDS": NO_FIELDS,
+        "_freeze": MappingProxyType,
+    }
+    lines = [
+        "def structure_record(d, _):",
+        # type() first: isinstance() against an ABC is slow.
+        "    if d.__class__ is not dict and not isinstance(d, _Mapping):",
+        "        raise TypeError(f'expected a JSON object, got {_describe(d)}')",
+        "    o = _new(_cls)",
+    ]
+    for index, field in enumerate(attrs.fields(cls)):
+        name = str(index)
+        if field.validator is not None or isinstance(field.converter, attrs.Converter):
+            raise TypeError(f"{cls.__name__}.{field.name}: no fast hook for validators")
+        namespace[f"_set{name}"] = _setter(cls, field.name)
+        if field.name == "unknown_fields":
+            lines += [
+                "    if d.keys() <= _known:",
+                f"        _set{name}(o, _NO_FIELDS)",
+                "    else:",
+                f"        _set{name}(o, _freeze({{k: x for k, x in d.items() if k not in _known}}))",  # noqa: E501
+            ]
+            continue
+        key = renamed.get(field.name, field.name)
+        optional = _is_optional(field.type)
+        # A missing key reads as a KeyError for a required field, as in
+        # cattrs' code, and as None, the default, for an optional one.
+        if field.default is attrs.NOTHING:
+            missing = None
+        elif field.default is None and optional:
+            missing = "None"
+        else:
+            raise TypeError(f"{cls.__name__}.{field.name}: a fast hook needs no default or None")
+        if optional and field.converter is not None and field.converter(None) is not None:
+            raise TypeError(f"{cls.__name__}.{field.name}: its converter must keep None")
+        inner = _optional_inner(field.type) if optional else field.type
+        namespace[f"_type{name}"] = field.type
+        namespace[f"_hook{name}"] = converter.get_structure_hook(field.type)
+        body = _inline(inner, name, namespace, optional, converter.get_structure_hook(inner))
+        if field.converter is not None:
+            namespace[f"_convert{name}"] = field.converter
+            body.append(f"v = _convert{name}(v)")
+        if optional:
+            # The value None is None; the hook of `X | None` turns "" into None.
+            body = ["if v is not None:", *_indent(body)]
+        body = _indent(body)
+        lines += _read(key, drifted.get(key), missing)
+        lines += body
+        lines.append(f"    _set{name}(o, v)")
+    lines.append("    return o")
+    source = "\n".join(lines) + "\n"
+    filename = f"<fast structure hook for {cls.__module__}.{cls.__qualname__}>"
+    # In linecache, a traceback through the hook shows its lines.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)
+    hook: _Hook = namespace["structure_record"]
+    return hook
+
+
+def _read(key: str, variant: str | None, missing: str | None) -> list[str]:
+    """Lines that read *key* (or its drifted spelling *variant*) into `v`.
+
+    *missing* is what a missing key reads as, None for a KeyError.
+    """
+    if missing is None:
+        read, read_variant = f"d[{key!r}]", f"d[{variant!r}]"
+    else:
+        read, read_variant = f"d.get({key!r}, {missing})", f"d.get({variant!r}, {missing})"
+    if variant is None:
+        return [f"    v = {read}"]
+    # The documented spelling wins when both are there, even as null.
+    return [
+        f"    v = d.get({key!r}, _MISSING)",
+        "    if v is _MISSING:",
+        f"        v = {read_variant}",
+    ]
+
+
+def _indent(lines: list[str]) -> list[str]:
+    return ["    " + line for line in lines]
+
+
+def _optional_inner(type_: Any) -> Any:
+    (inner,) = (arg for arg in get_args(type_) if arg is not NoneType)
+    return inner
+
+
+def _configure(converter: cattrs.Converter, record_hook: Callable[..., _Hook]) -> cattrs.Converter:
     # Class hooks go to singledispatch, which would otherwise send the enums to
     # the int and str hooks and bool to the int one: register each exactly.
     for cls, hook in (
-        (int, _structure_int),
+        (int, structure_int),
         (bool, _structure_bool),
         (str, _structure_str),
         (datetime, _structure_datetime),
@@ -343,7 +530,7 @@ def _configure(converter: cattrs.Converter) -> cattrs.Converter:
         converter.register_structure_hook(cls, hook)
     converter.register_structure_hook_func(lambda t: t == Mapping[str, Any], _structure_json_object)
     converter.register_structure_hook_factory(_is_optional, _optional_hook)
-    converter.register_structure_hook_factory(attrs.has, _record_hook)
+    converter.register_structure_hook_factory(attrs.has, record_hook)
 
     converter.register_unstructure_hook(datetime, datetime.isoformat)
     # The str-based enum would otherwise be passed through as the member itself.
@@ -354,8 +541,8 @@ def _configure(converter: cattrs.Converter) -> cattrs.Converter:
     return converter
 
 
-_converter: Final = _configure(cattrs.Converter(detailed_validation=False))
-_detailed_converter: Final = _configure(cattrs.Converter(detailed_validation=True))
+_converter: Final = _configure(cattrs.Converter(detailed_validation=False), _fast_record_hook)
+_detailed_converter: Final = _configure(cattrs.Converter(detailed_validation=True), _record_hook)
 
 
 # -- error reporting ----------------------------------------------------------
@@ -442,7 +629,7 @@ def _structure_detailed(data: object, cls: type[T], location: str | None) -> T:
         raise _decode_error(exc, data, cls, location) from exc
 
 
-def _structure_records(items: list[Any], cls: type[T], location: str) -> tuple[T, ...]:
+def structure_records(items: list[Any], cls: type[T], location: str) -> tuple[T, ...]:
     hook = _converter.get_structure_hook(cls)
     try:
         return tuple([hook(item, cls) for item in items])
@@ -512,107 +699,3 @@ def _put_back_unknown(model: object, data: dict[str, Any]) -> None:
         for name in ("segment", "partner_info"):
             if getattr(model, name) is not None:
                 _put_back_unknown(getattr(model, name), data[name])
-
-
-def page_number_from_link(link: object) -> int | None:
-    """Return the positive integer `page` query parameter of *link*, else None.
-
-    Only the query matters: the API's links carry a wrong host and path (the
-    documented ones, like "https://api[client_id].ct.com/...", are not even
-    valid URLs, which `urllib.parse.urlsplit` rejects).
-    """
-    if not isinstance(link, str):
-        return None
-    query = link.partition("#")[0].partition("?")[2]
-    values = parse_qs(query).get("page")
-    if not values:
-        return None
-    return _positive_int(values[0])
-
-
-def _lenient_int(value: object) -> int | None:
-    try:
-        return _structure_int(value)
-    except ValueError:
-        return None
-
-
-def _positive_int(value: object) -> int | None:
-    number = _lenient_int(value)
-    return number if number is not None and number > 0 else None
-
-
-def _count(value: object) -> int | None:
-    number = _lenient_int(value)
-    return number if number is not None and number >= 0 else None
-
-
-def structure_rewards_page(payload: object, number: int) -> RewardsPage:
-    """Build page *number* of a user's rewards from the decoded JSON *payload*.
-
-    Besides the documented `{"paging": {...}, "rewards": [...]}`, accepts the
-    documented sample's shape, one reward's fields inlined beside `paging`.
-    A `total` or `pages` that is not a count (negative, not a number) becomes
-    None, "unknown".
-
-    Raises:
-        ResponseDecodeError: the payload or one of its rewards does not fit.
-    """
-    if not isinstance(payload, Mapping):
-        raise ResponseDecodeError(
-            f"invalid rewards page: expected a JSON object, got {_describe(payload)}",
-            field="rewards",
-        )
-    rewards = payload.get("rewards")
-    if rewards is None:
-        if _REWARD_KEYS.isdisjoint(payload):
-            records: tuple[Reward, ...] = ()
-        else:
-            # `paging` belongs to the page, not to the reward inlined beside it.
-            inlined = {key: value for key, value in payload.items() if key != "paging"}
-            records = (structure(inlined, Reward),)
-    elif isinstance(rewards, list):
-        records = _structure_records(rewards, Reward, "rewards")
-    else:
-        raise ResponseDecodeError(
-            f"invalid rewards page: field 'rewards': expected a JSON array, "
-            f"got {_describe(rewards)}",
-            field="rewards",
-        )
-
-    paging = payload.get("paging")
-    if not isinstance(paging, Mapping):
-        paging = {}
-    return RewardsPage(
-        number=number,
-        total=_count(paging.get("total")),
-        pages=_count(paging.get("pages")),
-        rewards=records,
-        next_page=page_number_from_link(paging.get("next_page")),
-        prev_page=page_number_from_link(paging.get("prev_page")),
-    )
-
-
-def structure_coupons(payload: object) -> tuple[UsableCoupon, ...]:
-    """Build the user's usable coupons from the decoded JSON *payload*.
-
-    The documented sample is not valid JSON, so the real shape is uncertain;
-    accepted are a JSON array of coupons, a single coupon object, and an
-    object holding exactly one array (e.g. `{"usable_coupons": [...]}`).
-
-    Raises:
-        ResponseDecodeError: the payload or one of its coupons does not fit.
-    """
-    if isinstance(payload, list):
-        return _structure_records(payload, UsableCoupon, "")
-    if isinstance(payload, Mapping):
-        if "reward_id" in payload or "code" in payload:
-            return (structure(payload, UsableCoupon),)
-        arrays = [(key, value) for key, value in payload.items() if isinstance(value, list)]
-        if len(arrays) == 1:
-            key, items = arrays[0]
-            return _structure_records(items, UsableCoupon, str(key))
-    raise ResponseDecodeError(
-        "invalid usable coupons: expected a JSON array of coupons, a coupon, or an "
-        f"object holding one array of coupons; got {_describe(payload)}"
-    )

@@ -5,17 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
-from ._converter import structure_coupons, structure_rewards_page
 from ._models import IdType, IdTypeName, Reward, RewardsPage, UsableCoupon
 from ._pagination import AsyncPaginator, FetchPage, Select, new_rewards, whole_page
-from ._protocol import (
-    COUPON_ID_TYPES,
-    EMPTY_LISTING,
-    MAX_PAGE_SIZE,
-    check_id_type,
-    check_int,
-    encode_user_id,
-)
+from ._payload import structure_coupons, structure_rewards_page
+from ._protocol import COUPON_ID_TYPES, MAX_PAGE_SIZE, check_id_type, check_int, encode_user_id
 
 __all__ = ["Get", "Users"]
 
@@ -109,12 +102,7 @@ class Users:
         """
         number = check_int("page", page, low=1)
         fetch, _ = self._listing(user_id, id_type, page_size, include_soldout, None)
-        result = await fetch(number)
-        if result is None:
-            return RewardsPage(
-                number=number, total=0, pages=0, rewards=(), next_page=None, prev_page=None
-            )
-        return result
+        return await fetch(number)
 
     async def usable_coupons(
         self,
@@ -134,7 +122,7 @@ class Users:
         params = _id_type_param(check_id_type(id_type, COUPON_ID_TYPES))
         if expired is not None:
             params["expired"] = _flag("expired", expired)
-        return await self._get(path, params, _coupons)
+        return await self._get(path, params, structure_coupons)
 
     def _paginator(
         self,
@@ -177,19 +165,13 @@ class Users:
         )
         get = self._get
 
-        async def fetch(number: int) -> RewardsPage | None:
-            def parse(payload: object) -> RewardsPage | None:
-                if payload is EMPTY_LISTING:
-                    return None
+        async def fetch(number: int) -> RewardsPage:
+            def parse(payload: object) -> RewardsPage:
                 return structure_rewards_page(payload, number)
 
             return await get(path, {**params, "page": str(number)}, parse)
 
         return fetch, concurrency
-
-
-def _coupons(payload: object) -> tuple[UsableCoupon, ...]:
-    return () if payload is EMPTY_LISTING else structure_coupons(payload)
 
 
 def _id_type_param(value: str | None) -> dict[str, str]:

@@ -43,8 +43,8 @@ __all__ = ["AHEAD_PER_SLOT", "WINDOW_PER_SLOT", "AsyncPaginator", "FetchPage", "
 
 T = TypeVar("T")
 
-#: Fetch one page by number; None means the API said the listing is empty.
-FetchPage = Callable[[int], Awaitable["RewardsPage | None"]]
+#: Fetch one page by number (a listing the API says is empty: a page with no rewards).
+FetchPage = Callable[[int], Awaitable[RewardsPage]]
 
 #: What a listing yields for a page: the page, and its rewards not yielded before.
 Select = Callable[[RewardsPage, list[Reward]], Iterable[T]]
@@ -130,11 +130,11 @@ class _Plan:
         self.next_start = number + 1
         self._follow = None
 
-    def arrived(self, number: int, page: RewardsPage | None) -> bool:
+    def arrived(self, number: int, page: RewardsPage) -> bool:
         """Learn from page *number*; True if nothing after it will be read."""
         if number == 1:
             self._learn(page)
-        if page is None or not page.rewards or self._shrunk(page) is not None:
+        if not page.rewards or self._shrunk(page) is not None:
             self.cut(number)
             return True
         # A listing may grow while it is read: follow it.
@@ -153,9 +153,7 @@ class _Plan:
         """Nothing after page *number* will be consumed (it failed or ended the listing)."""
         self._end = number if self._end is None else min(self._end, number)
 
-    def _learn(self, page: RewardsPage | None) -> None:
-        if page is None:
-            return
+    def _learn(self, page: RewardsPage) -> None:
         items = len(page.rewards)
         total = page.total
         # A total below what page 1 itself holds promises nothing.
@@ -176,19 +174,21 @@ class _Plan:
 
     # -- what came back ------------------------------------------------------
 
-    def consume(self, number: int, page: RewardsPage | None) -> list[Reward] | None:
+    def consume(self, number: int, page: RewardsPage) -> list[Reward] | None:
         """The rewards of page *number* not yielded before, or None at the end.
 
         Pages are consumed in order. Raises `ListingChangedError` or
         `IncompleteListingError` where the listing is seen to be short.
         """
         self._consumed = number
-        lower = None if page is None else self._shrunk(page)
+        # An empty page says nothing about the listing's size: `no_data` has
+        # no counts at all (it reads as total 0), so it is only "empty".
+        lower = self._shrunk(page) if page.rewards else None
         if lower is not None:
             raise ListingChangedError(
                 page=number, expected_total=self._promised or 0, total=lower, seen=self._count
             )
-        rewards = page.rewards if page is not None else ()
+        rewards = page.rewards
         seen = self._seen
         fresh = []
         for reward in rewards:
@@ -254,7 +254,7 @@ class _Slot:
         self.number = number
         self.scope = anyio.CancelScope()
         self.done = anyio.Event()
-        self.outcome: RewardsPage | BaseException | _Pending | None = _PENDING
+        self.outcome: RewardsPage | BaseException | _Pending = _PENDING
 
 
 class _PageWalk:
@@ -313,7 +313,7 @@ class _PageWalk:
         except BaseException:
             self.close()
             raise
-        if fresh is None or outcome is None:
+        if fresh is None:
             self.close()
             return None
         if self._group is not None:

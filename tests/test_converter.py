@@ -11,14 +11,7 @@ from typing import Any
 
 import pytest
 
-from crowdtwist_async._converter import (
-    page_number_from_link,
-    structure,
-    structure_coupons,
-    structure_rewards_page,
-    to_dict,
-    unstructure,
-)
+from crowdtwist_async._converter import structure, to_dict, unstructure
 from crowdtwist_async._exceptions import ResponseDecodeError
 from crowdtwist_async._models import (
     NO_FIELDS,
@@ -29,6 +22,11 @@ from crowdtwist_async._models import (
     RewardsPage,
     Segment,
     UsableCoupon,
+)
+from crowdtwist_async._payload import (
+    page_number_from_link,
+    structure_coupons,
+    structure_rewards_page,
 )
 
 from .fakeapi import SAMPLES, load

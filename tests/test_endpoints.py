@@ -267,8 +267,9 @@ async def test_a_bad_record_keeps_the_response_status_and_body(
 
 def test_to_dict_writes_a_model_as_the_api_does() -> None:
     import crowdtwist_async._converter as converter
+    import crowdtwist_async._payload as payload
 
-    page = converter.structure_rewards_page(
+    page = payload.structure_rewards_page(
         json.loads((SAMPLES / "rewards_sample.json").read_text()), 1
     )
     (reward,) = page.rewards

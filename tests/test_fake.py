@@ -21,7 +21,7 @@ import pytest
 
 import crowdtwist_async as ct
 import crowdtwist_async.testing as testing
-from crowdtwist_async._converter import structure_coupons, structure_rewards_page
+from crowdtwist_async._payload import structure_coupons, structure_rewards_page
 from crowdtwist_async._protocol import EMPTY_LISTING, decode_response
 from crowdtwist_async.testing import (
     SANDBOX_EMAIL,
@@ -480,7 +480,7 @@ def test_every_page_and_coupon_list_structures(seed: int) -> None:
         for expired in ("false", "true"):
             response = get(fake, f"/v2/users/{member.id}/usable_coupons", expired=expired)
             payload = decode_response(response.status_code, response.headers, response.content)
-            coupons = () if payload is EMPTY_LISTING else structure_coupons(payload)
+            coupons = structure_coupons(payload)
             assert [c.code for c in coupons] == [
                 c.record["code"]
                 for c in member.coupons

@@ -17,12 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crowdtwist_async._converter import (
-    structure,
-    structure_coupons,
-    structure_rewards_page,
-    unstructure,
-)
+from crowdtwist_async._converter import structure, unstructure
 from crowdtwist_async._exceptions import ResponseDecodeError
 from crowdtwist_async._models import (
     EligibilityType,
@@ -35,6 +30,7 @@ from crowdtwist_async._models import (
     Segment,
     UsableCoupon,
 )
+from crowdtwist_async._payload import structure_coupons, structure_rewards_page
 
 from .fakeapi import load
 
