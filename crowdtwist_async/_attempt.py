@@ -63,8 +63,9 @@ class Sender:
     def __init__(self, client: httpx.AsyncClient, limits: Limits) -> None:
         self.client = client
         # anyio binds the semaphore to the event loop on first use, so a
-        # Session can be made before any loop runs.
-        self._limiter = anyio.Semaphore(limits.max_concurrency)
+        # Session can be made before any loop runs. A free slot is taken
+        # without a checkpoint (the request right after it awaits anyway).
+        self._limiter = anyio.Semaphore(limits.max_concurrency, fast_acquire=True)
         self._pacer = _Pacer(limits.rate_limit) if limits.rate_limit is not None else None
         self._max_body = limits.max_body_bytes
 
@@ -112,9 +113,15 @@ class Sender:
     async def _read_capped(self, response: httpx.Response) -> bytes:
         """Read the body, refusing one larger than the cap before reading it all."""
         limit = self._max_body
-        declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise _too_large(response.status_code, declared + " bytes declared", limit)
+        headers = response.headers
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit():
+            if int(declared) > limit:
+                raise _too_large(response.status_code, declared + " bytes declared", limit)
+            if "content-encoding" not in headers:
+                # HTTP/1.1 frames the body by its Content-Length: no more can
+                # come. A compressed body could still unpack past the cap.
+                return await response.aread()
         chunks: list[bytes] = []
         size = 0
         # Leaving httpx's body iterator early would leave its nested async

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from functools import partial
 from types import TracebackType
 from typing import Literal, TypeVar
+from urllib.parse import urlencode
 
 import anyio
 import attrs
@@ -147,7 +148,11 @@ class Session:
         self._mask = KeyMask(self._api_key)
         self._base_url = normalize_base_url(url)
         self._auth: AuthMode = auth
+        self._headers = {"Accept": "application/json"}
+        if auth == "header":
+            self._headers["X-CT-Authorization"] = f"CTApiKey {self._api_key}"
         self._timeout = Timeout.coerce(timeout)
+        self._httpx_timeout = self._timeout.for_httpx()
         self._retries = attrs.evolve(DEFAULT_RETRIES, max_retries=max_retries)
         self._limits = Limits(max_concurrency=max_concurrency, rate_limit=rate_limit)
         self._derived = False
@@ -225,6 +230,7 @@ class Session:
         clone._derived = True
         if not isinstance(timeout, _Unset):
             clone._timeout = Timeout.coerce(timeout)
+            clone._httpx_timeout = clone._timeout.for_httpx()
         if max_retries is not None:
             clone._retries = attrs.evolve(self._retries, max_retries=max_retries)
         clone.users = Users(clone._get, self._limits.max_concurrency)
@@ -298,17 +304,15 @@ class Session:
         raise RuntimeError(f"the Session was closed while GET {path} was in flight")
 
     def _build_request(self, path: str, params: dict[str, str]) -> httpx.Request:
-        headers = {"Accept": "application/json"}
-        if self._auth == "header":
-            headers["X-CT-Authorization"] = f"CTApiKey {self._api_key}"
-        else:
+        if self._auth == "query":
             params = {**params, "api_key": self._api_key}
+        # The whole URL, parsed once: given `params`, httpx parses the URL,
+        # then parses it again to merge them (about 20 µs a request). The
+        # query comes out byte for byte as httpx's own encoding would make it.
+        query = urlencode(params)
+        url = httpx.URL(f"{self._base_url}{path}?{query}" if query else self._base_url + path)
         return self._shared.sender.client.build_request(
-            "GET",
-            self._base_url + path,
-            params=params,
-            headers=headers,
-            timeout=self._timeout.for_httpx(),
+            "GET", url, headers=self._headers, timeout=self._httpx_timeout
         )
 
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from datetime import datetime, timezone
 from http import HTTPStatus
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import crowdtwist_async as ct
+from crowdtwist_async import _protocol
 from crowdtwist_async._protocol import (
     COUPON_ID_TYPES,
     EMPTY_LISTING,
@@ -21,11 +25,23 @@ from crowdtwist_async._protocol import (
     decode_response,
     encode_user_id,
     is_literal_loopback,
+    loads_strict,
     normalize_base_url,
     parse_retry_after,
 )
 
 from .fakeapi import SAMPLES
+
+
+@pytest.fixture(params=["orjson", "json"])
+def decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Decode with orjson first (as when the `orjson` extra is installed), or json alone."""
+    import orjson
+
+    fast = orjson.loads if request.param == "orjson" else _protocol._stdlib_loads
+    monkeypatch.setattr(_protocol._FAST_LOADS, "loads", fast)
+    return str(request.param)
+
 
 NO_HEADERS = httpx.Headers()
 
@@ -331,7 +347,7 @@ def test_no_data_with_a_server_error_is_still_an_error() -> None:
         pytest.param(b"[" * 100_000, id="deeply-nested"),
     ],
 )
-def test_decode_non_json_success(body: bytes) -> None:
+def test_decode_non_json_success(body: bytes, decoder: str) -> None:
     with pytest.raises(ct.ResponseDecodeError, match="not valid JSON") as info:
         decode_response(200, NO_HEADERS, body)
     assert info.value.status_code == 200
@@ -344,11 +360,94 @@ def test_decode_non_json_success(body: bytes) -> None:
         pytest.param(b'{"paging": {"total": NaN}, "rewards": []}', id="nan"),
         pytest.param(b'{"paging": {"total": Infinity}, "rewards": []}', id="infinity"),
         pytest.param(b'{"rewards": [{"num_points": -Infinity}]}', id="minus-infinity"),
+        pytest.param(b'{"rewards": [{"num_points": 1e400}]}', id="overflowing-float"),
     ],
 )
-def test_json_is_decoded_strictly(body: bytes) -> None:
+def test_json_is_decoded_strictly(body: bytes, decoder: str) -> None:
     with pytest.raises(ct.ResponseDecodeError, match="not valid JSON"):
         decode_response(200, NO_HEADERS, body)
+
+
+# Where orjson and json differ on their own: orjson refuses these, json takes them.
+JSON_EDGES = [
+    b'{"total": 123456789012345678901234567890}',
+    b'{"total": -18446744073709551617}',
+    b'{"total": -9223372036854775809, "pages": 18446744073709551616}',
+    b"[18446744073709551615, -9223372036854775808, 9999999999999999999]",
+    b'{"points": 1e400}',
+    b'{"points": -1E+999}',
+    b"\xef\xbb\xbf{}",
+    '{"a": 1}'.encode("utf-16"),
+    b'{"title": "\\ud800"}',
+    b"[" * 500 + b"]" * 500,
+    b"[" * 2000 + b"]" * 2000,
+    b'{"a": 1, "a": 2}',
+    b'{"a": 1.0, "b": 1e400, "c": -0.0, "d": 1E2}',
+    b' \n {"a": [true, false, null]} \t',
+    b'"\xe2\x82\xac"',
+    b'{"a": NaN}',
+    b'{"a": 1,}',
+    b"\xff",
+]
+
+
+def loaded(body: bytes) -> object:
+    try:
+        value = loads_strict(body)
+    except (ValueError, RecursionError) as exc:
+        return type(exc).__mro__[-3]  # ValueError or RecursionError
+    return repr(value)  # repr tells 1 from 1.0 and True from 1
+
+
+@pytest.mark.parametrize("body", JSON_EDGES)
+def test_orjson_and_json_accept_the_same_bodies_alike(
+    body: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import orjson
+
+    monkeypatch.setattr(_protocol._FAST_LOADS, "loads", orjson.loads)
+    with_orjson = loaded(body)
+    monkeypatch.setattr(_protocol._FAST_LOADS, "loads", _protocol._stdlib_loads)
+    assert with_orjson == loaded(body)
+
+
+DOCUMENTS = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(DOCUMENTS, st.booleans())
+def test_orjson_and_json_agree_on_any_document(value: object, ascii_only: bool) -> None:
+    import orjson
+
+    body = json.dumps(value, ensure_ascii=ascii_only).encode()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_protocol._FAST_LOADS, "loads", orjson.loads)
+        with_orjson = loaded(body)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_protocol._FAST_LOADS, "loads", _protocol._stdlib_loads)
+        assert with_orjson == loaded(body) == repr(value)
+
+
+def test_orjson_is_found_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    import orjson
+
+    monkeypatch.setattr(_protocol._FAST_LOADS, "loads", None)
+    assert loads_strict(b'{"a": [1]}') == {"a": [1]}
+    assert _protocol._FAST_LOADS.loads is orjson.loads
+    # Without orjson, json does it all.
+    monkeypatch.setattr(_protocol._FAST_LOADS, "loads", None)
+    monkeypatch.setitem(sys.modules, "orjson", None)
+    assert loads_strict(b'{"a": [1]}') == {"a": [1]}
+    assert _protocol._FAST_LOADS.loads is _protocol._stdlib_loads
 
 
 def test_rate_limit_error_carries_retry_after() -> None:
