@@ -52,7 +52,12 @@ def page_number_from_link(link: object) -> int | None:
         if "%" in name or "+" in name:
             name = unquote_plus(name)
         if name == "page":
-            return _positive_int(unquote_plus(value) if "%" in value or "+" in value else value)
+            # The usual "page=3", quickly (int() refuses over 4300 digits).
+            if value.isdecimal() and value.isascii() and len(value) < 20:
+                number = int(value)
+            else:
+                number = _lenient_int(unquote_plus(value))
+            return number if number is not None and number > 0 else None
     return None
 
 
@@ -61,11 +66,6 @@ def _lenient_int(value: object) -> int | None:
         return structure_int(value)
     except ValueError:
         return None
-
-
-def _positive_int(value: object) -> int | None:
-    number = _lenient_int(value)
-    return number if number is not None and number > 0 else None
 
 
 def _count(value: object) -> int | None:
@@ -87,7 +87,8 @@ def structure_rewards_page(payload: object, number: int) -> RewardsPage:
     """
     if payload is EMPTY_LISTING:
         return empty_page(number)
-    if not isinstance(payload, Mapping):
+    # type() first: isinstance() against an ABC is slow.
+    if type(payload) is not dict and not isinstance(payload, Mapping):
         raise ResponseDecodeError(
             f"invalid rewards page: expected a JSON object, got {describe(payload)}",
             field="rewards",
@@ -100,7 +101,7 @@ def structure_rewards_page(payload: object, number: int) -> RewardsPage:
             # `paging` belongs to the page, not to the reward inlined beside it.
             inlined = {key: value for key, value in payload.items() if key != "paging"}
             records = (structure(inlined, Reward),)
-    elif isinstance(rewards, list):
+    elif type(rewards) is list or isinstance(rewards, list):
         records = structure_records(rewards, Reward, "rewards")
     else:
         raise ResponseDecodeError(
@@ -110,7 +111,7 @@ def structure_rewards_page(payload: object, number: int) -> RewardsPage:
         )
 
     paging = payload.get("paging")
-    if not isinstance(paging, Mapping):
+    if type(paging) is not dict and not isinstance(paging, Mapping):
         paging = {}
     return RewardsPage(
         number=number,

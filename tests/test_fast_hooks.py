@@ -8,8 +8,9 @@ the type of every value and the unknown fields, or both must fail.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import parse_qs
 
 import attrs
 import pytest
@@ -23,6 +24,7 @@ from crowdtwist_async._converter import (
     structure,
 )
 from crowdtwist_async._models import NO_FIELDS, Partner, Reward, Segment, UsableCoupon
+from crowdtwist_async._payload import page_number_from_link
 
 from .test_models_property import JSON, SAMPLE_COUPON, SAMPLE_REWARD
 
@@ -178,3 +180,39 @@ def test_a_class_the_fast_hooks_cannot_build_is_refused_when_the_hook_is_made() 
         _fast_record_hook(Unslotted, _converter)
     with pytest.raises(TypeError, match=r"Converted\.count: its converter must keep None"):
         _fast_record_hook(Converted, _converter)
+
+
+def test_a_timestamp_seen_before_gives_the_same_datetime(monkeypatch: pytest.MonkeyPatch) -> None:
+    from crowdtwist_async import _converter as converter
+
+    converter._MOMENTS.clear()
+    monkeypatch.setattr(converter, "_MOMENTS_KEPT", 3)
+    first = structure(dict(SAMPLE_REWARD, date_start=1402057860), Reward)
+    again = structure(dict(SAMPLE_REWARD, date_start=1402057860), Reward)
+    assert again.date_start is first.date_start
+    assert first.date_start == datetime.fromtimestamp(1402057860, timezone.utc)
+    # Bounded: past three, the table starts again.
+    for seconds in (1, 2, 3, 4):
+        assert structure(dict(SAMPLE_REWARD, date_start=seconds), Reward).date_start == (
+            datetime.fromtimestamp(seconds, timezone.utc)
+        )
+    assert len(converter._MOMENTS) <= 3
+    assert converter._MOMENTS[4] == datetime.fromtimestamp(4, timezone.utc)
+
+
+QUERY_PARTS = st.sampled_from(
+    ["page", "Page", "pa%67e", "pa+ge", "page ", "api_key", "", "=", "&", "%", "+"]
+) | st.text(alphabet="pag=&%+2019 ;#x", max_size=6)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(QUERY_PARTS, max_size=8).map("".join))
+def test_the_page_of_a_link_is_read_as_parse_qs_reads_it(query: str) -> None:
+    values = parse_qs(query.partition("#")[0]).get("page")
+    try:
+        expected = int(values[0].strip()) if values else None
+    except ValueError:
+        expected = None
+    if expected is not None and (expected <= 0 or not values[0].strip().isascii()):  # type: ignore[index]
+        expected = None
+    assert page_number_from_link(f"https://api[client_id].ct.com/v2.1/rewards?{query}") == expected
