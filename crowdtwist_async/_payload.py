@@ -53,6 +53,7 @@ def page_number_from_link(link: object) -> int | None:
             name = unquote_plus(name)
         if name == "page":
             # The usual "page=3", quickly (int() refuses over 4300 digits).
+            number: int | None
             if value.isdecimal() and value.isascii() and len(value) < 20:
                 number = int(value)
             else:
