@@ -4,6 +4,14 @@
 serves on a free loopback port and prints one line, `<base_url> <api_key>`,
 then runs until its standard input closes. `--tail-rate 0.1 --tail-factor 4`
 makes about one response in ten take four times the latency (a heavy tail).
+
+Each line `stats` on its standard input is answered with one line,
+`<requests answered> <answers other than 200> <most in flight at once> <CPU seconds>`,
+the most in flight since the previous `stats`, the CPU this process has used
+so far: a benchmark checks with it that the server saw exactly the requests
+it meant to send, so that a broken run cannot pass for a fast one, and tells
+how much of a core the server itself needed. `--replay 1` answers a request
+seen before from memory (see `Counting`).
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -59,6 +68,67 @@ class HeavyTail:
         await self._app(scope, receive, send)
 
 
+class Counting:
+    """Counts what the server answers; with `replay`, answers a request it has
+    answered before (the same path and query) with the same bytes, after the
+    same latency, without running the fake again.
+
+    Replaying keeps the server's CPU per request small beside the client's,
+    so that a benchmark of the client at thousands of requests a second is
+    not bounded by the fake building each page anew on the other core.
+    Only answers of 200 are kept; the first answer always comes from the fake.
+    """
+
+    def __init__(self, app: Any, fake: FakeCrowdTwist, *, replay: bool) -> None:
+        self._app = app
+        self._fake = fake
+        self._replay = replay
+        self._answers: dict[tuple[str, bytes], list[MutableMapping[str, Any]]] = {}
+        self._draws = random.Random(20261130)
+        self.requests = 0
+        self.errors = 0
+        self._in_flight = 0
+        self.max_in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        self._in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            status = await self._answer(scope, receive, send)
+        finally:
+            self._in_flight -= 1
+        self.requests += 1
+        self.errors += status != 200
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> int:
+        key = (scope["path"], scope["query_string"])
+        kept = self._answers.get(key) if self._replay else None
+        if kept is not None:
+            jitter = self._fake.jitter
+            await anyio.sleep(self._fake.latency + self._draws.uniform(-jitter, jitter))
+            for message in kept:
+                await send(dict(message))
+            return 200
+        messages: list[MutableMapping[str, Any]] = []
+
+        async def keep(message: MutableMapping[str, Any]) -> None:
+            messages.append(dict(message))
+            await send(message)
+
+        await self._app(scope, receive, keep)
+        status = int(messages[0]["status"]) if messages else 500
+        if self._replay and status == 200:
+            self._answers[key] = messages
+        return status
+
+    def stats(self) -> tuple[int, int, int, float]:
+        most, self.max_in_flight = self.max_in_flight, self._in_flight
+        return self.requests, self.errors, most, time.process_time()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--latency", type=float, default=0.0)
@@ -67,16 +137,25 @@ def main() -> None:
     parser.add_argument("--tail-factor", type=float, default=1.0, help="how much slower they are")
     parser.add_argument("--big", type=int, default=0, help="rewards of bench@example.com")
     parser.add_argument("--many", default="0x0", help="MEMBERSxREWARDS for the many-users run")
+    parser.add_argument(
+        "--replay", type=int, default=0, help="1: answer repeated requests from memory"
+    )
     args = parser.parse_args()
+    if args.replay and args.tail_rate:
+        # A replayed answer skips the app, its heavy tail included.
+        parser.error("--replay and --tail-rate do not go together")
     members, per_member = (int(n) for n in args.many.split("x"))
     fake = build(args.big, members, per_member)
     fake.latency, fake.jitter = args.latency, args.jitter
     app: Any = fake
     if args.tail_rate:
         app = HeavyTail(fake, args.latency, args.tail_rate, args.tail_factor)
-    with serve_in_thread(app, host="127.0.0.1", port=0, allow_remote=False) as url:
+    counting = Counting(app, fake, replay=bool(args.replay))
+    with serve_in_thread(counting, host="127.0.0.1", port=0, allow_remote=False) as url:
         print(url, fake.api_key, flush=True)
-        sys.stdin.read()
+        for line in sys.stdin:
+            if line.strip() == "stats":
+                print(*counting.stats(), flush=True)
 
 
 if __name__ == "__main__":

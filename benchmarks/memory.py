@@ -15,7 +15,7 @@ import httpx
 
 import crowdtwist_async as ct
 
-from ._common import Section
+from ._common import Section, Target
 
 TEMPLATE = json.loads(
     json.dumps(
@@ -101,6 +101,10 @@ async def peak(pages: int, *, buffered: bool) -> tuple[int, int]:
     return count, top
 
 
+#: Bytes a streamed listing may keep per reward it has yielded.
+TARGET_STREAMED = 150
+
+
 async def run(quick: bool) -> Section:
     small, big = (100, 1_000) if quick else (100, 10_000)
     section = Section(
@@ -124,7 +128,16 @@ async def run(quick: bool) -> Section:
         n_small, p_small = await peak(small, buffered=buffered)
         n_big, p_big = await peak(big, buffered=buffered)
         assert (n_small, n_big) == (small * 10, big * 10)
-        section.rows.append(
-            (label, p_small / 1024, p_big / 1024, (p_big - p_small) / (n_big - n_small))
-        )
+        per_reward = (p_big - p_small) / (n_big - n_small)
+        section.rows.append((label, p_small / 1024, p_big / 1024, per_reward))
+        if not buffered:
+            section.targets.append(
+                Target(
+                    "streamed listing, bytes per extra reward",
+                    per_reward,
+                    TARGET_STREAMED,
+                    at_most=True,
+                    unit=" B",
+                )
+            )
     return section

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
@@ -10,8 +11,8 @@ from pathlib import Path
 
 import anyio
 
-from . import forms, many_users, memory, overhead, pagination, structuring
-from ._common import Section, machine
+from . import forms, many_users, memory, overhead, pagination, retained, structuring
+from ._common import TARGET_HEADER, Section, machine, table
 
 BENCHMARKS: dict[str, Callable[[bool], Awaitable[Section]]] = {
     "pagination": pagination.run,
@@ -20,6 +21,7 @@ BENCHMARKS: dict[str, Callable[[bool], Awaitable[Section]]] = {
     "structuring": structuring.run,
     "memory": memory.run,
     "many_users": many_users.run,
+    "retained": retained.run,
 }
 
 INTRO = """# Benchmark results
@@ -27,8 +29,9 @@ INTRO = """# Benchmark results
 Produced by `python -m benchmarks` (the `bench` extra: `pip install -e ".[test]"` has it).
 Every figure is a median over repeated runs, and every comparison was measured
 side by side in the same run. These machines are shared and noisy: read the
-ratios more than the absolute numbers. Targets and what the numbers mean are
-in the notes under each table and in NOTES below.
+ratios more than the absolute numbers. Every target, met or missed, is in
+"Targets at a glance" and under its table; what the numbers mean, and why a
+target is missed, is in NOTES below.
 """
 
 
@@ -54,8 +57,10 @@ def main() -> None:
     started = time.monotonic()
     for name in names:
         print(f"running {name}...", flush=True)
+        began = time.monotonic()
         section = anyio.run(BENCHMARKS[name], args.quick)
         print(section.markdown(), flush=True)
+        print(f"({name}: {time.monotonic() - began:.1f} s)\n", flush=True)
         sections.append(section)
     mode = "quick" if args.quick else "full"
     header = (
@@ -63,6 +68,30 @@ def main() -> None:
         f"{time.monotonic() - started:.0f} s.\n\nMachine: {machine()}\n"
     )
     notes = args.notes.read_text() if args.notes.exists() else ""
-    report = "\n".join([header, *(s.markdown() for s in sections), notes])
+    summary = targets(sections, quick=args.quick)
+    print(summary)
+    report = "\n".join([header, summary, *(s.markdown() for s in sections), notes])
     args.output.write_text(report)
     print(f"wrote {args.output}")
+    failures = [failure for section in sections for failure in section.failures]
+    if failures:
+        # After the report is written, so that what did run is kept.
+        sys.exit("contenders failed:\n" + "\n".join(failures))
+
+
+def targets(sections: list[Section], *, quick: bool) -> str:
+    """Every target of this run at a glance, above the sections that measured them."""
+    rows = [(s.title.split(".")[0], *t.cells()) for s in sections for t in s.targets]
+    lines = ["## Targets at a glance", ""]
+    if quick:
+        lines += [
+            "A quick run repeats too little to judge a target by: these are for "
+            "checking that every figure is produced, not what it is.",
+            "",
+        ]
+    if rows:
+        lines += table(("section", *TARGET_HEADER), rows)
+        lines += ["", "Each miss is explained in NOTES, at the end."]
+    else:
+        lines.append("The sections run have no targets.")
+    return "\n".join(lines) + "\n"
