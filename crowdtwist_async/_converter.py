@@ -386,21 +386,21 @@ def _inline(
     if type_ is int:
         # Counts often come as strings of ASCII digits ("2"): int() them here.
         return [
-            "if v.__class__ is not int:",
-            "    if v.__class__ is str and v.isdecimal() and v.isascii():",
+            "if type(v) is not int:",
+            "    if type(v) is str and v.isdecimal() and v.isascii():",
             "        v = int(v)",
             "    else:",
             f"        v = {hook}",
         ]
     if type_ is str:
         blank = " or not v or v.isspace()" if optional else ""
-        return [f"if v.__class__ is not str{blank}:", f"    v = {hook}"]
+        return [f"if type(v) is not str{blank}:", f"    v = {hook}"]
     if type_ is datetime:
         namespace["_moments"] = _MOMENTS
         namespace["_moment"] = _moment
         low, high = _TIMESTAMP_RANGE
         return [
-            f"if v.__class__ is int and {low} <= v <= {high}:",
+            f"if type(v) is int and {low} <= v <= {high}:",
             "    v = _moments.get(v) or _moment(v)",
             "else:",
             f"    v = {hook}",
@@ -413,7 +413,7 @@ def _inline(
         namespace[f"_members{name}"] = members
         return [
             # Not for a bool, which would find member 1 as True.
-            "if v.__class__ is int or v.__class__ is str:",
+            "if type(v) is int or type(v) is str:",
             f"    m = _members{name}.get(v)",
             "    v = m if m is not None else " + hook,
             "else:",
@@ -423,13 +423,13 @@ def _inline(
         namespace[f"_inner{name}"] = inner_hook
         namespace[f"_innertype{name}"] = type_
         return [
-            "if v.__class__ is dict:",
+            "if type(v) is dict:",
             f"    v = _inner{name}(v, _innertype{name})",
             "else:",
             f"    v = {hook}",
         ]
     if type_ == Mapping[str, Any]:
-        return ["if v.__class__ is not dict:", f"    v = {hook}"]
+        return ["if type(v) is not dict:", f"    v = {hook}"]
     return [f"v = {hook}"]
 
 
@@ -450,7 +450,7 @@ def _fast_record_hook(cls: Any, converter: cattrs.Converter) -> _Hook:
     lines = [
         "def structure_record(d, _):",
         # type() first: isinstance() against an ABC is slow.
-        "    if d.__class__ is not dict and not isinstance(d, _Mapping):",
+        "    if type(d) is not dict and not isinstance(d, _Mapping):",
         "        raise TypeError(f'expected a JSON object, got {_describe(d)}')",
         "    o = _new(_cls)",
     ]
