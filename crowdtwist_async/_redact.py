@@ -1,9 +1,10 @@
 """Keeping the API key out of logs, exception messages and tracebacks.
 
 With `auth="query"` the key travels in the URL, and httpx logs every request
-URL at INFO on the `httpx` logger. A filter on that one logger masks the value
-of any `api_key` query parameter in its records; nothing else of the
-application's logging is touched.
+URL at INFO on the `httpx` logger. A filter on that logger (and, with
+`http_backend="aiohttp"`, on each of aiohttp's) masks the value of any
+`api_key` query parameter in its records; nothing else of the application's
+logging is touched.
 
 A key can come back to us in more than one form: as it is, or percent-encoded
 as the URL carried it (`+`, `/` and `=` become `%2B`, `%2F`, `%3D`) when an
@@ -15,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import traceback
+from collections.abc import Iterable
 from typing import Final
 from urllib.parse import quote, quote_plus
 
@@ -77,11 +79,16 @@ def _record_args(record: logging.LogRecord) -> tuple[object, ...]:
 _FILTER: Final = _MaskApiKeys()
 
 
-def install_log_filter() -> None:
-    """Mask api_key values in what httpx logs. Idempotent."""
-    logger = logging.getLogger("httpx")
-    if _FILTER not in logger.filters:
-        logger.addFilter(_FILTER)
+def install_log_filter(names: Iterable[str] = ("httpx",)) -> None:
+    """Mask api_key values in what the loggers *names* log. Idempotent.
+
+    A logger's filters see only the records logged on it, not its children's:
+    name every logger that may log a URL.
+    """
+    for name in names:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
 
 
 def scrub(exc: CrowdTwistError, mask: KeyMask) -> None:

@@ -27,6 +27,7 @@ from ._version import __version__
 __all__ = ["Session"]
 
 AuthMode = Literal["query", "header"]
+HttpBackend = Literal["httpx", "aiohttp"]
 T = TypeVar("T")
 
 
@@ -103,6 +104,13 @@ class Session:
         transport: an `httpx.AsyncBaseTransport` for the client the session
             makes, e.g. `FakeCrowdTwist().transport()` in tests. Not with
             `http_client`.
+        http_backend: what the session's own client sends requests with:
+            `"httpx"` (httpcore; asyncio or trio), or `"aiohttp"`, which
+            spends less CPU per request once several are in flight but runs
+            on asyncio only (`pip install "crowdtwist-async[aiohttp]"`).
+            HTTP/1.1; proxies from `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY`,
+            read when the session is made. Timeouts, retries, limits and
+            errors are the same on both. Not with `http_client` or `transport`.
     """
 
     def __init__(
@@ -119,6 +127,7 @@ class Session:
         rate_limit: float | None = DEFAULT_LIMITS.rate_limit,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        http_backend: HttpBackend = "httpx",
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("CROWDTWIST_API_KEY")
         if key is not None and not isinstance(key, str):
@@ -143,6 +152,14 @@ class Session:
             )
         if http_client is not None and transport is not None:
             raise ValueError("pass http_client or transport, not both")
+        if http_backend not in ("httpx", "aiohttp"):
+            raise ValueError(f"http_backend must be 'httpx' or 'aiohttp', got {http_backend!r}")
+        if http_backend == "aiohttp" and (http_client is not None or transport is not None):
+            given = "http_client" if http_client is not None else "transport"
+            raise ValueError(
+                f"pass {given} or http_backend='aiohttp', not both: "
+                "http_backend='aiohttp' makes the session's own client"
+            )
         self._api_key = key.strip()
         check_api_key(self._api_key, auth)
         self._mask = KeyMask(self._api_key)
@@ -156,6 +173,9 @@ class Session:
         self._retries = attrs.evolve(DEFAULT_RETRIES, max_retries=max_retries)
         self._limits = Limits(max_concurrency=max_concurrency, rate_limit=rate_limit)
         self._derived = False
+        self._http_backend: HttpBackend = http_backend
+        if http_backend == "aiohttp":
+            transport = _aiohttp_transport()
         client = http_client if http_client is not None else self._make_client(transport)
         self._shared = _Shared(Sender(client, self._limits), owns_client=http_client is None)
         install_log_filter()
@@ -314,6 +334,16 @@ class Session:
         return self._shared.sender.client.build_request(
             "GET", url, headers=self._headers, timeout=self._httpx_timeout
         )
+
+
+def _aiohttp_transport() -> httpx.AsyncBaseTransport:
+    """The transport for `http_backend="aiohttp"`, refused early where it cannot run."""
+    # Imported here: aiohttp is optional, and slow to import for those who
+    # never use it.
+    from ._aiohttp import AiohttpTransport, check_event_loop
+
+    check_event_loop()
+    return AiohttpTransport()
 
 
 def _parse(status: int, headers: httpx.Headers, body: bytes, parse: Callable[[object], T]) -> T:

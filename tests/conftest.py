@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from typing import Literal, NamedTuple
 
 import httpx
 import pytest
@@ -18,6 +19,41 @@ BASE_URL = "https://api123.crowdtwist.com"
 @pytest.fixture(params=[pytest.param("asyncio", id="asyncio"), pytest.param("trio", id="trio")])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+HttpBackend = Literal["httpx", "aiohttp"]
+
+
+class Stack(NamedTuple):
+    """An event loop and the HTTP stack a Session runs on it."""
+
+    loop: str
+    http: HttpBackend
+
+
+#: Every stack a loopback test runs on. aiohttp runs on asyncio only, so there
+#: is no trio-aiohttp stack to skip: a module on these stacks overrides
+#: `anyio_backend` to return `stack.loop` (conftest's would multiply them by
+#: both loops).
+STACKS = [
+    pytest.param(Stack("asyncio", "httpx"), id="asyncio-httpx"),
+    pytest.param(Stack("trio", "httpx"), id="trio-httpx"),
+    pytest.param(Stack("asyncio", "aiohttp"), id="asyncio-aiohttp"),
+]
+
+
+@pytest.fixture(params=STACKS)
+def stack(request: pytest.FixtureRequest) -> Stack:
+    """Each stack in turn, for a module whose `anyio_backend` is `stack.loop`."""
+    assert isinstance(request.param, Stack)
+    return request.param
+
+
+@pytest.fixture
+def http_backend(stack: Stack, anyio_backend: object) -> HttpBackend:
+    """The `http_backend=` of the stack the test runs on."""
+    assert anyio_backend == stack.loop, "override anyio_backend to return stack.loop"
+    return stack.http
 
 
 @pytest.fixture

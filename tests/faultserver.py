@@ -39,6 +39,11 @@ class Fault:
     reset_after: int | None = None
     #: Instead of a body, stream this many bytes of spaces without a length.
     stream_bytes: int | None = None
+    #: Send the body 16 bytes at a time, this many seconds apart, until the
+    #: client goes away.
+    trickle: float | None = None
+    #: The body is the request's path and query, as some error pages echo it.
+    echo: bool = False
 
 
 class ResetConnection(Exception):
@@ -63,6 +68,8 @@ class FaultServer:
         self.total_field: Callable[[int], object] | None = None
         self.attempts: Counter[int] = Counter()
         self.requests: list[str] = []
+        #: The Host header of each request.
+        self.hosts: list[str] = []
 
     def page_json(self, page: int) -> bytes:
         if self.rewards_for is not None:
@@ -91,6 +98,7 @@ class FaultServer:
         )
         page = int(query.get("page", "1"))
         self.requests.append(scope["path"])
+        self.hosts.append(dict(scope["headers"]).get(b"host", b"").decode())
         self.attempts[page] += 1
         fault = self.script(page, self.attempts[page]) or Fault()
         if fault.delay:
@@ -98,19 +106,37 @@ class FaultServer:
         if fault.stream_bytes is not None:
             await self._stream(send, fault)
             return
-        body = self.page_json(page) if fault.body is None else fault.body
+        if fault.echo:
+            body = scope["raw_path"] + b"?" + scope["query_string"]
+        else:
+            body = self.page_json(page) if fault.body is None else fault.body
         headers = [
             (b"content-type", fault.content_type.encode()),
             (b"content-length", str(len(body)).encode()),
             *((k.encode(), v.encode()) for k, v in fault.headers),
         ]
         await send({"type": "http.response.start", "status": fault.status, "headers": headers})
+        if fault.trickle is not None:
+            await self._trickle(receive, send, body, fault.trickle)
+            return
         if fault.reset_after is not None:
             await send(
                 {"type": "http.response.body", "body": body[: fault.reset_after], "more_body": True}
             )
             raise ResetConnection
         await send({"type": "http.response.body", "body": body})
+
+    async def _trickle(self, receive: Receive, send: Send, body: bytes, interval: float) -> None:
+        await receive()  # the request's (empty) body
+        for start in range(0, len(body), 16):
+            more = start + 16 < len(body)
+            await send(
+                {"type": "http.response.body", "body": body[start : start + 16], "more_body": more}
+            )
+            # Waiting on receive() is how an ASGI app learns the client left.
+            with anyio.move_on_after(interval):
+                if (await receive())["type"] == "http.disconnect":
+                    return
 
     async def _stream(self, send: Send, fault: Fault) -> None:
         assert fault.stream_bytes is not None

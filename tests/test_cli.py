@@ -198,8 +198,9 @@ def served() -> Iterator[tuple[FakeCrowdTwist, str]]:
         yield fake, url
 
 
+@pytest.mark.parametrize("backend", ["auto", "httpx", "aiohttp"])
 def test_against_the_fake_on_a_real_port(
-    served: tuple[FakeCrowdTwist, str], sandbox_ids: list[str]
+    served: tuple[FakeCrowdTwist, str], sandbox_ids: list[str], backend: str
 ) -> None:
     fake, url = served
     result = cli(
@@ -208,6 +209,8 @@ def test_against_the_fake_on_a_real_port(
         "ndjson",
         "--max-concurrency",
         "3",
+        "--http-backend",
+        backend,
         env={"CROWDTWIST_API_KEY": SECRET, "CROWDTWIST_BASE_URL": url},
     )
     assert result.returncode == 0, result.stderr
@@ -421,3 +424,42 @@ def test_the_help_reads_its_defaults_from_the_sdk() -> None:
     helped = cli("rewards", "--help", env={"COLUMNS": "200"}).stdout
     assert f"seconds per attempt (default: {ct.DEFAULT_TIMEOUT.total:g})" in helped
     assert "pages fetched at once (default: 4)" in helped
+
+
+@pytest.mark.parametrize(
+    ("options", "installed", "expected"),
+    [
+        pytest.param([], True, "aiohttp", id="auto-installed"),
+        pytest.param([], False, "httpx", id="auto-not-installed"),
+        pytest.param(["--http-backend", "auto"], True, "aiohttp", id="auto-named"),
+        pytest.param(["--http-backend", "httpx"], True, "httpx", id="httpx"),
+        pytest.param(["--http-backend", "aiohttp"], True, "aiohttp", id="aiohttp"),
+    ],
+)
+def test_the_http_backend_is_aiohttp_where_it_is_installed(
+    monkeypatch: pytest.MonkeyPatch, options: list[str], installed: bool, expected: str
+) -> None:
+    from crowdtwist_async._cli import _session, build_parser
+
+    if not installed:
+        # As if aiohttp were not installed: importing it fails.
+        monkeypatch.setitem(sys.modules, "aiohttp", None)
+    base_url = "https://api1.crowdtwist.com"
+    args = build_parser().parse_args(
+        ["rewards", "alice", "--api-key", SECRET, "--base-url", base_url, *options]
+    )
+    session = _session(args)
+    assert session._http_backend == expected
+
+
+def test_the_sandbox_answers_through_httpx() -> None:
+    from crowdtwist_async._cli import _session, build_parser
+
+    session = _session(build_parser().parse_args([*ALICE, "--sandbox"]))
+    assert session._http_backend == "httpx"
+    result = cli(*ALICE, "--sandbox", "--http-backend", "aiohttp")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        "crowdtwist-async: error: --sandbox answers in memory through httpx; "
+        "it cannot use --http-backend aiohttp"
+    )

@@ -1,28 +1,39 @@
-"""Fault injection over real HTTP on 127.0.0.1.
+"""Fault injection over real HTTP on 127.0.0.1, on every HTTP stack.
 
 Each test breaks the server in one way and asserts what a consumer of the
 listing sees: every reward exactly once and in order, or a typed SDK
 exception after the rewards before the broken page, never a listing that is
-silently shorter.
+silently shorter. Every test runs on httpx (asyncio and trio) and on aiohttp
+(asyncio): whatever one stack promises, the other keeps.
 """
 
 from __future__ import annotations
 
 import email.utils
+import gzip
 import logging
+import socket
 import time
 import traceback
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Literal
 
+import anyio
+import anyio.abc
 import pytest
 
 import crowdtwist_async as ct
+from crowdtwist_async._redact import KeyMask
 
-from .conftest import API_KEY
+from .conftest import API_KEY, BASE_URL, HttpBackend, Stack
 from .faultserver import Fault, FaultServer, serve
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend(stack: Stack) -> str:
+    return stack.loop
 
 
 class Dispatch:
@@ -49,8 +60,12 @@ def server(loopback: tuple[Dispatch, str]) -> FaultServer:
 
 
 @pytest.fixture
-async def session(loopback: tuple[Dispatch, str]) -> AsyncIterator[ct.Session]:
-    async with ct.Session(API_KEY, base_url=loopback[1], max_retries=2, timeout=2.0) as session:
+async def session(
+    loopback: tuple[Dispatch, str], http_backend: HttpBackend
+) -> AsyncIterator[ct.Session]:
+    async with ct.Session(
+        API_KEY, base_url=loopback[1], max_retries=2, timeout=2.0, http_backend=http_backend
+    ) as session:
         yield session
 
 
@@ -67,6 +82,67 @@ async def read(session: ct.Session, **kwargs: Any) -> tuple[list[str], BaseExcep
 
 def ids(first: int, last: int) -> list[str]:
     return [str(i) for i in range(first, last + 1)]
+
+
+def debug_everything(caplog: pytest.LogCaptureFixture) -> None:
+    """Capture every client-side logger at DEBUG, aiohttp's included."""
+    caplog.set_level(logging.DEBUG)
+    for name in ("httpx", "httpcore", "crowdtwist_async", "anyio", "asyncio", "trio", "aiohttp"):
+        caplog.set_level(logging.DEBUG, logger=name)
+
+
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """A loopback URL where nothing listens: the port is bound, never listened on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+class HangUp:
+    """A TCP server that reads each request and closes the connection unanswered."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.received = b""
+
+    async def handle(self, stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            self.connections += 1
+            with anyio.move_on_after(5):
+                self.received += await stream.receive()
+
+
+class RefusingProxy(HangUp):
+    """A proxy that answers every request (a CONNECT) with 403."""
+
+    async def handle(self, stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            self.connections += 1
+            with anyio.move_on_after(5):
+                while b"\r\n\r\n" not in self.received:
+                    self.received += await stream.receive()
+            await stream.send(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+
+
+async def serving(handler: HangUp, body: Callable[[str], Awaitable[None]]) -> None:
+    """Run *body* with the URL of a loopback TCP server whose connections *handler* takes."""
+    async with (
+        await anyio.create_tcp_listener(local_host="127.0.0.1") as listener,
+        anyio.create_task_group() as group,
+    ):
+        group.start_soon(listener.serve, handler.handle)
+        await body(f"http://127.0.0.1:{listener.extra(anyio.abc.SocketAttribute.local_port)}")
+        group.cancel_scope.cancel()
+
+
+@pytest.fixture
+def no_proxies(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No proxy settings in the environment; set the ones a test needs."""
+    for name in ("http", "https", "all", "no"):
+        monkeypatch.delenv(f"{name}_proxy", raising=False)
+        monkeypatch.delenv(f"{name.upper()}_PROXY", raising=False)
+    return monkeypatch
 
 
 async def test_a_clean_listing(server: FaultServer, session: ct.Session) -> None:
@@ -157,11 +233,13 @@ async def test_a_retry_after_beyond_a_minute_raises_rate_limit_error(
 
 
 async def test_a_response_slower_than_the_timeout(
-    server: FaultServer, loopback: tuple[Dispatch, str]
+    server: FaultServer, loopback: tuple[Dispatch, str], http_backend: HttpBackend
 ) -> None:
     server.script = lambda page, attempt: Fault(delay=5.0) if page == 2 else None
     started = time.monotonic()
-    async with ct.Session(API_KEY, base_url=loopback[1], max_retries=1, timeout=0.3) as session:
+    async with ct.Session(
+        API_KEY, base_url=loopback[1], max_retries=1, timeout=0.3, http_backend=http_backend
+    ) as session:
         got, error = await read(session)
     assert got == ids(1, 10)
     assert isinstance(error, ct.APITimeoutError)
@@ -171,10 +249,12 @@ async def test_a_response_slower_than_the_timeout(
 
 
 async def test_a_slow_first_attempt_then_a_fast_one(
-    server: FaultServer, loopback: tuple[Dispatch, str]
+    server: FaultServer, loopback: tuple[Dispatch, str], http_backend: HttpBackend
 ) -> None:
     server.script = lambda page, attempt: Fault(delay=5.0) if page == 4 and attempt == 1 else None
-    async with ct.Session(API_KEY, base_url=loopback[1], max_retries=1, timeout=0.3) as session:
+    async with ct.Session(
+        API_KEY, base_url=loopback[1], max_retries=1, timeout=0.3, http_backend=http_backend
+    ) as session:
         got, error = await read(session)
     assert (got, error) == (ids(1, 50), None)
 
@@ -272,10 +352,9 @@ async def test_the_key_appears_in_no_log_and_no_traceback(
     loopback: tuple[Dispatch, str],
     caplog: pytest.LogCaptureFixture,
     auth: Literal["query", "header"],
+    http_backend: HttpBackend,
 ) -> None:
-    caplog.set_level(logging.DEBUG)
-    for name in ("httpx", "httpcore", "crowdtwist_async", "anyio", "asyncio", "trio"):
-        caplog.set_level(logging.DEBUG, logger=name)
+    debug_everything(caplog)
     # The failing page echoes the request back, key and all, as some proxies do.
     server.script = lambda page, attempt: (
         Fault(
@@ -286,7 +365,9 @@ async def test_the_key_appears_in_no_log_and_no_traceback(
         if page == 2
         else None
     )
-    async with ct.Session(API_KEY, base_url=loopback[1], auth=auth, max_retries=1) as session:
+    async with ct.Session(
+        API_KEY, base_url=loopback[1], auth=auth, max_retries=1, http_backend=http_backend
+    ) as session:
         page = await session.users.get_rewards_page("alice", page=1)
         got, error = await read(session)
     assert len(page.rewards) == 10
@@ -303,8 +384,11 @@ async def test_the_key_appears_in_no_log_and_no_traceback(
         error.body,
         repr(session),
     ]
-    # httpx, httpcore and the SDK did log at DEBUG.
-    assert {"httpx", "httpcore.http11", "crowdtwist_async"} <= {r.name for r in client_records}
+    # httpx, httpcore (on its own stack) and the SDK did log at DEBUG.
+    loggers = {"httpx", "crowdtwist_async"}
+    if http_backend == "httpx":
+        loggers.add("httpcore.http11")
+    assert loggers <= {r.name for r in client_records}
     assert all(API_KEY not in text for text in texts)
 
 
@@ -317,3 +401,187 @@ async def test_an_oversized_body_without_a_length(server: FaultServer, session: 
     assert isinstance(error, ct.ResponseDecodeError)
     assert "too large" in str(error)
     assert server.attempts[2] == 1
+
+
+async def test_a_trickling_body_hits_the_total_timeout(
+    server: FaultServer, loopback: tuple[Dispatch, str], http_backend: HttpBackend
+) -> None:
+    # A few bytes every 50 ms: no read ever waits long, the whole body would
+    # take seconds. Only the total limit on the attempt ends it.
+    server.script = lambda page, attempt: Fault(trickle=0.05) if page == 2 else None
+    started = time.monotonic()
+    async with ct.Session(
+        API_KEY, base_url=loopback[1], max_retries=1, timeout=0.5, http_backend=http_backend
+    ) as session:
+        got, error = await read(session, max_concurrency=1)
+    assert got == ids(1, 10)
+    assert type(error) is ct.APITimeoutError
+    assert server.attempts[2] == 2
+    # Two attempts of 0.5 s and a backoff of at most 0.5 s; the body needs 30 s.
+    assert time.monotonic() - started < 10.0
+
+
+async def test_a_declared_length_over_the_cap_is_refused_unread(
+    server: FaultServer, session: ct.Session
+) -> None:
+    limit = ct.Limits().max_body_bytes
+    server.script = lambda page, attempt: Fault(body=b" " * (limit + 1)) if page == 2 else None
+    got, error = await read(session, max_concurrency=1)
+    assert got == ids(1, 10)
+    assert type(error) is ct.ResponseDecodeError
+    assert error.status_code == 200
+    assert f"{limit + 1} bytes declared" in str(error)
+    # The same body would come back: not retried.
+    assert server.attempts[2] == 1
+
+
+async def test_a_gzip_page_is_decoded(server: FaultServer, session: ct.Session) -> None:
+    server.script = lambda page, attempt: Fault(
+        body=gzip.compress(server.page_json(page)), headers=(("Content-Encoding", "gzip"),)
+    )
+    got, error = await read(session)
+    assert (got, error) == (ids(1, 50), None)
+
+
+async def test_a_gzip_bomb_is_capped_by_its_decoded_size(
+    server: FaultServer, session: ct.Session
+) -> None:
+    # 64 KiB on the wire, within the cap; 64 MiB decoded, far over it.
+    bomb = gzip.compress(b" " * (64 * 1024 * 1024))
+    server.script = lambda page, attempt: (
+        Fault(body=bomb, headers=(("Content-Encoding", "gzip"),)) if page == 2 else None
+    )
+    got, error = await read(session, max_concurrency=1)
+    assert got == ids(1, 10)
+    assert type(error) is ct.ResponseDecodeError
+    assert "too large" in str(error)
+    assert server.attempts[2] == 1
+
+
+async def test_a_refused_connection_is_a_connection_error(
+    refused_url: str, http_backend: HttpBackend
+) -> None:
+    async with ct.Session(
+        API_KEY, base_url=refused_url, max_retries=1, http_backend=http_backend
+    ) as session:
+        with pytest.raises(ct.APIConnectionError) as info:
+            await session.users.get_rewards_page("alice")
+    # Not APITimeoutError: nothing timed out.
+    assert type(info.value) is ct.APIConnectionError
+    assert "failed: ConnectError:" in str(info.value)
+
+
+async def test_a_server_that_hangs_up_before_answering(http_backend: HttpBackend) -> None:
+    hangup = HangUp()
+
+    async def body(url: str) -> None:
+        async with ct.Session(
+            API_KEY, base_url=url, max_retries=2, http_backend=http_backend
+        ) as session:
+            with pytest.raises(ct.APIConnectionError) as info:
+                await session.users.get_rewards_page("alice")
+        assert type(info.value) is ct.APIConnectionError
+        assert "failed: RemoteProtocolError:" in str(info.value)
+
+    await serving(hangup, body)
+    # Three attempts. aiohttp itself sends an idempotent request once more
+    # when the connection drops before the response (RFC 9112, 9.3.1.1).
+    assert hangup.connections == 3 * (2 if http_backend == "aiohttp" else 1)
+    assert hangup.received.startswith(b"GET /v2.1/users/alice/rewards?")
+
+
+async def test_http_proxy_from_the_environment_is_used(
+    server: FaultServer,
+    loopback: tuple[Dispatch, str],
+    refused_url: str,
+    http_backend: HttpBackend,
+    no_proxies: pytest.MonkeyPatch,
+) -> None:
+    # Nothing listens at the base URL: only the proxy (the loopback server,
+    # which answers absolute-form requests) can answer.
+    no_proxies.setenv("HTTP_PROXY", loopback[1])
+    async with ct.Session(API_KEY, base_url=refused_url, http_backend=http_backend) as session:
+        page = await session.users.get_rewards_page("alice")
+    assert len(page.rewards) == 10
+    assert server.requests == ["/v2.1/users/alice/rewards"]
+    assert server.hosts == [refused_url.removeprefix("http://")]
+
+
+async def test_no_proxy_from_the_environment_is_honoured(
+    server: FaultServer,
+    loopback: tuple[Dispatch, str],
+    refused_url: str,
+    http_backend: HttpBackend,
+    no_proxies: pytest.MonkeyPatch,
+) -> None:
+    no_proxies.setenv("HTTP_PROXY", refused_url)
+    no_proxies.setenv("NO_PROXY", "example.com,127.0.0.1")
+    async with ct.Session(API_KEY, base_url=loopback[1], http_backend=http_backend) as session:
+        page = await session.users.get_rewards_page("alice")
+    assert len(page.rewards) == 10
+    assert server.requests == ["/v2.1/users/alice/rewards"]
+
+
+async def test_https_proxy_from_the_environment_is_used(
+    http_backend: HttpBackend, no_proxies: pytest.MonkeyPatch
+) -> None:
+    proxy = RefusingProxy()
+
+    async def body(url: str) -> None:
+        no_proxies.setenv("HTTPS_PROXY", url)
+        async with ct.Session(
+            API_KEY, base_url=BASE_URL, max_retries=0, http_backend=http_backend
+        ) as session:
+            with pytest.raises(ct.APIConnectionError) as info:
+                await session.users.get_rewards_page("alice")
+        assert type(info.value) is ct.APIConnectionError
+        assert "failed: ProxyError:" in str(info.value)
+        assert API_KEY not in str(info.value)
+
+    await serving(proxy, body)
+    assert proxy.connections == 1
+    # The tunnel names only the host: the path and the key never reach the proxy.
+    assert proxy.received.startswith(b"CONNECT api123.crowdtwist.com:443 HTTP/1.1\r\n")
+    assert API_KEY.encode() not in proxy.received
+
+
+@pytest.mark.parametrize("auth", ["query", "header"])
+async def test_no_log_record_holds_the_key_in_any_form(
+    server: FaultServer,
+    loopback: tuple[Dispatch, str],
+    refused_url: str,
+    caplog: pytest.LogCaptureFixture,
+    auth: Literal["query", "header"],
+    http_backend: HttpBackend,
+) -> None:
+    # A key that a URL carries percent-encoded, as k3y%2Bw%2Fx%3Dz9.
+    key = "k3y+w/x=z9"
+    mask = KeyMask(key)
+    debug_everything(caplog)
+    # Page 2 is a 500 whose body is the request's URL, key and all.
+    server.script = lambda page, attempt: (
+        Fault(status=500, echo=True, content_type="text/plain") if page == 2 else None
+    )
+    options: dict[str, Any] = {"auth": auth, "max_retries": 1, "http_backend": http_backend}
+    async with ct.Session(key, base_url=loopback[1], **options) as session:
+        page = await session.users.get_rewards_page("alice", page=1)
+        got, error = await read(session, max_concurrency=1)
+    async with ct.Session(key, base_url=refused_url, **options) as session:
+        with pytest.raises(ct.APIConnectionError) as refused:
+            await session.users.get_rewards_page("alice")
+    assert len(page.rewards) == 10
+    assert got == ids(1, 10)
+    assert isinstance(error, ct.ServerError)
+    assert error.status_code == 500
+    if auth == "query":
+        # The echo did carry the key: it was masked, not missing.
+        assert error.body is not None
+        assert "api_key=***" in error.body
+    client_records = [r for r in caplog.records if not r.name.startswith("uvicorn")]
+    # The responses (page 1 twice, page 2's 500 twice) and the retries (of the
+    # 500 and of the refusal) were all logged.
+    messages = [r.getMessage() for r in client_records]
+    assert sum(m.startswith("HTTP Request: GET") for m in messages) == 4
+    assert sum(m.startswith("retrying GET") for m in messages) == 2
+    assert [m for m in messages if mask.found_in(m)] == []
+    assert not mask.found_in(str(refused.value))

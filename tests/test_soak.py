@@ -2,9 +2,9 @@
 
 200 listings broken out of after a random number of rewards and 200
 cancelled from outside after a random time, each read plain or entered at
-random, on asyncio and on trio, with warnings as errors. No task of the SDK
-outlives a listing, and afterwards every pooled connection has been handed
-back.
+random, on httpx (asyncio and trio) and on aiohttp (asyncio), with warnings
+as errors. No task of the SDK outlives a listing, and afterwards every pooled
+connection has been handed back.
 """
 
 from __future__ import annotations
@@ -12,19 +12,26 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import anyio
 import httpx
 import pytest
 
 import crowdtwist_async as ct
+from crowdtwist_async._aiohttp import AiohttpTransport
 
-from .conftest import API_KEY
+from .conftest import API_KEY, HttpBackend, Stack
 from .faultserver import Fault, FaultServer, serve
 
 pytestmark = pytest.mark.anyio
 
 ROUNDS = 200
+
+
+@pytest.fixture
+def anyio_backend(stack: Stack) -> str:
+    return stack.loop
 
 
 @pytest.fixture(scope="module")
@@ -79,13 +86,31 @@ class _ClosedOnce(httpx.AsyncByteStream):
         await self._response.aclose()
 
 
-async def test_cancellation_soak(slow_server: tuple[FaultServer, str]) -> None:
-    _, url = slow_server
+def checked_out(session: ct.Session) -> int:
+    """How many connections aiohttp has lent out and not had back."""
+    transport = session._shared.sender.client._transport
+    assert isinstance(transport, AiohttpTransport)
+    assert transport._client is not None
+    connector = transport._client.connector
+    assert connector is not None
+    return len(connector._acquired)
+
+
+async def test_cancellation_soak(
+    slow_server: tuple[FaultServer, str], http_backend: HttpBackend
+) -> None:
+    app, url = slow_server
     rng = random.Random(20261122)
-    transport = Counted()
+    # httpx's pool is observed through a counting transport; aiohttp's
+    # connector keeps its own count.
+    transport = Counted() if http_backend == "httpx" else None
+    options: dict[str, Any] = (
+        {"transport": transport} if transport is not None else {"http_backend": http_backend}
+    )
+    requests_before = len(app.requests)
     baseline = len(anyio.get_running_tasks())
     broken = cancelled = 0
-    async with ct.Session(API_KEY, base_url=url, transport=transport, max_concurrency=6) as session:
+    async with ct.Session(API_KEY, base_url=url, max_concurrency=6, **options) as session:
         for _ in range(ROUNDS):
             stop_after = rng.randrange(0, 200)
             seen = 0
@@ -109,8 +134,12 @@ async def test_cancellation_soak(slow_server: tuple[FaultServer, str]) -> None:
             cancelled += scope.cancelled_caught
             assert len(anyio.get_running_tasks()) == baseline
         # Every response the pool handed out was closed, so handed back.
-        assert transport.opened == transport.closed
-        assert transport.opened >= ROUNDS
+        if transport is not None:
+            assert transport.opened == transport.closed
+            assert transport.opened >= ROUNDS
+        else:
+            assert checked_out(session) == 0
+        assert len(app.requests) - requests_before >= ROUNDS
     # The random points did exercise both paths, many times.
     assert broken > 150
     assert cancelled > 100

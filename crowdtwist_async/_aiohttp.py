@@ -1,0 +1,350 @@
+"""An httpx transport that talks through aiohttp: `Session(http_backend="aiohttp")`.
+
+httpcore spends most of a request's CPU finding a pooled connection and
+checking that it is still alive; aiohttp's pool and C parser spend a fraction
+of that under concurrency. Only the wire changes: the Session still drives an
+`httpx.AsyncClient`, so the total timeout, the body cap, cancellation, retries
+and key masking (`_attempt.Sender`) stay one code path for both stacks.
+
+What this transport owes the Sender: aiohttp's failures come out as httpx's
+(a refused connection or a server that hangs up is a `TransportError`, not a
+timeout), with no aiohttp exception chained behind them and the key masked in
+their text; the response body is a stream whose `aclose()` hands the
+connection back at once, even inside a cancelled scope.
+
+asyncio only: aiohttp is built on asyncio's loop. Importing this module
+imports aiohttp, so only `Session(http_backend="aiohttp")` imports it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import urllib.request
+from collections.abc import AsyncIterator
+from typing import Final
+
+import anyio
+import httpx
+
+from ._redact import install_log_filter, mask_query_keys
+
+INSTALL_HINT: Final = (
+    'http_backend="aiohttp" needs aiohttp: pip install "crowdtwist-async[aiohttp]"'
+)
+
+try:
+    import aiohttp
+    import yarl
+except ImportError as exc:
+    raise ModuleNotFoundError(INSTALL_HINT, name="aiohttp") from exc
+
+__all__ = ["AIOHTTP_LOGGERS", "INSTALL_HINT", "AiohttpTransport", "check_event_loop"]
+
+#: aiohttp's loggers. A filter on a logger does not see its children's
+#: records, so the key filter goes on each of them.
+AIOHTTP_LOGGERS: Final = (
+    "aiohttp",
+    "aiohttp.access",
+    "aiohttp.client",
+    "aiohttp.internal",
+    "aiohttp.server",
+    "aiohttp.web",
+    "aiohttp.websocket",
+)
+
+#: How long an idle connection is kept: httpx's keepalive expiry.
+KEEPALIVE_EXPIRY: Final = 5.0
+
+#: How long closing may take when the caller is being cancelled (see `aclose`).
+CLOSE_TIMEOUT: Final = 5.0
+
+#: Everything aiohttp raises for a failed request. A bare asyncio.TimeoutError
+#: is aiohttp's too: the SDK's own timeout is a cancellation until it leaves
+#: the Sender's `fail_after`, outside this transport.
+_FAILURES: Final = (aiohttp.ClientError, asyncio.TimeoutError)
+
+#: aiohttp's exception -> httpx's, most specific first. The Sender turns
+#: httpx.TimeoutException into APITimeoutError and any other
+#: httpx.TransportError into APIConnectionError.
+_TRANSLATIONS: Final[tuple[tuple[type[BaseException], type[httpx.TransportError]], ...]] = (
+    (aiohttp.ClientProxyConnectionError, httpx.ProxyError),
+    (aiohttp.ClientHttpProxyError, httpx.ProxyError),
+    (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
+    (aiohttp.SocketTimeoutError, httpx.ReadTimeout),
+    (aiohttp.ServerTimeoutError, httpx.ReadTimeout),
+    # Refused, unreachable, a name that does not resolve, a failed TLS handshake.
+    (aiohttp.ClientConnectorError, httpx.ConnectError),
+    # The server hung up before the response (httpcore: "Server disconnected
+    # without sending a response"), cut the body short, or sent something that
+    # is not HTTP.
+    (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),
+    (aiohttp.ClientPayloadError, httpx.RemoteProtocolError),
+    (aiohttp.ClientResponseError, httpx.RemoteProtocolError),
+    # httpx.InvalidURL is not a TransportError: the Sender would let it, and
+    # the URL in its text, escape unmasked.
+    (aiohttp.NonHttpUrlClientError, httpx.UnsupportedProtocol),
+    (aiohttp.InvalidURL, httpx.UnsupportedProtocol),
+    # A reset or another socket error on an established connection.
+    (aiohttp.ClientConnectionError, httpx.ReadError),
+    (asyncio.TimeoutError, httpx.TimeoutException),
+    (aiohttp.ClientError, httpx.TransportError),
+)
+
+
+def translate(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
+    """The httpx exception for aiohttp's *exc*, to be raised with no chain.
+
+    aiohttp's text may quote the request URL, `api_key` and all: its value
+    is masked here, and the Sender masks the key in every form again.
+    """
+    kind = next(target for source, target in _TRANSLATIONS if isinstance(exc, source))
+    detail = mask_query_keys(str(exc))
+    message = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    return kind(message, request=request)
+
+
+def check_event_loop() -> None:
+    """Refuse to go on under a running event loop that is not asyncio's."""
+    library = _running_library()
+    if library is not None and library != "asyncio":
+        raise RuntimeError(_needs_asyncio(library))
+
+
+def _running_library() -> str | None:
+    """The async library running in this thread ("asyncio", "trio"), or None."""
+    try:
+        import sniffio
+    except ImportError:
+        # trio depends on sniffio: without it, only asyncio can be running.
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        return "asyncio"
+    try:
+        return sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        return None
+
+
+def _needs_asyncio(library: str | None) -> str:
+    where = library or "this event loop"
+    return (
+        f"http_backend='aiohttp' needs asyncio; under {where} use the default http_backend='httpx'"
+    )
+
+
+class _Proxy:
+    """Where requests to one origin go: straight there, or through a proxy."""
+
+    __slots__ = ("headers", "url")
+
+    def __init__(self, url: yarl.URL | None, headers: dict[str, str] | None) -> None:
+        self.url = url
+        self.headers = headers
+
+
+_DIRECT: Final = _Proxy(None, None)
+
+
+def _bypasses(no_proxy: str, url: httpx.URL) -> bool:
+    """Whether NO_PROXY sends *url* straight to its host, as httpx reads it.
+
+    `*` is every host; `example.com` is that host and its subdomains,
+    `.example.com` its subdomains only; `host:port` only that port.
+    """
+    host = url.raw_host.decode("ascii").lower()
+    port = url.port or {"http": 80, "https": 443}.get(url.scheme)
+    for entry in (item.strip().lower() for item in no_proxy.split(",")):
+        if entry == "*":
+            return True
+        if not entry or "://" in entry:
+            continue
+        name, wanted = entry, None
+        if entry.startswith("["):  # [::1] or [::1]:8080
+            name, _, rest = entry[1:].partition("]")
+            wanted = rest[1:] or None
+        elif entry.count(":") == 1:
+            name, wanted = entry.split(":")
+        if wanted is not None and wanted != str(port):
+            continue
+        if name.startswith("."):
+            if host.endswith(name):
+                return True
+        elif host == name or host.endswith("." + name):
+            return True
+    return False
+
+
+def _parse_proxy(address: str) -> _Proxy:
+    """A proxy URL from the environment, its credentials moved into a header."""
+    url = yarl.URL(address if "://" in address else f"http://{address}")
+    if url.user is None and url.password is None:
+        return _Proxy(url, None)
+    # As httpx sends them; aiohttp's own proxy_auth argument is deprecated.
+    credentials = f"{url.user or ''}:{url.password or ''}".encode()
+    header = "Basic " + base64.b64encode(credentials).decode("ascii")
+    return _Proxy(url.with_user(None), {"Proxy-Authorization": header})
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """Sends an httpx client's requests with one `aiohttp.ClientSession`.
+
+    The ClientSession is made on the first request, on the running loop, so
+    a Session can be built before any loop runs. HTTP/1.1 only.
+    """
+
+    def __init__(self) -> None:
+        self._client: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+        # httpx does not read proxy settings for a client given a transport:
+        # read them here, once, as httpx reads them when a client is made.
+        # Not aiohttp's trust_env, which would look them up (and read
+        # ~/.netrc) in a worker thread on every request.
+        self._proxy_settings = urllib.request.getproxies()
+        self._proxies: dict[tuple[str, str, int | None], _Proxy] = {}
+        install_log_filter(AIOHTTP_LOGGERS)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send *request*; the response's body is read later, through its stream."""
+        client = self._session()
+        proxy = self._proxy(request.url)
+        timeout = request.extensions.get("timeout", {})
+        connect = timeout.get("connect")
+        body = await request.aread()
+        error: httpx.TransportError | None = None
+        # Raised after the except block, so that no aiohttp exception (whose
+        # text may hold the URL) rides along as __context__.
+        try:
+            response = await client.request(
+                request.method,
+                # As httpx encoded it: requoting could change how the key travels.
+                yarl.URL(str(request.url), encoded=True),
+                headers=request.headers.multi_items(),
+                data=body or None,
+                allow_redirects=False,
+                proxy=proxy.url,
+                proxy_headers=proxy.headers,
+                # httpx's connect limit covers the name lookup and TLS too: so
+                # does aiohttp's `connect`; `sock_connect` bounds each address.
+                timeout=aiohttp.ClientTimeout(
+                    total=None,
+                    connect=connect,
+                    sock_connect=connect,
+                    sock_read=timeout.get("read"),
+                ),
+            )
+        except _FAILURES as exc:
+            error = translate(exc, request)
+        if error is not None:
+            raise error
+        version = response.version
+        extensions: dict[str, object] = {
+            "http_version": f"HTTP/{version.major}.{version.minor}".encode()
+            if version is not None
+            else b"HTTP/1.1",
+        }
+        if response.reason:
+            extensions["reason_phrase"] = response.reason.encode("latin-1", "replace")
+        return httpx.Response(
+            response.status,
+            headers=response.raw_headers,
+            stream=_Body(response, request),
+            extensions=extensions,
+        )
+
+    async def aclose(self) -> None:
+        """Close every connection; the transport cannot be used again."""
+        self._closed = True
+        client, self._client = self._client, None
+        if client is None:
+            return
+        # Shielded: closing waits for each connection's socket to close, which
+        # the caller's own cancellation (a timeout, Ctrl-C) must not cut short.
+        with anyio.move_on_after(CLOSE_TIMEOUT, shield=True):
+            await client.close()
+
+    def _session(self) -> aiohttp.ClientSession:
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        client = self._client
+        if client is not None and loop is self._loop:
+            return client
+        if self._closed:
+            raise RuntimeError("the aiohttp transport is closed")
+        if loop is None or _running_library() != "asyncio":
+            raise RuntimeError(_needs_asyncio(_running_library()))
+        if client is not None:
+            raise RuntimeError(
+                "this Session's aiohttp connections belong to another event loop: "
+                "make a Session on the loop that uses it"
+            )
+        connector = aiohttp.TCPConnector(
+            # No cap: the Session's own limit bounds the requests in flight.
+            limit=0,
+            limit_per_host=0,
+            keepalive_timeout=KEEPALIVE_EXPIRY,
+            # httpx's certificates (certifi, or SSL_CERT_FILE / SSL_CERT_DIR),
+            # so both stacks trust the same servers.
+            ssl=httpx.create_ssl_context(),
+        )
+        self._client = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=None),
+            # httpx decodes gzip and deflate as the Sender reads, so the body
+            # cap counts decoded bytes, as on the httpx stack.
+            auto_decompress=False,
+            # The httpx client keeps the cookies: aiohttp must not add its own.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trust_env=False,
+        )
+        self._loop = loop
+        return self._client
+
+    def _proxy(self, url: httpx.URL) -> _Proxy:
+        """The proxy for *url*'s origin, from the settings read at construction."""
+        origin = (url.scheme, url.host, url.port)
+        known = self._proxies.get(origin)
+        if known is not None:
+            return known
+        settings = self._proxy_settings
+        address = settings.get(url.scheme) or settings.get("all")
+        if not address or _bypasses(settings.get("no", ""), url):
+            proxy = _DIRECT
+        else:
+            proxy = _parse_proxy(address)
+        self._proxies[origin] = proxy
+        return proxy
+
+
+class _Body(httpx.AsyncByteStream):
+    """A response body, read from aiohttp as it arrives."""
+
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self._response = response
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        content = self._response.content
+        while True:
+            error: httpx.TransportError | None = None
+            try:
+                chunk = await content.readany()
+            except _FAILURES as exc:
+                error = translate(exc, self._request)
+            if error is not None:
+                raise error
+            if not chunk:
+                return
+            yield chunk
+
+    async def aclose(self) -> None:
+        # Without an await: inside a cancelled scope (a timeout, a listing
+        # abandoned) an await would be cut short and the connection left
+        # checked out. A body read to its end goes back to the pool; one cut
+        # short is closed.
+        self._response.release()
