@@ -32,6 +32,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Final, Generic, Literal, TypeVar
 
 import anyio
+import anyio.lowlevel
 
 from ._exceptions import IncompleteListingError, ListingChangedError
 from ._models import Reward, RewardsPage
@@ -303,6 +304,11 @@ class _PageWalk:
         await slot.done.wait()
         if self._closed:
             return None
+        if isinstance(slot.outcome, _Pending):
+            # Its request was cancelled by a scope around this task too. On
+            # asyncio the page's `done` can wake this task before anyio
+            # delivers that cancellation here: let it in now.
+            await anyio.lowlevel.checkpoint()
         self._pending.popleft()
         outcome = slot.outcome
         try:

@@ -555,6 +555,24 @@ async def test_cancelling_the_consumer_stops_every_request(
     assert api.cancelled == 3
 
 
+async def test_a_cancellation_that_wakes_the_consumer_before_reaching_it(
+    api: FakeRewardsAPI, make_session: SessionFactory
+) -> None:
+    # Cancelled from the consumer's own task, anyio delivers to the page
+    # tasks first; on asyncio a page task that ends sets `done`, and the
+    # consumer waiting on it wakes normally, its cancellation still to come.
+    api.hook = Blocker(api)
+    async with make_session() as session:
+        with anyio.CancelScope() as scope:
+            async with session.users.aiter_rewards("alice", max_concurrency=2) as rewards:
+                async for reward in rewards:
+                    if reward.id == "10":  # the last of page 1
+                        await wait_until(lambda: api.in_flight == 2)
+                        scope.cancel()
+        assert scope.cancelled_caught
+    assert api.cancelled == 2
+
+
 async def test_leaving_an_entered_listing_early_cancels_its_requests(
     api: FakeRewardsAPI, make_session: SessionFactory
 ) -> None:
