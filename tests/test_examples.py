@@ -293,6 +293,9 @@ async def test_export_writes_every_reward_once(fake: FakeCrowdTwist, tmp_path: P
 
     # A script that never matches sees every request as it arrives.
     fake.script(when=spy)
+    # Alice's 21 pages must outlast the other members' single pages and the
+    # thread each commit takes, even on a loaded machine, for 2 to overlap.
+    fake.latency = 0.02
     progress = quiet_progress()
     async with session_on(fake, max_concurrency=3) as session:
         result = await export(

@@ -392,8 +392,10 @@ class FakeCrowdTwist:
                 delay = (
                     self._draw_latency() if script is None or script.delay is None else script.delay
                 )
-            if delay > 0:
-                await anyio.sleep(delay)
+            # Even with no latency: an answer from a network always takes at
+            # least a turn of the event loop, and code under test may rely on
+            # that to interleave its tasks.
+            await anyio.sleep(delay)
             if reply is None:
                 # The data may change during the latency: answer from it as it is now.
                 reply = respond(request, self.users, api_key=self.api_key, now=timestamp(self.now))
