@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import pickle
+import time
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
@@ -1258,3 +1260,194 @@ def test_rewards_round_trip(name: str) -> None:
 def test_coupons_round_trip() -> None:
     for coupon in structure_coupons(load("coupons_array.json")):
         assert structure(unstructure(coupon), UsableCoupon) == coupon
+
+
+# -- edges the mutation audit found untested ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "cls", "message"),
+    [
+        pytest.param(1.5, str, "invalid str: expected a string, got float 1.5", id="str"),
+        pytest.param(
+            10**15,
+            datetime,
+            "invalid datetime: timestamp out of range: int 1000000000000000",
+            id="timestamp",
+        ),
+        pytest.param(
+            "2014-13-01",
+            datetime,
+            "invalid datetime: expected a unix timestamp or an ISO 8601 date, "
+            "got string '2014-13-01'",
+            id="iso-bad-month",
+        ),
+        pytest.param(
+            "9999-12-31T23:00:00-05:00",
+            datetime,
+            "invalid datetime: date out of range: string '9999-12-31T23:00:00-05:00'",
+            id="iso-overflow",
+        ),
+        pytest.param(
+            3,
+            EligibilityType,
+            "invalid EligibilityType: expected a segment type such as 'inclusion', got int 3",
+            id="eligibility-type",
+        ),
+        pytest.param((1, 2), int, "invalid int: expected an integer, got tuple", id="not-json"),
+        pytest.param(
+            "abc",
+            int | None,
+            "invalid int | None: expected an integer, got string 'abc'",
+            id="a-type-without-a-name",
+        ),
+    ],
+)
+def test_an_error_names_the_type_and_the_value_it_got(
+    value: object, cls: Any, message: str
+) -> None:
+    error = decode_error(value, cls)
+
+    assert (error.message, error.field, error.record_id) == (message, None, None)
+
+
+def test_a_bad_json_object_field_names_what_it_got() -> None:
+    error = decode_error(sample_reward(extra_data=[1]))
+
+    assert error.message == (
+        "invalid reward '541043': field 'extra_data': expected a JSON object, got a JSON array"
+    )
+
+
+@pytest.fixture
+def kolkata_local_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone is UTC+05:30 for the test."""
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        yield
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+@pytest.mark.usefixtures("kolkata_local_time")
+def test_a_time_without_an_offset_is_utc_whatever_the_local_zone() -> None:
+    assert time.localtime(0).tm_gmtoff == 5 * 3600 + 1800  # the zone took
+    start = structure(sample_reward(date_start="2014-06-06T12:31:00"), Reward).date_start
+
+    assert start == JUNE_6
+    assert start.tzinfo is UTC
+
+
+def test_the_documented_spelling_is_named_when_both_are_sent_and_it_is_bad() -> None:
+    error = decode_error(sample_reward(sweepstakes_winners="many", sweepstake_winners=3))
+
+    assert error.field == "sweepstakes_winners"
+    assert error.message == (
+        "invalid reward '541043': field 'sweepstakes_winners': expected an integer, "
+        "got string 'many'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "cls", "field", "reason"),
+    [
+        pytest.param(
+            ["7", "x"], list[int], "[1]", "expected an integer, got string 'x'", id="list"
+        ),
+        # cattrs iterates an object where an array is expected: its keys are the items.
+        pytest.param(
+            {"a": 1}, list[int], "[0]", "expected an integer, got string 'a'", id="object"
+        ),
+        pytest.param(
+            (sample_reward(), sample_reward(date_start="yesterday")),
+            tuple[Reward, ...],
+            "[1].date_start",
+            "expected a unix timestamp or an ISO 8601 date, got string 'yesterday'",
+            id="tuple-of-records",
+        ),
+    ],
+)
+def test_an_error_in_a_sequence_names_the_index(
+    data: object, cls: Any, field: str, reason: str
+) -> None:
+    error = decode_error(data, cls)
+
+    assert error.field == field
+    assert error.message.endswith(f": field {field!r}: {reason}")
+
+
+def test_a_sequence_of_the_wrong_length_is_reported() -> None:
+    error = decode_error([1], tuple[int, int])
+
+    assert (
+        error.message == "invalid tuple: Not enough values in [1] to structure as tuple[int, int]"
+    )
+    assert error.field is None
+
+
+class _Unreadable(Mapping[str, Any]):
+    """A mapping that fails, without a message, when it is copied."""
+
+    def __getitem__(self, key: str) -> Any:
+        raise KeyError(key)
+
+    def __len__(self) -> int:
+        return 1
+
+    def __iter__(self) -> Iterator[str]:
+        raise RuntimeError
+
+
+def test_a_record_that_fails_to_build_is_a_decode_error_naming_the_failure() -> None:
+    # Not a field's value but the record's construction (the copy of extra_data).
+    error = decode_error(sample_reward(extra_data=_Unreadable()))
+
+    assert (error.message, error.field, error.record_id) == (
+        "invalid reward '541043': RuntimeError",
+        None,
+        "541043",
+    )
+    assert isinstance(error.__cause__, Exception)
+
+
+def test_a_key_named_unknown_fields_is_itself_an_unknown_field() -> None:
+    reward = structure(sample_reward(unknown_fields={"a": 1}), Reward)
+
+    assert dict(reward.unknown_fields) == {"unknown_fields": {"a": 1}}
+
+
+def test_a_record_that_is_not_an_object_says_what_it_got() -> None:
+    error = decode_error(42)
+
+    assert error.message == "invalid reward (id unknown): expected a JSON object, got int 42"
+
+
+def test_a_bad_record_in_a_read_only_mapping_names_its_field() -> None:
+    error = decode_error(MappingProxyType(sample_reward(date_start="yesterday")))
+
+    assert (error.field, error.record_id) == ("date_start", "541043")
+    assert error.message == (
+        "invalid reward '541043': field 'date_start': expected a unix timestamp or an "
+        "ISO 8601 date, got string 'yesterday'"
+    )
+
+
+def test_the_text_none_is_no_known_enum_value() -> None:
+    # Neither the int enum's digits nor the str enum's values include "None".
+    error = decode_error(sample_reward(freq_period_id="None"))
+    assert (error.field, error.record_id) == ("freq_period_id", "541043")
+    assert error.message.endswith("expected an integer, got string 'None'")
+
+    segment = {"name": "s", "subscription_id": 1, "eligibility_type": "None"}
+    reward = structure(sample_reward(segment=segment), Reward)
+    assert reward.segment is not None
+    kind = reward.segment.eligibility_type
+    assert (kind.name, kind.value, kind.known) == ("UNKNOWN", "None", False)
+
+
+def test_an_int_subclass_is_read_as_a_plain_int() -> None:
+    value = structure(FrequencyPeriod(3), int)
+
+    assert (value, type(value)) == (3, int)

@@ -290,3 +290,56 @@ def test_to_dict_writes_a_model_as_the_api_does() -> None:
     assert ct.to_dict(page)["rewards"] == [data]
     with pytest.raises(TypeError, match="to_dict takes a crowdtwist_async model"):
         ct.to_dict({"id": 1})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        pytest.param(
+            lambda s: s.users.get_rewards_page("a", page=1.5),
+            "page must be an int, got float",
+            id="page-float",
+        ),
+        pytest.param(
+            lambda s: s.users.get_rewards_page("a", page=True),
+            "page must be an int, got bool",
+            id="page-bool",
+        ),
+        pytest.param(
+            lambda s: s.users.aiter_rewards("a", page_size="5"),
+            "page_size must be an int, got str",
+            id="page-size-str",
+        ),
+        pytest.param(
+            lambda s: s.users.aiter_rewards("a", max_concurrency=2.0),
+            "max_concurrency must be an int, got float",
+            id="concurrency-float",
+        ),
+    ],
+)
+async def test_a_count_that_is_not_an_int_is_refused_by_name_and_type(
+    router: respx.MockRouter, session: ct.Session, call: Call, message: str
+) -> None:
+    route = router.route().respond(json=EMPTY_PAGE)
+    with pytest.raises(TypeError) as info:
+        result = call(session)
+        if hasattr(result, "__await__"):
+            await result
+    assert str(info.value) == message
+    assert not route.called
+
+
+async def test_an_empty_listing_page_keeps_the_number_asked_for(
+    router: respx.MockRouter, session: ct.Session
+) -> None:
+    router.route().respond(400, json={"error": "no_data", "message": "There are no rewards."})
+    page = await session.users.get_rewards_page("alice", page=3)
+    assert page == ct.RewardsPage(
+        number=3, total=0, pages=0, rewards=(), next_page=None, prev_page=None
+    )
+
+
+def test_to_dict_names_what_it_was_given() -> None:
+    with pytest.raises(TypeError) as info:
+        ct.to_dict({"id": 1})  # type: ignore[arg-type]
+    assert str(info.value) == "to_dict takes a crowdtwist_async model, got dict"

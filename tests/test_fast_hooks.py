@@ -8,6 +8,7 @@ the type of every value and the unknown fields, or both must fail.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs
@@ -216,3 +217,44 @@ def test_the_page_of_a_link_is_read_as_parse_qs_reads_it(query: str) -> None:
     if expected is not None and (expected <= 0 or not values[0].strip().isascii()):  # type: ignore[index]
         expected = None
     assert page_number_from_link(f"https://api[client_id].ct.com/v2.1/rewards?{query}") == expected
+
+
+def test_the_shared_datetimes_never_exceed_their_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    from crowdtwist_async import _converter as converter
+
+    converter._MOMENTS.clear()
+    monkeypatch.setattr(converter, "_MOMENTS_KEPT", 3)
+    for seconds in range(1, 9):
+        reward = structure(dict(SAMPLE_REWARD, date_start=seconds), Reward)
+        assert reward.date_start == datetime.fromtimestamp(seconds, timezone.utc)
+        assert len(converter._MOMENTS) <= 3
+
+
+def test_an_optional_field_with_a_default_other_than_none_is_refused() -> None:
+    @attrs.frozen
+    class OptionalDefaulted:
+        count: int | None = 3
+
+    attrs.resolve_types(OptionalDefaulted, locals())
+
+    with pytest.raises(
+        TypeError, match=r"^OptionalDefaulted\.count: a fast hook needs no default or None$"
+    ):
+        _fast_record_hook(OptionalDefaulted, _converter)
+
+
+def test_the_generated_hook_handles_fields_in_any_order_and_of_any_type() -> None:
+    # unknown_fields need not come last, and a type without an inline case
+    # (float here) always goes to its own hook.
+    @attrs.frozen(kw_only=True)
+    class Measured:
+        unknown_fields: Mapping[str, Any] = attrs.field(default=NO_FIELDS)
+        ratio: float
+
+    attrs.resolve_types(Measured, globals(), locals())
+    hook = _fast_record_hook(Measured, _converter)
+
+    record = hook({"ratio": 0.5, "extra": 1}, Measured)
+    assert (record.ratio, dict(record.unknown_fields)) == (0.5, {"extra": 1})
+    with pytest.raises(TypeError):
+        hook({"ratio": {"not": "a number"}}, Measured)

@@ -516,3 +516,152 @@ def test_backoff_is_full_jitter_doubling_to_a_cap() -> None:
         # Full jitter spreads over the whole range, not just near the ceiling.
         assert min(delays) < ceiling * 0.1
         assert max(delays) > ceiling * 0.9
+
+
+# --- edges the mutation audit found untested ---------------------------------
+
+
+def test_the_empty_listing_marker_names_itself() -> None:
+    assert repr(EMPTY_LISTING) == "EMPTY_LISTING"
+
+
+@pytest.mark.parametrize("status", [300, 301, 304])
+def test_a_3xx_with_a_json_body_is_an_error_not_data(status: int) -> None:
+    # Redirects are not followed: a JSON body on one is not the page asked for.
+    with pytest.raises(ct.APIError) as info:
+        decode_response(status, NO_HEADERS, b'{"paging": {}, "rewards": []}')
+    assert type(info.value) is ct.APIError
+    assert info.value.status_code == status
+
+
+def test_no_data_with_status_500_is_still_an_error() -> None:
+    with pytest.raises(ct.ServerError) as info:
+        decode_response(500, NO_HEADERS, b'{"error": "no_data"}')
+    assert (info.value.status_code, info.value.error) == (500, "no_data")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'{"error": "maintenance", "paging": {"total": 0}}', id="with-paging"),
+        pytest.param(b'{"error": "maintenance", "rewards": []}', id="with-rewards"),
+    ],
+)
+def test_a_page_that_also_has_an_error_key_is_data(body: bytes) -> None:
+    assert decode_response(200, NO_HEADERS, body) == json.loads(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "message"),
+    [
+        pytest.param(b'{"error": 42, "message": ["bad"]}', None, "Bad Request", id="not-text"),
+        pytest.param(b'{"error": "", "message": ""}', None, "Bad Request", id="empty-text"),
+        pytest.param(
+            b'{"error": "bad_thing", "message": 0}', "bad_thing", "Bad Request", id="zero"
+        ),
+    ],
+)
+def test_an_error_code_or_message_that_is_not_text_is_ignored(
+    body: bytes, code: str | None, message: str
+) -> None:
+    with pytest.raises(ct.BadRequestError) as info:
+        decode_response(400, NO_HEADERS, body)
+    assert (info.value.error, info.value.message) == (code, message)
+    assert str(info.value) == f"HTTP 400{' ' + code if code else ''}: {message}"
+
+
+def test_a_user_id_is_refused_with_an_exact_reason() -> None:
+    with pytest.raises(TypeError, match=r"^user_id must be a str or int, got float$"):
+        encode_user_id(1.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^user_id must not be empty$"):
+        encode_user_id("")
+
+
+@pytest.mark.parametrize(
+    ("url", "error", "message"),
+    [
+        pytest.param(b"https://x", TypeError, "base_url must be a str, got bytes", id="bytes"),
+        pytest.param(
+            "api1.crowdtwist.com",
+            ValueError,
+            "base_url must be an absolute https URL such as https://api123.crowdtwist.com",
+            id="no-scheme",
+        ),
+        pytest.param(
+            "http://evil.com:8080/x?y",
+            ValueError,
+            "base_url must use https (plain http is allowed only for 127.0.0.1, ::1 and "
+            "localhost), got 'http://evil.com:8080'",
+            id="http-name",
+        ),
+    ],
+)
+def test_a_base_url_is_refused_with_an_exact_reason(
+    url: object, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as info:
+        normalize_base_url(url)  # type: ignore[arg-type]
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("key", "auth", "message"),
+    [
+        pytest.param(
+            "a\nb",
+            "query",
+            "api_key contains a control character (a line break, a tab or the like); "
+            "check how it was read",
+            id="control",
+        ),
+        pytest.param(
+            "a b",
+            "header",
+            "api_key must be visible ASCII (no spaces) to travel in the X-CT-Authorization "
+            'header; use auth="query" for this key',
+            id="header",
+        ),
+    ],
+)
+def test_a_key_is_refused_with_an_exact_reason(key: str, auth: str, message: str) -> None:
+    with pytest.raises(ValueError) as info:  # noqa: PT011 (the whole message is checked)
+        check_api_key(key, auth)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        pytest.param("http://[::2]", "http://[::2]", id="v6-without-port"),
+        pytest.param("http://[::2]:80/x", "http://[::2]:80", id="v6-with-port"),
+        pytest.param("http://evil.com", "http://evil.com", id="name-without-port"),
+    ],
+)
+def test_a_refused_http_url_is_shown_by_scheme_host_and_port(url: str, shown: str) -> None:
+    with pytest.raises(ValueError, match="must use https") as info:
+        normalize_base_url(url)
+    assert str(info.value).endswith(f", got {shown!r}")
+
+
+def test_a_user_name_without_a_password_is_refused_too() -> None:
+    with pytest.raises(ValueError, match="must not carry credentials"):
+        normalize_base_url("https://user@api1.crowdtwist.com")
+
+
+def test_only_trailing_slashes_are_cut_from_the_path() -> None:
+    assert normalize_base_url("https://proxy.example/APIX//") == "https://proxy.example/APIX"
+
+
+@pytest.mark.usefixtures("decoder")
+def test_text_is_decoded_as_bytes_are() -> None:
+    assert loads_strict('{"a": [1, 2.5, "\\u20ac"]}') == {"a": [1, 2.5, "€"]}
+
+
+def test_headers_are_read_by_their_lowercase_names_from_any_mapping() -> None:
+    # The pure functions take any Mapping; httpx.Headers ignores case, a dict does not.
+    headers = {"retry-after": "7", "x-request-id": "req-1"}
+    assert parse_retry_after(headers) == 7.0
+    assert parse_retry_after({"retry-after-ms": "250"}) == 0.25
+    with pytest.raises(ct.RateLimitError) as info:
+        decode_response(429, headers, b"")
+    assert (info.value.retry_after, info.value.request_id) == (7.0, "req-1")

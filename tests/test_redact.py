@@ -11,7 +11,7 @@ import pytest
 import respx
 
 import crowdtwist_async as ct
-from crowdtwist_async._redact import _FILTER, KeyMask, mask_query_keys, scrub
+from crowdtwist_async._redact import _FILTER, KeyMask, install_log_filter, mask_query_keys, scrub
 
 from .conftest import BASE_URL
 
@@ -166,3 +166,39 @@ def test_the_httpx_log_filter_masks_only_what_it_must(
     if "api_key" not in shown:
         # Records without a key keep their arguments, for handlers that use them.
         assert record.args == args
+
+
+def test_the_httpx_log_filter_masks_a_key_in_mapping_arguments() -> None:
+    # logging.info("GET %(url)s", {"url": ...}) keeps the mapping as record.args.
+    record = logging.LogRecord(
+        "httpx", logging.INFO, __file__, 1, "GET %(url)s", ({"url": "/r?api_key=abc"},), None
+    )
+    assert isinstance(record.args, dict)
+    assert _FILTER.filter(record) is True
+    assert record.getMessage() == "GET /r?api_key=***"
+
+
+@pytest.mark.parametrize(
+    ("key", "text"),
+    [
+        # quote_plus writes the space as "+"; only quote(safe="") also encodes "/".
+        pytest.param("a b/c", "x a%20b%2Fc y", id="space-and-slash-path-encoded"),
+        # The raw key is a prefix of its encoded form: the longer one is masked whole.
+        pytest.param("k3y%", "x k3y%25 y", id="key-inside-its-encoded-form"),
+    ],
+)
+def test_an_encoded_key_is_masked_whole(key: str, text: str) -> None:
+    assert KeyMask(key)(text) == "x *** y"
+
+
+def test_the_log_filter_is_installed_once_on_each_named_logger() -> None:
+    names = ("crowdtwist-test-a", "crowdtwist-test-b")
+    loggers = [logging.getLogger(name) for name in names]
+    try:
+        install_log_filter(names)
+        install_log_filter(names)
+        assert [logger.filters for logger in loggers] == [[_FILTER], [_FILTER]]
+        assert _FILTER not in logging.getLogger().filters
+    finally:
+        for logger in loggers:
+            logger.removeFilter(_FILTER)

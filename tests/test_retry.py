@@ -7,6 +7,7 @@ the SDK sleep a minute and read exactly how long it slept, in no real time.
 from __future__ import annotations
 
 import itertools
+import logging
 import random
 from collections.abc import Iterator
 
@@ -135,3 +136,27 @@ async def test_testing_mode_retries_without_waiting() -> None:
     with pytest.raises(ct.RateLimitError):
         await fetch(too_long, max_retries=2)
     assert len(too_long.times) == 1
+
+
+@pytest.mark.usefixtures("at_the_ceiling")
+async def test_each_retry_is_logged_with_its_wait_and_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    answers: list[httpx.Response | Exception] = [httpx.ConnectError("refused"), httpx.Response(503)]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        got = answers.pop(0) if answers else httpx.Response(200, json=EMPTY_PAGE)
+        if isinstance(got, Exception):
+            raise got
+        return got
+
+    caplog.set_level(logging.DEBUG, logger="crowdtwist_async")
+    with respx.mock() as router:
+        router.get(REWARDS_URL).mock(side_effect=answer)
+        async with ct.Session(API_KEY, base_url=BASE_URL, max_retries=2) as session:
+            await session.users.get_rewards_page("alice")
+    retries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("retrying")]
+    assert retries == [
+        "retrying GET /v2.1/users/alice/rewards in 0.50s after APIConnectionError (retry 1)",
+        "retrying GET /v2.1/users/alice/rewards in 1.00s after HTTP 503 (retry 2)",
+    ]
