@@ -160,8 +160,9 @@ class _Plan:
         # A total below what page 1 itself holds promises nothing.
         if total is not None and total >= items:
             self._promised = self._total = total
-            if total > items > 0:
-                # Page 1 is full: its length is the page size the server uses.
+            if total >= items > 0:
+                # Page 1 is full, or holds the whole listing: its length is
+                # (at least) the page size the server uses.
                 self._size = items
         if page.pages is not None and page.pages >= 1:
             self._numbered = True

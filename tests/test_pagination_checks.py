@@ -107,6 +107,18 @@ async def test_a_page_count_below_the_total_is_read_past(
     assert sorted(api.pages_requested) == [1, 2, 3, 4, 5]
 
 
+async def test_a_first_page_larger_than_asked_that_holds_everything_ends_the_listing(
+    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+) -> None:
+    # The server sends 15 rewards on page 1 where the SDK expects 10 a page.
+    api.total = 15
+    api.page_size_default = 15
+    async with make_session() as session:
+        got, error = await read(listing(session), form)
+    assert (got, error) == (expected_ids(15), None)
+    assert api.pages_requested == [1]
+
+
 async def test_the_docs_table_total_203_pages_10_gives_all_203(
     api: FakeRewardsAPI, make_session: SessionFactory, form: str
 ) -> None:
@@ -371,3 +383,75 @@ async def test_pages_smaller_than_asked_for_are_counted_by_page_1(
         got, error = await read(listing(session), form)
     assert (got, error) == (expected_ids(3), None)
     assert sorted(api.pages_requested) == [1, 2, 3]
+
+
+async def test_an_empty_page_cancels_the_rest_of_its_window(
+    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+) -> None:
+    # Plain, one request at a time, pages 2 and 3 make one window: page 3,
+    # claimed with page 2, is never asked for once page 2 comes back empty.
+    api.total = 50
+    api.rewards_for = lambda page, size: (
+        [] if page == 2 else [make_reward(i) for i in range(page * 10 - 9, page * 10 + 1)]
+    )
+    async with make_session() as session:
+        listing = session.users.aiter_rewards("alice", max_concurrency=1)
+        got, error = await read(listing, form)
+    assert got == expected_ids(10)
+    assert isinstance(error, ct.IncompleteListingError)
+    assert (error.page, error.expected_total, error.seen) == (2, 50, 10)
+    assert api.pages_requested == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("pages", "requested"),
+    [
+        # Page 1 gives no count: the links are followed, and the counts the
+        # later pages give are read without tripping over the missing one.
+        pytest.param(lambda page: None if page == 1 else 5, [1, 2, 3, 4, 5], id="later-only"),
+        # Page 1 gives the count, the later pages leave it out.
+        pytest.param(lambda page: 5 if page == 1 else None, [1, 2, 3, 4, 5], id="first-only"),
+    ],
+)
+async def test_a_page_count_given_by_some_pages_only_is_read(
+    api: FakeRewardsAPI,
+    make_session: SessionFactory,
+    form: str,
+    pages: Any,
+    requested: list[int],
+) -> None:
+    api.total = 45
+    api.total_field = lambda page: None
+    api.pages_field = pages
+    async with make_session() as session:
+        got, error = await read(listing(session), form)
+    assert (got, error) == (expected_ids(45), None)
+    assert sorted(api.pages_requested) == requested
+
+
+async def test_an_empty_page_1_short_of_its_total_raises(
+    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+) -> None:
+    api.total = 5
+    api.rewards_for = lambda page, size: []
+    async with make_session() as session:
+        rewards = listing(session)
+        got, error = await read(rewards, form)
+        assert rewards.page_count == 1
+    assert got == []
+    assert isinstance(error, ct.IncompleteListingError)
+    assert (error.page, error.expected_total, error.seen) == (1, 5, 0)
+    assert api.pages_requested == [1]
+
+
+async def test_a_single_page_without_a_total_counts_one_page(
+    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+) -> None:
+    api.total = 7
+    api.total_field = lambda page: None
+    async with make_session() as session:
+        rewards = listing(session)
+        got, error = await read(rewards, form)
+        assert (rewards.pages_read, rewards.page_count) == (1, 1)
+    assert (got, error) == (expected_ids(7), None)
+    assert api.pages_requested == [1]
