@@ -255,9 +255,15 @@ def _is_optional(type_: object) -> bool:
     return get_origin(type_) in (Union, UnionType) and len(args) == 2 and NoneType in args
 
 
+def _optional_inner(type_: Any) -> Any:
+    """The X of `X | None`."""
+    (inner,) = (arg for arg in get_args(type_) if arg is not NoneType)
+    return inner
+
+
 def _optional_hook(type_: Any, converter: cattrs.Converter) -> _Hook:
     """Structure `X | None`: None, "" and blank strings mean "no value"."""
-    (inner_type,) = (arg for arg in get_args(type_) if arg is not NoneType)
+    inner_type = _optional_inner(type_)
     inner = converter.get_structure_hook(inner_type)
 
     def structure_optional(value: object, _: object) -> object:
@@ -524,11 +530,6 @@ def _read(key: str, variant: str | None, missing: str | None) -> list[str]:
 
 def _indent(lines: list[str]) -> list[str]:
     return ["    " + line for line in lines]
-
-
-def _optional_inner(type_: Any) -> Any:
-    (inner,) = (arg for arg in get_args(type_) if arg is not NoneType)
-    return inner
 
 
 def _configure(converter: cattrs.Converter, record_hook: Callable[..., _Hook]) -> cattrs.Converter:

@@ -46,10 +46,11 @@ def page_number_from_link(link: object) -> int | None:
     for pair in query.split("&"):
         name, equals, value = pair.partition("=")
         # As parse_qs: a parameter without a value does not count, and names
-        # and values are percent- and plus-decoded.
+        # and values are percent- and plus-decoded. A name with a "+" decodes
+        # with a space in it, so only "%" can make one read "page".
         if not equals or not value:
             continue
-        if "%" in name or "+" in name:
+        if "%" in name:
             name = unquote_plus(name)
         if name == "page":
             # The usual "page=3", quickly (int() refuses over 4300 digits).
