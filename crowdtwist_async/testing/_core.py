@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timezone
 from typing import Any, Final, Literal
 from urllib.parse import parse_qsl, unquote
 
@@ -21,22 +23,37 @@ from ._data import ID_TYPES, FakeUser, parse_int
 
 __all__ = ["Incoming", "Reply", "error_reply", "json_reply", "parse_request", "respond"]
 
-Route = Literal["rewards", "coupons"]
+Route = Literal["rewards", "coupons", "redemptions"]
 
 _ROUTES: Final[Mapping[tuple[str, str], Route]] = {
     ("v2.1", "rewards"): "rewards",
     ("v2", "usable_coupons"): "coupons",
+    ("v2.2", "redemption_history"): "redemptions",
 }
 
-#: `mobile_phone_number` is documented for the rewards endpoint only.
+#: `mobile_phone_number` is documented for every endpoint but usable coupons.
 _ID_TYPES: Final[Mapping[Route, frozenset[str]]] = {
     "rewards": frozenset(ID_TYPES),
     "coupons": frozenset(ID_TYPES) - {"mobile_phone_number"},
+    "redemptions": frozenset(ID_TYPES),
 }
 
-# The real API's paging links name a placeholder host, no user and an empty
-# key (see the docs' sample); a client may use only their page number.
-_PAGE_LINK: Final = "https://api[client_id].ct.com/v2.1/rewards?page={}&api_key="
+# The paginated endpoints, by their paging links. The real API's links name a
+# placeholder host, no user and an empty key (see the docs' sample); a client
+# may use only their page number.
+_PAGE_LINKS: Final[Mapping[Route, str]] = {
+    "rewards": "https://api[client_id].ct.com/v2.1/rewards?page={}&api_key=",
+    "redemptions": "https://api[client_id].ct.com/v2.2/redemption_history?page={}&api_key=",
+}
+
+# The redemption history refuses a larger page, where the rewards listing
+# quietly caps it at the SDK's `MAX_PAGE_SIZE`.
+_MAX_REDEMPTIONS_PAGE_SIZE: Final = 10
+
+# ASCII digits only: `date.fromisoformat` alone would also take "20250101".
+_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+_DAY: Final = 86_400
 
 _AUTH_SCHEME: Final = "ctapikey"
 
@@ -57,7 +74,8 @@ class Incoming:
     `params` are the query parameters (the last value of a repeated one)
     without `api_key`; `keys` the API keys the request presented, by query or
     header. `route` and `user_id` are set when the path names an endpoint,
-    `page` when that endpoint is the rewards listing.
+    `page` when that endpoint is paginated (the rewards listing or the
+    redemption history).
     """
 
     method: str
@@ -96,7 +114,7 @@ def parse_request(method: str, raw_path: str, query: str, headers: Mapping[str, 
     if len(segments) == 5 and segments[0] == "" and segments[2] == "users" and segments[3]:
         route = _ROUTES.get((segments[1], segments[4]))
         user_id = unquote(segments[3]) if route is not None else None
-    page = _requested_page(params.get("page")) if route == "rewards" else None
+    page = _requested_page(params.get("page")) if route in _PAGE_LINKS else None
     return Incoming(
         method=method.upper(),
         path=raw_path,
@@ -136,6 +154,9 @@ def respond(request: Incoming, users: Sequence[FakeUser], *, api_key: str, now: 
     if request.route == "rewards":
         assert request.page is not None
         return _rewards(user, request.params, request.page)
+    if request.route == "redemptions":
+        assert request.page is not None
+        return _redemption_history(user, request.params, request.page)
     return _usable_coupons(user, request.params, now)
 
 
@@ -168,8 +189,25 @@ def _in_stock(record: Mapping[str, Any]) -> bool:
     return number is None or number > 0
 
 
-def _link(page: int) -> str:
-    return _PAGE_LINK.format(page)
+def _paged(
+    route: Route, listed: Sequence[dict[str, Any]], page: int, size: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The `paging` envelope and the records of *page*, as every paginated
+    endpoint sends them; *listed* is not empty."""
+    link = _PAGE_LINKS[route].format
+    total = len(listed)
+    pages = math.ceil(total / size)
+    records: list[dict[str, Any]] = []
+    if page < 1:
+        next_page, prev_page = link(1), None
+    elif page > pages:
+        next_page, prev_page = None, link(pages)
+    else:
+        records = list(listed[(page - 1) * size : page * size])
+        next_page = link(page + 1) if page < pages else None
+        prev_page = link(page - 1) if page > 1 else None
+    paging = {"total": total, "pages": pages, "next_page": next_page, "prev_page": prev_page}
+    return paging, records
 
 
 def _rewards(user: FakeUser, params: Mapping[str, str], page: int) -> Reply:
@@ -177,20 +215,71 @@ def _rewards(user: FakeUser, params: Mapping[str, str], page: int) -> Reply:
     listed = [record for record in user.rewards if soldout or _in_stock(record)]
     if not listed:
         return error_reply(400, "no_data", "There are no rewards available to this client.")
-    size = _page_size(params.get("page_size"))
-    total = len(listed)
-    pages = math.ceil(total / size)
-    rewards: list[dict[str, Any]] = []
-    if page < 1:
-        next_page, prev_page = _link(1), None
-    elif page > pages:
-        next_page, prev_page = None, _link(pages)
-    else:
-        rewards = listed[(page - 1) * size : page * size]
-        next_page = _link(page + 1) if page < pages else None
-        prev_page = _link(page - 1) if page > 1 else None
-    paging = {"total": total, "pages": pages, "next_page": next_page, "prev_page": prev_page}
+    paging, rewards = _paged("rewards", listed, page, _page_size(params.get("page_size")))
     return json_reply(200, {"paging": paging, "rewards": rewards})
+
+
+def _day_start(value: str) -> int | None:
+    """Unix seconds at the start of the UTC day *value* (`YYYY-MM-DD`), or None."""
+    if not _DATE.fullmatch(value):
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:  # e.g. 2025-02-30
+        return None
+    return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp())
+
+
+def _redeemed_at(record: Mapping[str, Any]) -> int | None:
+    when = record.get("date_redeemed")
+    # As for `current_quantity`: take the common plain int without parsing.
+    return when if type(when) is int else parse_int(when)
+
+
+def _newest_first(record: Mapping[str, Any]) -> float:
+    # A record without a readable date sorts as the oldest.
+    when = _redeemed_at(record)
+    return -math.inf if when is None else when
+
+
+def _redemption_history(user: FakeUser, params: Mapping[str, str], page: int) -> Reply:
+    # Unlike the rewards listing, this endpoint refuses a page size it cannot
+    # serve (an empty value included) instead of serving its default.
+    raw_size = params.get("page_size")
+    size = _MAX_REDEMPTIONS_PAGE_SIZE if raw_size is None else parse_int(raw_size)
+    if size is None or not 1 <= size <= _MAX_REDEMPTIONS_PAGE_SIZE:
+        return error_reply(
+            400,
+            "param_error",
+            f"Param page_size must be between 1 and {_MAX_REDEMPTIONS_PAGE_SIZE}.",
+        )
+    days: dict[str, int] = {}
+    for name in ("start_date", "end_date"):
+        value = params.get(name)
+        if value is None:
+            continue
+        day = _day_start(value)
+        if day is None:
+            return error_reply(400, "param_error", f"Param {name} must be a date as YYYY-MM-DD.")
+        days[name] = day
+    # Both bounds are whole UTC days and inclusive: until the end of end_date.
+    since = days.get("start_date")
+    until = days["end_date"] + _DAY if "end_date" in days else None
+    listed = user.redemptions
+    if since is not None or until is not None:
+        listed = [
+            record
+            for record in listed
+            if (when := _redeemed_at(record)) is not None
+            and (since is None or when >= since)
+            and (until is None or when < until)
+        ]
+    if not listed:
+        return error_reply(400, "no_data", "There is no redemption history for this user.")
+    # `sorted` is stable with reverse=True too: equal dates keep the records' order.
+    newest = sorted(listed, key=_newest_first, reverse=True)
+    paging, redemptions = _paged("redemptions", newest, page, size)
+    return json_reply(200, {"paging": paging, "redemptions": redemptions})
 
 
 def _usable_coupons(user: FakeUser, params: Mapping[str, str], now: int) -> Reply:

@@ -1,9 +1,10 @@
-"""The fake's records: users, their rewards and coupons, and the seeded sample program.
+"""The fake's records: users, their rewards, coupons and redemptions, and the
+seeded sample program.
 
-Rewards and coupons are kept as the JSON objects the API sends (dicts under
-the wire's key names, quirks included), so what a test puts in is exactly what
-goes out. Only the facts the wire does not carry, such as whether a coupon has
-been used, live beside them.
+Rewards, coupons and redemptions are kept as the JSON objects the API sends
+(dicts under the wire's key names, quirks included), so what a test puts in is
+exactly what goes out. Only the facts the wire does not carry, such as whether
+a coupon has been used, live beside them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "FakeCoupon",
     "FakeUser",
     "RecordFactory",
+    "RedemptionFactory",
     "parse_int",
     "sample_users",
     "timestamp",
@@ -94,11 +96,14 @@ class FakeCoupon:
 
 @attrs.define(kw_only=True)
 class FakeUser:
-    """A program member: one id per documented `id_type`, rewards, and coupons.
+    """A program member: one id per documented `id_type`, redemptions, rewards,
+    and coupons.
 
     `rewards` holds the JSON objects the rewards listing sends, in listing
-    order; one whose `current_quantity` is 0 is sold out. Lists and records
-    may be edited while the fake serves.
+    order; one whose `current_quantity` is 0 is sold out. `redemptions` holds
+    the JSON objects the redemption history sends, in any order: the history
+    lists them newest first by `date_redeemed`. Lists and records may be
+    edited while the fake serves.
     """
 
     id: int
@@ -108,6 +113,9 @@ class FakeUser:
     twitter_user_id: str | None = None
     third_party_id: str | None = None
     mobile_phone_number: str | None = None
+    # Before `rewards`, not after `coupons`: the repr has always ended with
+    # the rewards and coupons counts, and assertions may rely on it.
+    redemptions: list[dict[str, Any]] = attrs.field(factory=list, repr=_count_repr("redemptions"))
     rewards: list[dict[str, Any]] = attrs.field(factory=list, repr=_count_repr("rewards"))
     coupons: list[FakeCoupon] = attrs.field(factory=list, repr=_count_repr("coupons"))
 
@@ -458,6 +466,61 @@ class RecordFactory:
         }
 
 
+#: The first id of a redeemed reward, one id per item of the catalogue.
+_FIRST_REDEEMED_REWARD_ID: Final = 3401
+
+_PENDING_DAYS: Final = 14
+
+
+class RedemptionFactory:
+    """Makes realistic redemption records from a seeded RNG of their own.
+
+    Not `RecordFactory`'s RNG: drawing redemptions from it would change every
+    reward and coupon generated after them, and so the bytes the other
+    endpoints serve for a seed. Ids count up by a few at a time (other
+    members' redemptions take the ones between), so they are unique within a
+    fake.
+    """
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+        self._next_id = 5_000_101
+
+    def history(self, count: int, now: int, *, days: int = 730) -> list[dict[str, Any]]:
+        """*count* redemptions spread over the *days* before *now*, oldest
+        first, their ids rising with their dates as the API's do."""
+        dates = sorted(now - self._rng.randint(1, days * _DAY) for _ in range(count))
+        return [self.redemption(now, date=date) for date in dates]
+
+    def redemption(self, now: int, *, date: int | None = None) -> dict[str, Any]:
+        """One realistic redemption record, made at unix time *date* (default:
+        some time in the 30 days before *now*)."""
+        rng = self._rng
+        if date is None:
+            date = now - rng.randint(1, 30 * _DAY)
+        index = rng.randrange(len(_CATALOG))
+        item = _CATALOG[index]
+        number = self._next_id
+        self._next_id += rng.randint(1, 40)
+        points = rng.choice(item.points)
+        # Goods ship some days after the order; anything may be cancelled.
+        if item.kind == "merchandise" and now - date < _PENDING_DAYS * _DAY:
+            status = "pending"
+        else:
+            status = "cancelled" if rng.random() < 0.05 else "fulfilled"
+        # About one record in five sends its numbers as strings, as the API does.
+        strings = rng.random() < 0.2
+        return {
+            "id": str(number) if strings else number,
+            # One id per catalogue item: a reward redeemed twice shows the same id.
+            "reward_id": _FIRST_REDEEMED_REWARD_ID + index,
+            "reward_title": item.title,
+            "points": str(points) if strings else points,
+            "status": status,
+            "date_redeemed": date,
+        }
+
+
 # (documented key, the drifted spelling the API also sends)
 _SPELLINGS: Final = (
     ("sweepstakes_winners", "sweepstake_winners"),
@@ -486,12 +549,15 @@ def with_fields(record: dict[str, Any], fields: Mapping[str, Any]) -> dict[str, 
     return record
 
 
-def sample_users(factory: RecordFactory, now: int) -> list[FakeUser]:
+def sample_users(
+    factory: RecordFactory, now: int, *, redemptions: RedemptionFactory
+) -> list[FakeUser]:
     """The sample program: four members whose ids are fixed and documented.
 
-    alice has 203 rewards on offer (21 pages of 10) plus 4 sold out, and
-    usable, used and expired coupons; bob a few rewards, 3 of them sold out;
-    carol nothing at all; dave 12 rewards and only used or expired coupons.
+    alice has 203 rewards on offer (21 pages of 10) plus 4 sold out, usable,
+    used and expired coupons, and 37 redemptions over the two years before
+    *now*; bob a few rewards, 3 of them sold out, and 3 redemptions; carol
+    nothing at all; dave 12 rewards and only used or expired coupons.
     """
     alice = FakeUser(
         id=1001,
@@ -501,6 +567,7 @@ def sample_users(factory: RecordFactory, now: int) -> list[FakeUser]:
         twitter_user_id="1457803300101",
         third_party_id="crm-000101",
         mobile_phone_number="+12125550101",
+        redemptions=redemptions.history(37, now),
         rewards=factory.rewards(207, now, soldout=4),
     )
     alice.coupons = [
@@ -517,6 +584,7 @@ def sample_users(factory: RecordFactory, now: int) -> list[FakeUser]:
         twitter_user_id="1457803300102",
         third_party_id="crm-000102",
         mobile_phone_number="+12125550102",
+        redemptions=redemptions.history(3, now),
         rewards=factory.rewards(9, now, soldout=3),
         coupons=[FakeCoupon(record=factory.coupon(now, expires=False))],
     )

@@ -30,6 +30,7 @@ from ._data import (
     FakeCoupon,
     FakeUser,
     RecordFactory,
+    RedemptionFactory,
     sample_users,
     timestamp,
     with_fields,
@@ -49,9 +50,10 @@ class RecordedRequest:
     """A request the fake answered, for assertions.
 
     `path` is as sent (still percent-encoded); `params` the query parameters
-    without `api_key`; `page` the rewards page the API read from them
-    (absent or not an integer means 1), None on other endpoints. `status` is
-    None only in what a `script(when=...)` predicate is shown.
+    without `api_key`; `page` the page the API read from them on a paginated
+    endpoint, the rewards listing or the redemption history (absent or not an
+    integer means 1), None on other endpoints. `status` is None only in what
+    a `script(when=...)` predicate is shown.
     """
 
     method: str
@@ -143,14 +145,17 @@ def _failure_reply(status: int, retry_after: float | None) -> Reply:
 
 @attrs.define(eq=False, kw_only=True)
 class FakeCrowdTwist:
-    """An in-memory CrowdTwist program serving the User Rewards (v2.1) and
-    Usable Coupons (v2) endpoints as the vendor docs describe them.
+    """An in-memory CrowdTwist program serving the User Rewards (v2.1),
+    Usable Coupons (v2) and User Redemption History (v2.2) endpoints as the
+    vendor docs describe them.
 
     It starts with a seeded sample program (`users`): alice
     (`SANDBOX_EMAIL`, CrowdTwist id 1001) has 203 rewards on offer, 21 pages
-    of 10, plus 4 sold out, and coupons usable, used and expired; bob has a
-    few rewards, some sold out; carol has nothing; dave has 12 rewards and no
-    usable coupon. The same `seed` and `now` give the same bytes every time.
+    of 10, plus 4 sold out, coupons usable, used and expired, and 37
+    redemptions over the two years before `now`; bob has a few rewards, some
+    sold out, and 3 redemptions; carol has nothing; dave has 12 rewards, no
+    usable coupon and no redemption. The same `seed` and `now` give the same
+    bytes every time.
 
     Reach it three ways: `transport()` in process, the instance itself as an
     ASGI app, or `serve()` on a loopback port.
@@ -210,16 +215,19 @@ class FakeCrowdTwist:
     # The server thread answers while the test's thread sets knobs and scripts.
     _lock: threading.RLock = attrs.field(init=False, factory=threading.RLock)
     _records: RecordFactory = attrs.field(init=False)
+    _redemptions: RedemptionFactory = attrs.field(init=False)
     _faults: random.Random = attrs.field(init=False)
     _scripts: deque[_Script] = attrs.field(init=False, factory=deque)
 
     def __attrs_post_init__(self) -> None:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise TypeError(f"seed must be an int, got {type(self.seed).__name__}")
-        # Separate streams: drawing faults must not change the data, or back.
+        # Separate streams: drawing faults must not change the data, or back;
+        # nor drawing redemptions the rewards and coupons, which predate them.
         self._records = RecordFactory(random.Random(self.seed))
+        self._redemptions = RedemptionFactory(random.Random(f"{self.seed}:redemptions"))
         self._faults = random.Random(f"{self.seed}:faults")
-        self.users = sample_users(self._records, timestamp(self.now))
+        self.users = sample_users(self._records, timestamp(self.now), redemptions=self._redemptions)
 
     def __repr__(self) -> str:
         return (
@@ -245,7 +253,7 @@ class FakeCrowdTwist:
         third_party_id: str | None = None,
         mobile_phone_number: str | None = None,
     ) -> FakeUser:
-        """Add a member with no rewards or coupons and return it.
+        """Add a member with no rewards, coupons or redemptions and return it.
 
         `id` (the CrowdTwist id) defaults to one above the highest so far. No
         id may be taken by another member under the same `id_type`.
@@ -305,6 +313,27 @@ class FakeCrowdTwist:
             user.coupons.append(coupon)
             return coupon
 
+    def add_redemption(self, user: FakeUser, **fields: Any) -> dict[str, Any]:
+        """Append a realistic redemption to *user*'s history and return its record.
+
+        It is made some time in the 30 days before `now` unless *fields* say
+        otherwise: *fields* (wire key names) replace the generated values,
+        and a datetime becomes unix seconds. The history lists it by
+        `date_redeemed`, newest first, wherever it was appended.
+
+        **Usage**
+
+        ```python
+        when = fake.now - timedelta(days=2)
+        fake.add_redemption(user, reward_title="Free Coffee", points=250, date_redeemed=when)
+        ```
+        """
+        with self._lock:
+            self._check_member(user)
+            record = with_fields(self._redemptions.redemption(timestamp(self.now)), fields)
+            user.redemptions.append(record)
+            return record
+
     def _check_member(self, user: FakeUser) -> None:
         if not any(u is user for u in self.users):
             raise ValueError("that user is not one of this fake's users; use add_user()")
@@ -338,7 +367,9 @@ class FakeCrowdTwist:
             delay: seconds to wait instead of the latency.
             path: only a request whose path (as sent) matches this
                 `fnmatch` pattern, e.g. `"*/usable_coupons"`.
-            page: only a rewards request for this page.
+            page: only a request for this page of a paginated endpoint (the
+                rewards listing or the redemption history; add `path` to
+                tell them apart).
             when: only a request this predicate accepts.
 
         **Usage**
