@@ -23,6 +23,7 @@ import random
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from operator import attrgetter
 from typing import Any
 
 import anyio
@@ -30,7 +31,7 @@ import attrs
 import httpx
 
 import crowdtwist_async as ct
-from crowdtwist_async._pagination import AsyncPaginator, new_rewards
+from crowdtwist_async._pagination import AsyncPaginator, Page, new_items, reward_page
 from crowdtwist_async._payload import structure_rewards_page
 
 from ._common import Section, Target
@@ -128,16 +129,22 @@ class DesignOnly:
     page structured beforehand. What the design costs, without the CPU."""
 
     def __init__(self, pages: dict[int, bytes], latency: Latency) -> None:
-        self._pages = {n: structure_rewards_page(json.loads(body), n) for n, body in pages.items()}
+        self._pages = {
+            n: reward_page(structure_rewards_page(json.loads(body), n)) for n, body in pages.items()
+        }
         self._latency = latency
 
-    async def fetch(self, page: int) -> ct.RewardsPage:
+    async def fetch(self, page: int) -> Page[ct.Reward, ct.RewardsPage]:
         await self._latency.wait(page)
         return self._pages[page]
 
     async def read(self, concurrency: int, *, entered: bool) -> int:
         listing = AsyncPaginator(
-            self.fetch, max_concurrency=concurrency, page_size=10, select=new_rewards
+            self.fetch,
+            max_concurrency=concurrency,
+            page_size=10,
+            select=new_items,
+            key=attrgetter("id"),
         )
         count = 0
         async with listing if entered else contextlib.nullcontext():

@@ -70,9 +70,16 @@ class Sender:
         self._max_body = limits.max_body_bytes
 
     async def send(
-        self, request: httpx.Request, path: str, limits: Timeout, mask: KeyMask
+        self,
+        request: httpx.Request,
+        path: str,
+        limits: Timeout,
+        mask: KeyMask,
+        auth: httpx.Auth | httpx._client.UseClientDefault = httpx.USE_CLIENT_DEFAULT,
     ) -> Response:
         """One attempt: status, headers and the whole (capped) body.
+
+        *auth*, when given, signs the request (its flow runs in this attempt).
 
         Raises `APITimeoutError` or `APIConnectionError` (never an httpx
         exception, whose request and text may hold the key *mask* hides), or
@@ -86,7 +93,9 @@ class Sender:
             started = time.perf_counter()
             try:
                 with anyio.fail_after(limits.total):
-                    response = await self.client.send(request, stream=True, follow_redirects=False)
+                    response = await self.client.send(
+                        request, stream=True, follow_redirects=False, auth=auth
+                    )
                     try:
                         body = await self._read_capped(response)
                     finally:

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+from operator import attrgetter
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from ._models import IdType, IdTypeName, Reward, RewardsPage, UsableCoupon
-from ._pagination import AsyncPaginator, FetchPage, Select, new_rewards, whole_page
+from ._pagination import AsyncPaginator, Page, Select, new_items, reward_page, whole_reward_page
 from ._payload import structure_coupons, structure_rewards_page
 from ._protocol import COUPON_ID_TYPES, MAX_PAGE_SIZE, check_id_type, check_int, encode_user_id
 
-__all__ = ["Get", "Users"]
+if TYPE_CHECKING:
+    from ._session import Session
+
+__all__ = ["Users"]
 
 _REWARD_ID_TYPES = frozenset(IdType)
 
+#: How spans and logs name the paths: a user id is personal data.
+_REWARDS: Final = "/v2.1/users/{user_id}/rewards"
+_COUPONS: Final = "/v2/users/{user_id}/usable_coupons"
+
+_reward_id: Final = attrgetter("id")
+
 T = TypeVar("T")
-
-
-class Get(Protocol):
-    """What the endpoints need of a Session: GET a path with these query
-    parameters (retried, checked, decoded) and parse the JSON into T."""
-
-    def __call__(
-        self, path: str, params: dict[str, str], parse: Callable[[object], T], /
-    ) -> Awaitable[T]: ...
 
 
 class Users:
@@ -31,12 +31,12 @@ class Users:
 
     `user_id` is whatever `id_type` says it is (an email address, a username,
     a CrowdTwist id...); `id_type=None` leaves the choice to the server, whose
-    default is the CrowdTwist id.
+    default is the CrowdTwist id. Built on the session's own engine, the one
+    `session.get_json` and `session.paginate` use.
     """
 
-    def __init__(self, get: Get, max_concurrency: int) -> None:
-        self._get = get
-        self._max_concurrency = max_concurrency
+    def __init__(self, session: Session) -> None:
+        self._session = session
 
     def aiter_rewards(
         self,
@@ -46,12 +46,16 @@ class Users:
         page_size: int | None = None,
         include_soldout: bool = False,
         max_concurrency: int | None = None,
+        start_page: int = 1,
+        max_items: int | None = None,
     ) -> AsyncPaginator[Reward]:
         """Every reward available to the user, in order, each one once.
 
-        Page 1 is fetched first; the rest concurrently, at most
-        `max_concurrency` at a time (default: the session's). Arguments are
-        checked here, before any request.
+        The first page is fetched first; the rest concurrently, at most
+        `max_concurrency` at a time (default: the session's). `start_page`
+        starts at a later page (a batch job going on from `resume_page`);
+        `max_items` stops after that many rewards, asking for no page that
+        cannot add to them. Arguments are checked here, before any request.
 
         ```python
         async for reward in session.users.aiter_rewards("alice@example.com", id_type="email"):
@@ -59,7 +63,14 @@ class Users:
         ```
         """
         return self._paginator(
-            new_rewards, user_id, id_type, page_size, include_soldout, max_concurrency
+            new_items,
+            user_id,
+            id_type,
+            page_size,
+            include_soldout,
+            max_concurrency,
+            start_page,
+            max_items,
         )
 
     def aiter_reward_pages(
@@ -70,12 +81,15 @@ class Users:
         page_size: int | None = None,
         include_soldout: bool = False,
         max_concurrency: int | None = None,
+        start_page: int = 1,
+        max_items: int | None = None,
     ) -> AsyncPaginator[RewardsPage]:
         """Every non-empty page of the user's rewards, in page order.
 
         Pages are yielded as the server sent them; unlike `aiter_rewards`,
         a reward that shifted onto the next page while the listing was read
-        appears on both.
+        appears on both. `max_items` counts rewards, as `aiter_rewards`
+        does: the page that reaches it is cut to fit.
 
         ```python
         async for page in session.users.aiter_reward_pages("alice@example.com", id_type="email"):
@@ -83,7 +97,14 @@ class Users:
         ```
         """
         return self._paginator(
-            whole_page, user_id, id_type, page_size, include_soldout, max_concurrency
+            whole_reward_page,
+            user_id,
+            id_type,
+            page_size,
+            include_soldout,
+            max_concurrency,
+            start_page,
+            max_items,
         )
 
     async def get_rewards_page(
@@ -101,8 +122,14 @@ class Users:
         A page past the end is empty too, as the API makes it.
         """
         number = check_int("page", page, low=1)
-        fetch, _ = self._listing(user_id, id_type, page_size, include_soldout, None)
-        return await fetch(number)
+        path, params = _rewards_query(user_id, id_type, page_size, include_soldout)
+
+        def parse(payload: object) -> RewardsPage:
+            return structure_rewards_page(payload, number)
+
+        return await self._session._call(
+            path, {**params, "page": str(number)}, parse, template=_REWARDS, listing=True
+        )
 
     async def usable_coupons(
         self,
@@ -122,56 +149,55 @@ class Users:
         params = _id_type_param(check_id_type(id_type, COUPON_ID_TYPES))
         if expired is not None:
             params["expired"] = _flag("expired", expired)
-        return await self._get(path, params, structure_coupons)
+        return await self._session._call(
+            path, params, structure_coupons, template=_COUPONS, listing=True
+        )
 
     def _paginator(
         self,
-        select: Select[T],
+        select: Select[Reward, RewardsPage, T],
         user_id: str | int,
         id_type: IdType | IdTypeName | None,
         page_size: int | None,
         include_soldout: bool,
         max_concurrency: int | None,
+        start_page: int,
+        max_items: int | None,
     ) -> AsyncPaginator[T]:
-        fetch, concurrency = self._listing(
-            user_id, id_type, page_size, include_soldout, max_concurrency
-        )
-        return AsyncPaginator(
-            fetch,
-            max_concurrency=concurrency,
-            page_size=MAX_PAGE_SIZE if page_size is None else page_size,
+        path, params = _rewards_query(user_id, id_type, page_size, include_soldout)
+        return self._session._listing(
+            path,
+            params,
+            template=_REWARDS,
+            parse_page=_rewards_page,
             select=select,
+            key=_reward_id,
+            page_size=MAX_PAGE_SIZE if page_size is None else page_size,
+            max_concurrency=max_concurrency,
+            start_page=start_page,
+            max_items=max_items,
+            noun="rewards",
         )
 
-    def _listing(
-        self,
-        user_id: str | int,
-        id_type: IdType | IdTypeName | None,
-        page_size: int | None,
-        include_soldout: bool,
-        max_concurrency: int | None,
-    ) -> tuple[FetchPage, int]:
-        """Check a rewards query's arguments and return its page fetcher."""
-        path = f"/v2.1/users/{encode_user_id(user_id)}/rewards"
-        params = _id_type_param(check_id_type(id_type, _REWARD_ID_TYPES))
-        if page_size is not None:
-            params["page_size"] = str(check_int("page_size", page_size, low=1, high=MAX_PAGE_SIZE))
-        if _flag("include_soldout", include_soldout) == "true":
-            params["include_soldout"] = "true"
-        concurrency = (
-            self._max_concurrency
-            if max_concurrency is None
-            else check_int("max_concurrency", max_concurrency, low=1)
-        )
-        get = self._get
 
-        async def fetch(number: int) -> RewardsPage:
-            def parse(payload: object) -> RewardsPage:
-                return structure_rewards_page(payload, number)
+def _rewards_page(payload: object, number: int) -> Page[Reward, RewardsPage]:
+    return reward_page(structure_rewards_page(payload, number))
 
-            return await get(path, {**params, "page": str(number)}, parse)
 
-        return fetch, concurrency
+def _rewards_query(
+    user_id: str | int,
+    id_type: IdType | IdTypeName | None,
+    page_size: int | None,
+    include_soldout: bool,
+) -> tuple[str, dict[str, str]]:
+    """Check a rewards query's arguments; return its path and parameters."""
+    path = f"/v2.1/users/{encode_user_id(user_id)}/rewards"
+    params = _id_type_param(check_id_type(id_type, _REWARD_ID_TYPES))
+    if page_size is not None:
+        params["page_size"] = str(check_int("page_size", page_size, low=1, high=MAX_PAGE_SIZE))
+    if _flag("include_soldout", include_soldout) == "true":
+        params["include_soldout"] = "true"
+    return path, params
 
 
 def _id_type_param(value: str | None) -> dict[str, str]:

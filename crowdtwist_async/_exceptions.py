@@ -166,7 +166,8 @@ class IncompleteListingError(CrowdTwistError):
     Attributes:
         page: the page at which the shortfall showed.
         expected_total: the `total` page 1 announced, or None when it gave
-            none (then its page count was the promise).
+            none (then its page count was the promise). For a listing from a
+            later `start_page`, what that total leaves from there.
         seen: how many distinct rewards were yielded before this error.
     """
 
@@ -195,17 +196,29 @@ class ListingChangedError(IncompleteListingError):
 
     Attributes:
         page: the page whose `total` was lower.
-        expected_total: the `total` page 1 reported.
+        expected_total: the `total` the listing's first page (page 1, or
+            its `start_page`) reported.
         total: the `total` that page reported.
-        seen: how many distinct rewards were yielded before this error.
+        seen: how many distinct rewards (items) were yielded before this error.
     """
 
     expected_total: int
 
-    def __init__(self, *, page: int, expected_total: int, total: int, seen: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        page: int,
+        expected_total: int,
+        total: int,
+        seen: int = 0,
+        first_page: int = 1,
+        noun: str = "rewards",
+    ) -> None:
+        one = "a reward" if noun == "rewards" else "an item"
         super().__init__(
-            f"the listing changed while it was read: page {page} reports {total} rewards, "
-            f"page 1 reported {expected_total}; a reward may have been skipped, read it again",
+            f"the listing changed while it was read: page {page} reports {total} {noun}, "
+            f"page {first_page} reported {expected_total}; {one} may have been skipped, "
+            "read it again",
             page=page,
             expected_total=expected_total,
             seen=seen,

@@ -21,18 +21,23 @@ Which pages to ask for, and whether the pages read make the whole listing, is
 `_Plan`'s business, pure bookkeeping with no I/O. It never follows the links
 the API returns as they are (they point at the wrong host and path in the
 vendor's own sample); at most it reads the page number in `next_page`.
+
+The walk knows nothing of rewards: a page is a `Page` of items, a key function
+says which items are the same record, and a select function says what the
+listing yields for a page (its new items, or the page itself).
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Literal, Protocol, TypeVar
 
 import anyio
 import anyio.lowlevel
+import attrs
 
 from ._exceptions import IncompleteListingError, ListingChangedError
 from ._models import Reward, RewardsPage
@@ -40,15 +45,84 @@ from ._models import Reward, RewardsPage
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
-__all__ = ["AHEAD_PER_SLOT", "WINDOW_PER_SLOT", "AsyncPaginator", "FetchPage", "Select"]
+__all__ = [
+    "AHEAD_PER_SLOT",
+    "WINDOW_PER_SLOT",
+    "AsyncPaginator",
+    "FetchPage",
+    "Key",
+    "Outcome",
+    "Page",
+    "Report",
+    "Select",
+    "new_items",
+    "reward_page",
+    "whole_reward_page",
+]
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741 (an item of a page)
+P = TypeVar("P")  # what a page-by-page listing yields for a page
 
-#: Fetch one page by number (a listing the API says is empty: a page with no rewards).
-FetchPage = Callable[[int], Awaitable[RewardsPage]]
 
-#: What a listing yields for a page: the page, and its rewards not yielded before.
-Select = Callable[[RewardsPage, list[Reward]], Iterable[T]]
+class Page(Generic[I, P]):
+    """One page as the walk reads it: the counts its `paging` stated (None:
+    not usably), its items as they came, and `source`, the object a
+    page-by-page listing yields for it (a `RewardsPage`, say)."""
+
+    __slots__ = ("items", "next_page", "number", "pages", "source", "total")
+
+    def __init__(
+        self,
+        *,
+        number: int,
+        total: int | None,
+        pages: int | None,
+        items: Sequence[I],
+        next_page: int | None,
+        source: P,
+    ) -> None:
+        self.number = number
+        self.total = total
+        self.pages = pages
+        self.items = items
+        self.next_page = next_page
+        self.source = source
+
+    def cut(self, last: I) -> Page[I, P]:
+        """This page with its items up to *last* (the last one a listing keeps)."""
+        end = next(i for i, item in enumerate(self.items) if item is last) + 1
+        return Page(
+            number=self.number,
+            total=self.total,
+            pages=self.pages,
+            items=tuple(self.items[:end]),
+            next_page=self.next_page,
+            source=self.source,
+        )
+
+
+#: Fetch one page by number (a listing the API says is empty: a page with no items).
+FetchPage = Callable[[int], Awaitable[Page[I, P]]]
+
+#: What a listing yields for a page: from the page and its items not yielded before.
+Select = Callable[[Page[I, P], list[I]], Sequence[T]]
+
+#: Which record an item is, to yield each once; None: this item is never a repeat.
+Key = Callable[[I], Hashable | None]
+
+#: How a listing ended: read to its end (or to `max_items`), raised, was
+#: cancelled, or was closed or dropped by its reader before its end.
+Outcome = Literal["complete", "error", "cancelled", "stopped"]
+
+
+class Report(Protocol):
+    """Told how a listing ended (see `_telemetry.ListingReport`)."""
+
+    def finish(
+        self, outcome: Outcome, *, pages: int, items: int, error: BaseException | None
+    ) -> None: ...
+
 
 #: How many pages, per allowed request in flight, an entered listing may start
 #: ahead of the consumer (in flight plus fetched but not yet consumed). 4 lets
@@ -66,43 +140,68 @@ WINDOW_PER_SLOT: Final = 2
 _Shortfall = Literal["empty", "repeated", "exhausted"]
 
 
-class _Plan:
+class _Plan(Generic[I]):
     """Which pages to ask for, and whether what came back is the whole listing.
 
-    Page 1 is asked for first and alone. Its `total` (T) is a promise: the
-    listing is whole once T distinct rewards were yielded, and a page that
-    adds nothing (empty, `null`, `no_data`, or only rewards already yielded)
-    before that is an `IncompleteListingError`, never a quiet end. With T
-    known, the pages are counted from it, by the page size page 1 shows:
+    The first page (page 1, or `start`) is asked for first and alone. Its
+    `total` (T) is a promise: the listing is whole once the items it leaves
+    from that page on (T, less a page size per page before it) were yielded,
+    each once, and a page that adds nothing (empty, `null`, `no_data`, or
+    only items already yielded) before that is an `IncompleteListingError`,
+    never a quiet end. With T known, the pages are counted from it, by the
+    page size page 1 shows (a later first page can only show a larger one):
     when `pages` disagrees (the docs' own table sends total 203 with pages
-    10), the rewards are the evidence, not the page count. At most
+    10), the items are the evidence, not the page count. At most
     ceil(T / size) + 1 pages are ever asked for, the last of them only when
-    rewards may have shifted past the end. Without T, `pages` is the promise.
-    A page 1 without a usable `pages` makes the walk follow the page number
-    in each `next_page`, one page at a time. No page is asked for twice.
+    items may have shifted past the end. Without T, `pages` is the promise.
+    A first page without a usable `pages` makes the walk follow the page
+    number in each `next_page`, one page at a time. No page is asked for twice.
+
+    With `max_items`, the walk ends once that many items were yielded, and
+    never asks for a page the items before it would already fill.
     """
 
-    def __init__(self, page_size: int) -> None:
+    def __init__(
+        self,
+        page_size: int,
+        *,
+        key: Key[I] | None,
+        start: int = 1,
+        max_items: int | None = None,
+        noun: str = "items",
+    ) -> None:
         self._size = page_size
-        self.next_start = 1
+        self._key = key
+        self._start = start
+        self._max_items = max_items
+        self._noun = noun
+        self.next_start = start
         self._numbered = False  # pages known: any number up to the last may start
-        # Until then, one page at a time: page 1 first, then the page a link named.
-        self._follow: int | None = 1
-        self._promised: int | None = None  # page 1's total, when it is usable
-        self._announced: int | None = None  # page 1's page count, when usable
+        # Until then, one page at a time: the first page, then the page a link named.
+        self._follow: int | None = start
+        self._reported: int | None = None  # the first page's total, when it is usable
+        self._promised: int | None = None  # the items expected from the first page on
+        self._announced: int | None = None  # the first page's page count, when usable
         self._total: int | None = None  # the largest total any page reported
         self._pages: int | None = None  # the largest page count any page reported
         self._extra = False  # whether the page after the last may be asked for
         self._end: int | None = None  # no page after this one will be consumed
-        self._seen: set[str] = set()
+        self._seen: set[Hashable] = set()
         self._count = 0
-        self._consumed = 0
+        self._consumed = start - 1
+        #: `max_items` items were yielded: the walk is over.
+        self.filled = False
+        #: The last page was cut to `max_items`.
+        self.truncated = False
+        #: The page a new walk would start at to go on after the items consumed
+        #: (None once the listing is known to hold nothing more).
+        self.resume: int | None = start
 
     # -- what to ask for -----------------------------------------------------
 
     @property
     def last(self) -> int | None:
-        """The last page the walk expects to read, once page 1 says (else None)."""
+        """The last page the walk expects to read, once the first page says (else None)."""
         if not self._numbered:
             return None
         if self._total is not None:
@@ -125,17 +224,23 @@ class _Plan:
             return None
         if self._total is not None and number > math.ceil(self._total / self._size) + 1:
             return None
+        limit = self._max_items
+        # The pages between the last consumed and this one hold at most a
+        # page size each: when they would fill `max_items`, this page cannot
+        # contribute (a repeat found later makes room again).
+        if limit is not None and self._count + (number - self._consumed - 1) * self._size >= limit:
+            return None
         return number
 
     def started(self, number: int) -> None:
         self.next_start = number + 1
         self._follow = None
 
-    def arrived(self, number: int, page: RewardsPage) -> bool:
+    def arrived(self, number: int, page: Page[I, Any]) -> bool:
         """Learn from page *number*; True if nothing after it will be read."""
-        if number == 1:
+        if number == self._start:
             self._learn(page)
-        if not page.rewards or self._shrunk(page) is not None:
+        if not page.items or self._shrunk(page) is not None:
             self.cut(number)
             return True
         # A listing may grow while it is read: follow it.
@@ -154,30 +259,37 @@ class _Plan:
         """Nothing after page *number* will be consumed (it failed or ended the listing)."""
         self._end = number if self._end is None else min(self._end, number)
 
-    def _learn(self, page: RewardsPage) -> None:
-        items = len(page.rewards)
+    def _learn(self, page: Page[I, Any]) -> None:
+        items = len(page.items)
         total = page.total
-        # A total below what page 1 itself holds promises nothing.
-        if total is not None and total >= items:
-            self._promised = self._total = total
-            if total >= items > 0:
+        if self._start == 1:
+            if total is not None and total >= items > 0:
                 # Page 1 is full, or holds the whole listing: its length is
                 # (at least) the page size the server uses.
                 self._size = items
+        elif items > self._size:
+            # A later page may be the last, and short: only a longer one says
+            # more than the size asked for.
+            self._size = items
+        before = (self._start - 1) * self._size
+        # A total below what the pages up to this one hold promises nothing.
+        if total is not None and total >= before + items:
+            self._reported = self._total = total
+            self._promised = total - before
         if page.pages is not None and page.pages >= 1:
             self._numbered = True
             self._announced = self._pages = page.pages
 
-    def _shrunk(self, page: RewardsPage) -> int | None:
-        """The lower total *page* reports than page 1 did, if it does."""
-        if page.total is not None and self._promised is not None and page.total < self._promised:
+    def _shrunk(self, page: Page[I, Any]) -> int | None:
+        """The lower total *page* reports than the first page did, if it does."""
+        if page.total is not None and self._reported is not None and page.total < self._reported:
             return page.total
         return None
 
     # -- what came back ------------------------------------------------------
 
-    def consume(self, number: int, page: RewardsPage) -> list[Reward] | None:
-        """The rewards of page *number* not yielded before, or None at the end.
+    def consume(self, number: int, page: Page[I, Any]) -> list[I] | None:
+        """The items of page *number* not yielded before, or None at the end.
 
         Pages are consumed in order. Raises `ListingChangedError` or
         `IncompleteListingError` where the listing is seen to be short.
@@ -185,32 +297,64 @@ class _Plan:
         self._consumed = number
         # An empty page says nothing about the listing's size: `no_data` has
         # no counts at all (it reads as total 0), so it is only "empty".
-        lower = self._shrunk(page) if page.rewards else None
+        lower = self._shrunk(page) if page.items else None
         if lower is not None:
             raise ListingChangedError(
-                page=number, expected_total=self._promised or 0, total=lower, seen=self._count
+                page=number,
+                expected_total=self._reported or 0,
+                total=lower,
+                seen=self._count,
+                first_page=self._start,
+                noun=self._noun,
             )
-        rewards = page.rewards
-        seen = self._seen
-        fresh = []
-        for reward in rewards:
-            if reward.id not in seen:
-                seen.add(reward.id)
-                fresh.append(reward)
+        items = page.items
+        key = self._key
+        if key is None:
+            fresh = list(items)
+        else:
+            seen = self._seen
+            fresh = []
+            for item in items:
+                name = key(item)
+                if name is None:
+                    fresh.append(item)
+                elif name not in seen:
+                    seen.add(name)
+                    fresh.append(item)
         if not fresh:
-            self._check_end(number, "repeated" if rewards else "empty")
+            self._check_end(number, "repeated" if items else "empty")
+            self.resume = None
             return None
+        limit = self._max_items
+        if limit is not None and self._count + len(fresh) >= limit:
+            self.filled = True
+            self.truncated = self._count + len(fresh) > limit
+            del fresh[limit - self._count :]
         self._count += len(fresh)
         promised = self._promised
         if promised is not None and self._count < promised and number == self.last:
-            # Rewards added before the end push the last ones onto the next page.
+            # Items added before the end push the last ones onto the next page.
             self._extra = True
+        if self.truncated:
+            self.resume = number
+        elif self._ends_at(number):
+            self.resume = None
+        else:
+            self.resume = number + 1
         return fresh
+
+    def _ends_at(self, number: int) -> bool:
+        """Whether the listing is known to hold nothing after page *number*."""
+        last = self.last
+        if last is None or number < last + self._extra:
+            return False
+        return self._promised is None or self._count >= self._promised
 
     def finish(self) -> None:
         """The walk has no page left to read: raise if the listing is short."""
         if self._promised is not None and self._count < self._promised:
             raise self._short(self._consumed, "exhausted")
+        self.resume = None
 
     def _check_end(self, number: int, why: _Shortfall) -> None:
         if self._promised is not None:
@@ -220,18 +364,25 @@ class _Plan:
             raise self._short(number, why)
 
     def _short(self, number: int, why: _Shortfall) -> IncompleteListingError:
+        noun = self._noun
+        first = self._start
         what = {
             "empty": f"page {number} was empty",
-            "repeated": f"page {number} held only rewards already read "
+            "repeated": f"page {number} held only {noun} already read "
             "(is something between you and CrowdTwist ignoring the page number?)",
             "exhausted": f"no page after page {number} was left to ask for",
         }[why]
-        if self._promised is not None:
-            expected = f"after {self._count} of the {self._promised} rewards page 1 announced"
+        if self._promised is not None and first == 1:
+            expected = f"after {self._count} of the {self._promised} {noun} page 1 announced"
+        elif self._promised is not None:
+            expected = (
+                f"after {self._count} of the {self._promised} {noun} page {first}'s total "
+                f"({self._reported}) leaves from there"
+            )
         elif self._announced is not None:
-            expected = f"after {self._count} rewards; page 1 announced {self._announced} pages"
+            expected = f"after {self._count} {noun}; page {first} announced {self._announced} pages"
         else:
-            expected = f"after {self._count} rewards"
+            expected = f"after {self._count} {noun}"
         return IncompleteListingError(
             f"the listing ended short: {what}, {expected}; read it again",
             page=number,
@@ -247,7 +398,7 @@ class _Pending:
 _PENDING: Final = _Pending()
 
 
-class _Slot:
+class _Slot(Generic[I, P]):
     """One page of one walk: its request's cancel scope and its outcome."""
 
     __slots__ = ("done", "number", "outcome", "scope")
@@ -256,10 +407,10 @@ class _Slot:
         self.number = number
         self.scope = anyio.CancelScope()
         self.done = anyio.Event()
-        self.outcome: RewardsPage | BaseException | _Pending = _PENDING
+        self.outcome: Page[I, P] | BaseException | _Pending = _PENDING
 
 
-class _PageWalk:
+class _PageWalk(Generic[I, P]):
     """The requests of one walk, hosted per call (a window) or by a task group.
 
     Invariants: pages are started in increasing order and consumed in the
@@ -268,12 +419,12 @@ class _PageWalk:
     one, every request started by a call has finished when the call returns.
     """
 
-    def __init__(self, fetch: FetchPage, *, concurrency: int, page_size: int) -> None:
+    def __init__(self, fetch: FetchPage[I, P], *, concurrency: int, plan: _Plan[I]) -> None:
         self._fetch = fetch
         self._concurrency = concurrency
-        self._plan = _Plan(page_size)
-        self._pending: deque[_Slot] = deque()
-        self._running: set[_Slot] = set()
+        self._plan = plan
+        self._pending: deque[_Slot[I, P]] = deque()
+        self._running: set[_Slot[I, P]] = set()
         self._group: TaskGroup | None = None
         self._closed = False
 
@@ -282,12 +433,17 @@ class _PageWalk:
         """The number of pages the walk expects, once page 1 has said (None before)."""
         return self._plan.last
 
+    @property
+    def resume_page(self) -> int | None:
+        """The page to start at to go on after the pages consumed (None: nothing left)."""
+        return self._plan.resume
+
     def host(self, group: TaskGroup | None) -> None:
         """Run page requests in *group* from now on (None: in each call's own window)."""
         self._group = group
 
-    async def next_page(self) -> tuple[RewardsPage, list[Reward]] | None:
-        """The next page in order and its new rewards, or None when the listing is over."""
+    async def next_page(self) -> tuple[Page[I, P], list[I]] | None:
+        """The next page in order and its new items, or None when the listing is over."""
         if self._closed:
             return None
         if not self._pending:
@@ -323,7 +479,12 @@ class _PageWalk:
         if fresh is None:
             self.close()
             return None
-        if self._group is not None:
+        if self._plan.filled:
+            # `max_items` reached: what is still in flight cannot be yielded.
+            self.close()
+            if self._plan.truncated:
+                outcome = outcome.cut(fresh[-1])
+        elif self._group is not None:
             self._start(self._group)
         return outcome, fresh
 
@@ -345,7 +506,7 @@ class _PageWalk:
 
     # -- producer side ---------------------------------------------------------
 
-    def _claim(self, *, ahead: int, at_once: int) -> list[_Slot]:
+    def _claim(self, *, ahead: int, at_once: int) -> list[_Slot[I, P]]:
         """Register the pages that may start now: at most *at_once* unfinished
         and *ahead* not yet consumed."""
         slots = []
@@ -355,7 +516,7 @@ class _PageWalk:
             if number is None:
                 break
             plan.started(number)
-            slot = _Slot(number)
+            slot: _Slot[I, P] = _Slot(number)
             self._pending.append(slot)
             self._running.add(slot)
             slots.append(slot)
@@ -381,11 +542,11 @@ class _PageWalk:
                 for worker in range(min(self._concurrency, len(slots))):
                     group.start_soon(self._work, queue, name=f"crowdtwist pages {worker}")
 
-    async def _work(self, queue: Iterator[_Slot]) -> None:
+    async def _work(self, queue: Iterator[_Slot[I, P]]) -> None:
         for slot in queue:
             await self._run(slot)
 
-    async def _run(self, slot: _Slot) -> None:
+    async def _run(self, slot: _Slot[I, P]) -> None:
         try:
             # A task starts after `start_soon` returns: the page may have been
             # cut off, or the walk closed, in between. Then it asks for nothing
@@ -405,7 +566,7 @@ class _PageWalk:
                 self._arrived(slot)
             slot.done.set()
 
-    def _arrived(self, slot: _Slot) -> None:
+    def _arrived(self, slot: _Slot[I, P]) -> None:
         outcome = slot.outcome
         if isinstance(outcome, _Pending):
             return  # cut off: it comes after the end
@@ -443,49 +604,72 @@ class AsyncPaginator(Generic[T]):
     exception or a cancellation costs nothing; it waits for the slowest page
     of each window. The entered form suits long listings and slow consumers.
 
-    The listing checks what page 1 announced: an error on page N, or a page
-    that comes back short of the announced total, is raised after the items
-    of pages 1..N-1 have been yielded; the listing never ends early quietly.
+    The listing checks what its first page announced: an error on page N, or
+    a page that comes back short of the announced total, is raised after the
+    items of the pages before N have been yielded; the listing never ends
+    early quietly. `resume_page` says where a new listing would go on.
     """
 
     def __init__(
         self,
-        fetch: FetchPage,
+        fetch: FetchPage[I, P],
         *,
         max_concurrency: int,
         page_size: int,
-        select: Select[T],
+        select: Select[I, P, T],
+        key: Key[I] | None = None,
+        start_page: int = 1,
+        max_items: int | None = None,
+        noun: str = "items",
+        report: Report | None = None,
     ) -> None:
-        self._walk = _PageWalk(fetch, concurrency=max_concurrency, page_size=page_size)
-        self._select = select
-        self._items: Iterator[T] = iter(())
+        plan = _Plan(page_size, key=key, start=start_page, max_items=max_items, noun=noun)
+        self._walk: _PageWalk[Any, Any] = _PageWalk(fetch, concurrency=max_concurrency, plan=plan)
+        self._select: Select[Any, Any, T] = select
+        self._batch: Sequence[T] = ()
+        self._index = 0  # of the next item of `_batch` to hand out
+        self._batch_page = start_page  # the page `_batch` came from
+        self._handed = 0  # items of the batches before `_batch`
         self._group: TaskGroup | None = None
         self._entered = False
         self._busy = False
         self._pages_read = 0
+        self._report = report
 
     def __aiter__(self) -> AsyncPaginator[T]:
         return self
 
     async def __anext__(self) -> T:
+        index = self._index
+        batch = self._batch
+        if index < len(batch):
+            self._index = index + 1
+            return batch[index]
         while True:
-            for item in self._items:
-                return item
             if self._busy:
                 raise RuntimeError("this listing is already being read by another task")
             self._busy = True
             try:
                 got = await self._walk.next_page()
-            except BaseException:
+            except BaseException as exc:
                 self._walk.close()
+                self._finish("cancelled" if _is_cancellation(exc) else "error", exc)
                 raise
             finally:
                 self._busy = False
             if got is None:
+                self._finish("complete", None)
                 raise StopAsyncIteration
             page, fresh = got
             self._pages_read += 1
-            self._items = iter(self._select(page, fresh))
+            self._handed += len(self._batch)
+            batch = self._select(page, fresh)
+            self._batch = batch
+            self._batch_page = page.number
+            if batch:
+                self._index = 1
+                return batch[0]
+            self._index = 0
 
     @property
     def pages_read(self) -> int:
@@ -494,15 +678,51 @@ class AsyncPaginator(Generic[T]):
 
     @property
     def page_count(self) -> int | None:
-        """How many pages the listing is expected to have; None until page 1
-        has arrived, or when the API does not say."""
+        """How many pages the listing is expected to have; None until its first
+        page has arrived, or when the API does not say."""
         return self._walk.page_count
+
+    @property
+    def resume_page(self) -> int | None:
+        """The page to pass as `start_page` to go on after the items you have had.
+
+        Before the first item it is the listing's `start_page`; after an
+        error on page N, N. A page you had only some items of is the page
+        itself, so going on yields those again (a batch job makes its writes
+        idempotent, or takes `max_items` in multiples of the page size).
+        None once the listing is known to hold nothing more.
+
+        ```python
+        listing = session.users.aiter_rewards(user, max_items=100, start_page=checkpoint)
+        async for reward in listing:
+            save(reward)
+        checkpoint = listing.resume_page  # None: done
+        ```
+        """
+        if self._index < len(self._batch):
+            return self._batch_page
+        return self._walk.resume_page
 
     async def aclose(self) -> None:
         """End the listing: iteration yields nothing more, and the requests in
         flight are cancelled and have ended when this returns."""
-        self._items = iter(())
+        self._finish("stopped", None)
+        self._batch = self._batch[: self._index]
         await self._walk.aclose()
+
+    def __del__(self) -> None:
+        # A plain `async for` left with `break` is never told it ended: it is
+        # reported when the listing is collected.
+        if self._report is not None:
+            self._finish("stopped", None)
+
+    def _finish(self, outcome: Outcome, error: BaseException | None) -> None:
+        report = self._report
+        if report is not None:
+            self._report = None
+            report.finish(
+                outcome, pages=self._pages_read, items=self._handed + self._index, error=error
+            )
 
     async def __aenter__(self) -> AsyncPaginator[T]:
         if self._entered:
@@ -523,6 +743,7 @@ class AsyncPaginator(Generic[T]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._finish("stopped", None)
         self._walk.close()
         self._walk.host(None)
         group, self._group = self._group, None
@@ -535,15 +756,35 @@ class AsyncPaginator(Generic[T]):
         await group.__aexit__(None, None, None)
 
 
-def new_rewards(page: RewardsPage, fresh: list[Reward]) -> list[Reward]:
-    """Select the rewards of a page not yielded before (for `aiter_rewards`).
+def _is_cancellation(exc: BaseException) -> bool:
+    return isinstance(exc, anyio.get_cancelled_exc_class())
+
+
+def reward_page(page: RewardsPage) -> Page[Reward, RewardsPage]:
+    """A rewards page as the walk reads it."""
+    return Page(
+        number=page.number,
+        total=page.total,
+        pages=page.pages,
+        items=page.rewards,
+        next_page=page.next_page,
+        source=page,
+    )
+
+
+def new_items(page: Page[I, Any], fresh: list[I]) -> list[I]:
+    """Select the items of a page not yielded before (for `aiter_rewards`, `paginate`).
 
     Pages can shift while they are read (a reward added before page 3 pushes
-    one from page 3 onto page 4), so the same id can arrive twice.
+    one from page 3 onto page 4), so the same record can arrive twice.
     """
     return fresh
 
 
-def whole_page(page: RewardsPage, fresh: list[Reward]) -> tuple[RewardsPage]:
-    """Select a page as the one item it yields (for `aiter_reward_pages`)."""
-    return (page,)
+def whole_reward_page(page: Page[Reward, RewardsPage], fresh: list[Reward]) -> tuple[RewardsPage]:
+    """Select a page as the one item it yields (for `aiter_reward_pages`): as
+    the server sent it, or cut to the rewards `max_items` leaves."""
+    source = page.source
+    if page.items is source.rewards:
+        return (source,)
+    return (attrs.evolve(source, rewards=tuple(page.items)),)

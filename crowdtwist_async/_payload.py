@@ -9,18 +9,29 @@ here on: a `RewardsPage` with no rewards, or `()`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Final
+from collections.abc import Callable, Hashable, Mapping
+from types import MappingProxyType
+from typing import Any, Final, TypeVar
 from urllib.parse import unquote_plus
 
 import attrs
 
 from ._converter import describe, structure, structure_int, structure_records
-from ._exceptions import ResponseDecodeError
+from ._exceptions import CrowdTwistError, ResponseDecodeError
 from ._models import Reward, RewardsPage, UsableCoupon
+from ._pagination import Page
 from ._protocol import EMPTY_LISTING
 
-__all__ = ["empty_page", "page_number_from_link", "structure_coupons", "structure_rewards_page"]
+__all__ = [
+    "empty_page",
+    "page_number_from_link",
+    "record_id",
+    "structure_coupons",
+    "structure_listing_page",
+    "structure_rewards_page",
+]
+
+T = TypeVar("T")
 
 # Any of these at the top level of a rewards page means the reward was inlined
 # there, as in the documented sample.
@@ -112,9 +123,7 @@ def structure_rewards_page(payload: object, number: int) -> RewardsPage:
             field="rewards",
         )
 
-    paging = payload.get("paging")
-    if type(paging) is not dict and not isinstance(paging, Mapping):
-        paging = {}
+    paging = _paging(payload)
     return RewardsPage(
         number=number,
         total=_count(paging.get("total")),
@@ -123,6 +132,103 @@ def structure_rewards_page(payload: object, number: int) -> RewardsPage:
         next_page=page_number_from_link(paging.get("next_page")),
         prev_page=page_number_from_link(paging.get("prev_page")),
     )
+
+
+def _paging(payload: Mapping[str, Any]) -> Mapping[str, Any]:
+    paging = payload.get("paging")
+    if type(paging) is not dict and not isinstance(paging, Mapping):
+        return {}
+    return paging
+
+
+def structure_listing_page(
+    payload: object,
+    number: int,
+    items: str,
+    build: Callable[[Mapping[str, Any]], T] | None,
+) -> Page[T, None]:
+    """Build page *number* of any listing in the `paging` envelope from *payload*.
+
+    The records are the JSON objects in `payload[items]` (`null`: none),
+    each given to *build*, or, without it, kept as a read-only mapping. An
+    exception from *build* becomes a `ResponseDecodeError` naming the item.
+    A payload without *items* is refused, naming the keys it has: a wrong
+    `items=` must not read as an empty listing.
+
+    Raises:
+        ResponseDecodeError: the payload or one of its records does not fit.
+    """
+    if payload is EMPTY_LISTING:
+        return Page(number=number, total=0, pages=0, items=(), next_page=None, source=None)
+    if type(payload) is not dict and not isinstance(payload, Mapping):
+        raise ResponseDecodeError(
+            f"invalid page {number}: expected a JSON object, got {describe(payload)}",
+            field=items,
+        )
+    if items not in payload:
+        # The names only: the values may be personal data.
+        names = ", ".join(repr(str(name)) for name in payload) or "none"
+        raise ResponseDecodeError(
+            f"invalid page {number}: no {items!r} in it (its keys: {names}); "
+            "check the items= of the listing",
+            field=items,
+        )
+    raw = payload[items]
+    if raw is None:
+        raw = []
+    elif type(raw) is not list and not isinstance(raw, list):
+        raise ResponseDecodeError(
+            f"invalid page {number}: field {items!r}: expected a JSON array, got {describe(raw)}",
+            field=items,
+        )
+    records: list[Any] = []
+    for index, record in enumerate(raw):
+        if type(record) is not dict and not isinstance(record, Mapping):
+            raise ResponseDecodeError(
+                f"invalid page {number}: {items}[{index}]: expected a JSON object, "
+                f"got {describe(record)}",
+                field=f"{items}[{index}]",
+            )
+        if build is None:
+            records.append(MappingProxyType(record))
+            continue
+        try:
+            records.append(build(record))
+        except CrowdTwistError:
+            raise
+        except Exception as exc:
+            name = record_id(record)
+            raise ResponseDecodeError(
+                f"invalid page {number}: {items}[{index}]: structure raised "
+                f"{type(exc).__name__}: {exc}",
+                field=f"{items}[{index}]",
+                record_id=None if name is None else str(name),
+            ) from exc
+    paging = _paging(payload)
+    return Page(
+        number=number,
+        total=_count(paging.get("total")),
+        pages=_count(paging.get("pages")),
+        items=records,
+        next_page=page_number_from_link(paging.get("next_page")),
+        source=None,
+    )
+
+
+def record_id(item: object) -> Hashable | None:
+    """The `id` of a record, a mapping's or an object's, as text; None without one.
+
+    The API sends numbers as strings at times, so `5000123` and `"5000123"`
+    are the same record.
+    """
+    value = item.get("id") if isinstance(item, Mapping) else getattr(item, "id", None)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return value.strip() or None
+    return None
 
 
 def structure_coupons(payload: object) -> tuple[UsableCoupon, ...]:

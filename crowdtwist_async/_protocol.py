@@ -180,6 +180,78 @@ def check_id_type(id_type: IdType | str | None, allowed: frozenset[IdType]) -> s
     return member.value
 
 
+def check_path(path: object) -> str:
+    """Return *path* if it can follow the base URL as it is; raise ValueError naming why.
+
+    It must start with `/`, be no absolute or protocol-relative (`//host`)
+    URL, carry no query or fragment (parameters go in `params=`) and no `.`
+    or `..` segment, and be percent-encoded already: a user id in it is
+    quoted as one segment (`urllib.parse.quote(user_id, safe="")`).
+    """
+    if not isinstance(path, str):
+        raise TypeError(f"path must be a str, got {type(path).__name__}")
+    shown = repr(path) if len(path) <= 80 else repr(path[:80]) + "..."
+    if not path.startswith("/") or path.startswith("//"):
+        raise ValueError(
+            f"path must start with a single '/' and follow the session's base URL, "
+            f"e.g. '/v2/users/1001/points'; got {shown}"
+        )
+    bad = _PATH_REFUSED.search(path)
+    if bad is not None:
+        char = bad.group()
+        if char in "?#":
+            raise ValueError(f"path must not hold {char!r}: pass query parameters as params=")
+        raise ValueError(
+            f"path must be percent-encoded: {char!r} at index {bad.start()} "
+            "(quote each segment with urllib.parse.quote(value, safe=''))"
+        )
+    if any(segment in {".", ".."} for segment in path.split("/")):
+        raise ValueError(
+            f"path must not have a '.' or '..' segment (a user id is quoted as one "
+            f"segment with urllib.parse.quote(value, safe='')); got {shown}"
+        )
+    return path
+
+
+#: What a percent-encoded path may hold: RFC 3986's `pchar`s and `/`, and `%`
+#: only to start an escape.
+_PATH_REFUSED: Final = re.compile(r"%(?![0-9A-Fa-f]{2})|[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]")
+
+
+def query_params(params: object, *, reserved: frozenset[str]) -> dict[str, str]:
+    """Check a caller's query parameters and return them as strings.
+
+    Values may be str, int or bool (bools go as `true`/`false`); names in
+    *reserved* are the session's own to send.
+    """
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a mapping of names to values, got {type(params).__name__}")
+    query: dict[str, str] = {}
+    for name, value in params.items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"params names must be non-empty str, got {name!r}")
+        if name in reserved:
+            raise ValueError(_RESERVED_WHY.get(name, f"params must not set {name!r}"))
+        if isinstance(value, bool):
+            query[name] = "true" if value else "false"
+        elif isinstance(value, int | str):
+            query[name] = str(value)
+        else:
+            raise TypeError(
+                f"params[{name!r}] must be a str, int or bool, got {type(value).__name__}"
+            )
+    return query
+
+
+_RESERVED_WHY: Final = {
+    "api_key": "params must not set 'api_key': the session sends its own credentials",
+    "page": "params must not set 'page': the listing asks for each page (use start_page=)",
+    "page_size": "params must not set 'page_size': pass page_size= to the listing",
+}
+
+
 def check_int(name: str, value: object, *, low: int, high: int | None = None) -> int:
     """Return *value* if it is an int within [low, high]; raise naming *name* otherwise."""
     if isinstance(value, bool) or not isinstance(value, int):
@@ -193,11 +265,15 @@ def check_int(name: str, value: object, *, low: int, high: int | None = None) ->
 # --- Decoding responses ------------------------------------------------------
 
 
-def decode_response(status: int, headers: Mapping[str, str], body: bytes) -> object:
+def decode_response(
+    status: int, headers: Mapping[str, str], body: bytes, *, listing: bool = True
+) -> object:
     """Turn a response into its decoded JSON, `EMPTY_LISTING`, or an exception.
 
     Raises the `APIError` subclass for an error status (or a 2xx whose body is
     an error envelope), `ResponseDecodeError` for a 2xx body that is not JSON.
+    `no_data` and `no_activities` are `EMPTY_LISTING` only for a *listing*;
+    for any other call they are the errors they say they are.
     """
     if 200 <= status < 300:
         try:
@@ -213,7 +289,7 @@ def decode_response(status: int, headers: Mapping[str, str], body: bytes) -> obj
     else:
         data = _try_json(body)
     code, message = _error_fields(data)
-    if code in EMPTY_LISTING_CODES and status < 500:
+    if listing and code in EMPTY_LISTING_CODES and status < 500:
         return EMPTY_LISTING
     raise error_for_status(status, headers, code=code, message=message, body=body)
 

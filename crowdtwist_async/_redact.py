@@ -1,10 +1,12 @@
 """Keeping the API key out of logs, exception messages and tracebacks.
 
 With `auth="query"` the key travels in the URL, and httpx logs every request
-URL at INFO on the `httpx` logger. A filter on that logger (and, with
-`http_backend="aiohttp"`, on each of aiohttp's) masks the value of any
-`api_key` query parameter in its records; nothing else of the application's
-logging is touched.
+URL at INFO on the `httpx` logger. A filter on that logger (and on httpcore's,
+the SDK's, and with `http_backend="aiohttp"` each of aiohttp's) masks the
+value of any `api_key` query parameter in its records, and of the
+`X-CT-Authorization` and `X-CT-User-Token` headers, whoever set them (the
+session, an `httpx.Auth`, the application's own client); nothing else of the
+application's logging is touched.
 
 A key can come back to us in more than one form: as it is, or percent-encoded
 as the URL carried it (`+`, `/` and `=` become `%2B`, `%2F`, `%3D`) when an
@@ -26,10 +28,22 @@ MASK: Final = "***"
 
 _API_KEY_PARAM: Final = re.compile(r"((?:^|[?&;\s])api_key=)[^&#\s\"']+", re.IGNORECASE)
 
+#: A credential header's value, as a log line may show it: `Name: value`,
+#: `'Name': 'value'` (a dict) or `(b'Name', b'value')` (raw header pairs).
+_CREDENTIAL_HEADER: Final = re.compile(
+    r"""(x-ct-(?:authorization|user-token)['"]?\s*[:=,]\s*b?['"]?)[^'"\r\n]+""",
+    re.IGNORECASE,
+)
+
+#: What the filter looks for before it rewrites a record.
+_SECRET_HINTS: Final = ("api_key=", "x-ct-authorization", "x-ct-user-token")
+
 
 def mask_query_keys(text: str) -> str:
-    """Replace the whole value of every `api_key=` query parameter in *text*."""
-    return _API_KEY_PARAM.sub(rf"\g<1>{MASK}", text)
+    """Replace the whole value of every `api_key=` query parameter, and of
+    every `X-CT-Authorization` and `X-CT-User-Token` header, in *text*."""
+    text = _API_KEY_PARAM.sub(rf"\g<1>{MASK}", text)
+    return _CREDENTIAL_HEADER.sub(rf"\g<1>{MASK}", text)
 
 
 class KeyMask:
@@ -37,33 +51,35 @@ class KeyMask:
 
     The match ignores case, so `%2b` is found as well as `%2B`; a string that
     differs from the key only in case is masked too, which costs nothing.
+    Without a key (a session signing with an `httpx.Auth`) it masks nothing.
     """
 
     __slots__ = ("_pattern",)
 
-    def __init__(self, secret: str) -> None:
-        forms = {secret, quote_plus(secret), quote(secret, safe="")}
-        # Longest first, so that an encoded form is masked whole rather than
-        # around a shorter form found inside it.
-        alternatives = sorted(forms, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, alternatives)), re.IGNORECASE)
+    def __init__(self, secret: str | None) -> None:
+        self._pattern: re.Pattern[str] | None = None
+        if secret:
+            forms = {secret, quote_plus(secret), quote(secret, safe="")}
+            # Longest first, so that an encoded form is masked whole rather
+            # than around a shorter form found inside it.
+            alternatives = sorted(forms, key=len, reverse=True)
+            self._pattern = re.compile("|".join(map(re.escape, alternatives)), re.IGNORECASE)
 
     def __call__(self, text: str) -> str:
         """*text* with every form of the key replaced by `***`."""
-        return self._pattern.sub(MASK, text)
+        return text if self._pattern is None else self._pattern.sub(MASK, text)
 
     def found_in(self, text: str) -> bool:
         """Whether *text* holds the key in any form."""
-        return self._pattern.search(text) is not None
+        return self._pattern is not None and self._pattern.search(text) is not None
 
 
 class _MaskApiKeys(logging.Filter):
-    """Rewrites a record's message so no `api_key=` value survives."""
+    """Rewrites a record's message so no `api_key=` value or credential header survives."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if "api_key=" in str(record.msg) or any(
-            "api_key=" in str(arg) for arg in _record_args(record)
-        ):
+        texts = [str(record.msg), *map(str, _record_args(record))]
+        if any(hint in text.lower() for text in texts for hint in _SECRET_HINTS):
             record.msg = mask_query_keys(record.getMessage())
             record.args = None
         return True
@@ -78,8 +94,25 @@ def _record_args(record: logging.LogRecord) -> tuple[object, ...]:
 
 _FILTER: Final = _MaskApiKeys()
 
+#: Every logger of the default stack that may see a URL or a header: a
+#: logger's filters see only the records logged on it, not its children's.
+DEFAULT_LOGGERS: Final = (
+    "crowdtwist_async",
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+)
 
-def install_log_filter(names: Iterable[str] = ("httpx",)) -> None:
+
+def log_filter() -> logging.Filter:
+    """The filter itself, for a handler that writes other loggers' records too."""
+    return _FILTER
+
+
+def install_log_filter(names: Iterable[str] = DEFAULT_LOGGERS) -> None:
     """Mask api_key values in what the loggers *names* log. Idempotent.
 
     A logger's filters see only the records logged on it, not its children's:

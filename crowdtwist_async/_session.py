@@ -1,27 +1,48 @@
-"""`Session`: the key, the base URL, the HTTP client it owns or borrows, and its lifecycle."""
+"""`Session`: the credentials, the base URL, the HTTP client it owns or borrows,
+its lifecycle, and the one path every request takes (`get_json`, `paginate`
+and the endpoint objects all go through `_call`)."""
 
 from __future__ import annotations
 
 import copy
 import enum
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from functools import partial
 from types import TracebackType
-from typing import Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar, overload
 from urllib.parse import urlencode
 
 import anyio
 import attrs
 import httpx
 
-from ._attempt import Sender
+from ._attempt import Response, Sender
 from ._config import DEFAULT_LIMITS, DEFAULT_RETRIES, DEFAULT_TIMEOUT, Limits, Retries, Timeout
 from ._endpoints import Users
 from ._exceptions import CrowdTwistError, ResponseDecodeError, excerpt
-from ._protocol import build_base_url, check_api_key, decode_response, normalize_base_url
+from ._pagination import AsyncPaginator, Key, Page, Select, new_items
+from ._payload import record_id, structure_listing_page
+from ._protocol import (
+    MAX_PAGE_SIZE,
+    build_base_url,
+    check_api_key,
+    check_int,
+    check_path,
+    decode_response,
+    normalize_base_url,
+    query_params,
+)
 from ._redact import MASK, KeyMask, install_log_filter, scrub
 from ._retry import send_with_retries
+from ._telemetry import (
+    ListingReport,
+    active_tracer,
+    configure_logging,
+    listing_report,
+    path_template,
+    traced_attempts,
+)
 from ._version import __version__
 
 __all__ = ["Session"]
@@ -29,6 +50,13 @@ __all__ = ["Session"]
 AuthMode = Literal["query", "header"]
 HttpBackend = Literal["httpx", "aiohttp"]
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741 (an item of a page)
+P = TypeVar("P")
+
+#: What a caller's `params` may not set: the session sends the credentials,
+#: and a listing asks for its pages itself.
+_CALL_RESERVED: Final = frozenset({"api_key"})
+_LISTING_RESERVED: Final = frozenset({"api_key", "page", "page_size"})
 
 
 class _State(enum.Enum):
@@ -90,7 +118,9 @@ class Session:
             as `"sb-"` (sandbox); `""` is production.
         auth: `"query"` sends the key as the documented `api_key` query
             parameter; `"header"` sends it as `X-CT-Authorization: CTApiKey <key>`
-            and keeps it out of every URL.
+            and keeps it out of every URL. An `httpx.Auth` (an HMAC signer,
+            say) signs every attempt itself, retries included; then the
+            session sends no key of its own and `api_key` is not needed.
         timeout: limits for each attempt: a `Timeout`, or seconds for the
             whole attempt (connecting gets at most 3 of them), or None.
         max_retries: further attempts after a connection error, a timeout or
@@ -120,7 +150,7 @@ class Session:
         base_url: str | None = None,
         client_id: str | int | None = None,
         environment: str = "",
-        auth: AuthMode = "query",
+        auth: AuthMode | httpx.Auth = "query",
         timeout: float | Timeout | None = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_RETRIES.max_retries,
         max_concurrency: int = DEFAULT_LIMITS.max_concurrency,
@@ -129,13 +159,23 @@ class Session:
         transport: httpx.AsyncBaseTransport | None = None,
         http_backend: HttpBackend = "httpx",
     ) -> None:
-        key = api_key if api_key is not None else os.environ.get("CROWDTWIST_API_KEY")
-        if key is not None and not isinstance(key, str):
-            raise TypeError(f"api_key must be a str, got {type(key).__name__}")
-        if not key or not key.strip():
-            raise ValueError(
-                "no API key: pass api_key=... or set the CROWDTWIST_API_KEY environment variable"
-            )
+        flow = auth if isinstance(auth, httpx.Auth) else None
+        if flow is not None:
+            if api_key is not None:
+                raise ValueError(
+                    "pass api_key or an httpx.Auth as auth=, not both: a session that "
+                    "signs with an httpx.Auth sends no key of its own"
+                )
+            key = None
+        else:
+            key = api_key if api_key is not None else os.environ.get("CROWDTWIST_API_KEY")
+            if key is not None and not isinstance(key, str):
+                raise TypeError(f"api_key must be a str, got {type(key).__name__}")
+            if not key or not key.strip():
+                raise ValueError(
+                    "no API key: pass api_key=... or set the CROWDTWIST_API_KEY "
+                    "environment variable (or sign requests with auth=<an httpx.Auth>)"
+                )
         url = base_url if base_url is not None else os.environ.get("CROWDTWIST_BASE_URL") or None
         if url is None:
             if client_id is None:
@@ -144,8 +184,8 @@ class Session:
                     "or pass client_id=... (and environment=... outside production)"
                 )
             url = build_base_url(environment, client_id)
-        if auth not in ("query", "header"):
-            raise ValueError(f"auth must be 'query' or 'header', got {auth!r}")
+        if flow is None and auth not in ("query", "header"):
+            raise ValueError(f"auth must be 'query', 'header' or an httpx.Auth, got {auth!r}")
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise TypeError(
                 f"http_client must be an httpx.AsyncClient, got {type(http_client).__name__}"
@@ -160,13 +200,18 @@ class Session:
                 f"pass {given} or http_backend='aiohttp', not both: "
                 "http_backend='aiohttp' makes the session's own client"
             )
-        self._api_key = key.strip()
-        check_api_key(self._api_key, auth)
+        self._api_key = None if key is None else key.strip()
+        if self._api_key is not None:
+            check_api_key(self._api_key, str(auth))
         self._mask = KeyMask(self._api_key)
         self._base_url = normalize_base_url(url)
-        self._auth: AuthMode = auth
+        base = httpx.URL(self._base_url)
+        # For spans: where requests go, without the path.
+        self._server = (base.host, base.port or (443 if base.scheme == "https" else 80))
+        self._flow = flow
+        self._auth: AuthMode | None = None if flow is not None else auth  # type: ignore[assignment]
         self._headers = {"Accept": "application/json"}
-        if auth == "header":
+        if self._auth == "header":
             self._headers["X-CT-Authorization"] = f"CTApiKey {self._api_key}"
         self._timeout = Timeout.coerce(timeout)
         self._httpx_timeout = self._timeout.for_httpx()
@@ -179,7 +224,8 @@ class Session:
         client = http_client if http_client is not None else self._make_client(transport)
         self._shared = _Shared(Sender(client, self._limits), owns_client=http_client is None)
         install_log_filter()
-        self.users = Users(self._get, self._limits.max_concurrency)
+        configure_logging()
+        self.users = Users(self)
 
     def _make_client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
         keepalive = max(20, self._limits.max_concurrency)
@@ -223,9 +269,12 @@ class Session:
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
+        # An Auth's own repr may hold its secret: its class names it enough.
+        auth = f"<{type(self._flow).__name__}>" if self._flow is not None else repr(self._auth)
+        key = "" if self._api_key is None else f" api_key='{MASK}'"
         return (
-            f"<Session {state} base_url={self._base_url!r} auth={self._auth!r} "
-            f"api_key='{MASK}' max_concurrency={self._limits.max_concurrency} "
+            f"<Session {state} base_url={self._base_url!r} auth={auth}{key} "
+            f"max_concurrency={self._limits.max_concurrency} "
             f"max_retries={self._retries.max_retries}>"
         )
 
@@ -253,7 +302,7 @@ class Session:
             clone._httpx_timeout = clone._timeout.for_httpx()
         if max_retries is not None:
             clone._retries = attrs.evolve(self._retries, max_retries=max_retries)
-        clone.users = Users(clone._get, self._limits.max_concurrency)
+        clone.users = Users(clone)
         return clone
 
     # -- lifecycle -----------------------------------------------------------
@@ -297,23 +346,223 @@ class Session:
         if self._shared.state is _State.CLOSED:
             raise RuntimeError("this Session is closed; make a new one")
 
-    # -- requests ------------------------------------------------------------
+    # -- any CrowdTwist call ---------------------------------------------------
 
-    async def _get(self, path: str, params: dict[str, str], parse: Callable[[object], T]) -> T:
+    async def get_json(
+        self, path: str, *, params: Mapping[str, str | int | bool] | None = None
+    ) -> Any:
+        """GET `{base_url}{path}` and return the decoded JSON.
+
+        The request gets everything a listing's does: the credentials,
+        retries, the limits, the body cap, strict decoding, the error classes
+        and key masking. *path* is percent-encoded already and starts with
+        `/` (never an absolute URL); *params* values are str, int or bool
+        (`true`/`false`). Arguments are checked before any request. A
+        `no_data` answer raises, as the error it is: this call cannot know
+        whether the path lists something.
+
+        ```python
+        from urllib.parse import quote
+
+        points = await session.get_json(
+            f"/v2/users/{quote('alice@example.com', safe='')}/points",
+            params={"id_type": "email"},
+        )
+        ```
+        """
+        checked = check_path(path)
+        query = query_params(params, reserved=_CALL_RESERVED)
+        return await self._call(
+            checked, query, _as_is, template=path_template(checked), listing=False
+        )
+
+    @overload
+    def paginate(
+        self,
+        path: str,
+        *,
+        items: str,
+        params: Mapping[str, str | int | bool] | None = None,
+        page_size: int | None = None,
+        max_concurrency: int | None = None,
+        start_page: int = 1,
+        max_items: int | None = None,
+        structure: None = None,
+        key: Callable[[Mapping[str, Any]], Hashable | None] | None = None,
+    ) -> AsyncPaginator[Mapping[str, Any]]: ...
+
+    @overload
+    def paginate(
+        self,
+        path: str,
+        *,
+        items: str,
+        params: Mapping[str, str | int | bool] | None = None,
+        page_size: int | None = None,
+        max_concurrency: int | None = None,
+        start_page: int = 1,
+        max_items: int | None = None,
+        structure: Callable[[Mapping[str, Any]], T],
+        key: Callable[[T], Hashable | None] | None = None,
+    ) -> AsyncPaginator[T]: ...
+
+    def paginate(
+        self,
+        path: str,
+        *,
+        items: str,
+        params: Mapping[str, str | int | bool] | None = None,
+        page_size: int | None = None,
+        max_concurrency: int | None = None,
+        start_page: int = 1,
+        max_items: int | None = None,
+        structure: Callable[[Mapping[str, Any]], Any] | None = None,
+        key: Callable[[Any], Hashable | None] | None = None,
+    ) -> AsyncPaginator[Any]:
+        """Every item of any listing in CrowdTwist's `paging` envelope.
+
+        The same listing object `aiter_rewards` returns: pages fetched
+        concurrently (`max_concurrency`, default the session's), both forms
+        (plain `async for` and `async with`), every completeness check, and
+        `resume_page`. `items` names the list in each page. Each item is a
+        read-only mapping of its JSON object, or what `structure` builds from
+        it (an exception there is a `ResponseDecodeError` naming the item).
+        `key` says which items are the same record, to yield each once
+        (default: the item's `id`, as text, when it has one; a key of None
+        is never a repeat). `no_data` and `no_activities` are an empty
+        listing. `start_page` (>= 1) starts the walk there; `max_items`
+        (>= 1) ends it after that many items, and no page that cannot add to
+        them is asked for. Without `page_size` the server's page size is
+        taken to be 10, as in the documented listings, until page 1 shows it.
+
+        ```python
+        async for redemption in session.paginate(
+            "/v2.2/users/1001/redemption_history",
+            items="redemptions",
+            params={"start_date": "2026-01-01"},
+            page_size=10,
+        ):
+            print(redemption["id"], redemption["points"])
+        ```
+        """
+        checked = check_path(path)
+        if not isinstance(items, str):
+            raise TypeError(f"items must be a str, got {type(items).__name__}")
+        if not items:
+            raise ValueError("items must name the list in each page, e.g. items='redemptions'")
+        query = query_params(params, reserved=_LISTING_RESERVED)
+        if page_size is not None:
+            query["page_size"] = str(check_int("page_size", page_size, low=1))
+        for name, value in (("structure", structure), ("key", key)):
+            if value is not None and not callable(value):
+                raise TypeError(f"{name} must be callable or None, got {type(value).__name__}")
+
+        def parse_page(payload: object, number: int) -> Page[Any, None]:
+            return structure_listing_page(payload, number, items, structure)
+
+        return self._listing(
+            checked,
+            query,
+            template=path_template(checked),
+            parse_page=parse_page,
+            select=new_items,
+            key=record_id if key is None else key,
+            page_size=MAX_PAGE_SIZE if page_size is None else page_size,
+            max_concurrency=max_concurrency,
+            start_page=start_page,
+            max_items=max_items,
+            noun="items",
+        )
+
+    # -- the engine ------------------------------------------------------------
+
+    def _listing(
+        self,
+        path: str,
+        params: dict[str, str],
+        *,
+        template: str,
+        parse_page: Callable[[object, int], Page[I, P]],
+        select: Select[I, P, T],
+        key: Key[I] | None,
+        page_size: int,
+        max_concurrency: int | None,
+        start_page: int,
+        max_items: int | None,
+        noun: str,
+    ) -> AsyncPaginator[T]:
+        """A checked, concurrent walk over the pages of GET *path*.
+
+        Arguments are checked here, before any request.
+        """
+        start = check_int("start_page", start_page, low=1)
+        limit = None if max_items is None else check_int("max_items", max_items, low=1)
+        concurrency = (
+            self._limits.max_concurrency
+            if max_concurrency is None
+            else check_int("max_concurrency", max_concurrency, low=1)
+        )
+        report = listing_report(template)
+        call = self._call
+
+        async def fetch(number: int) -> Page[I, P]:
+            def parse(payload: object) -> Page[I, P]:
+                return parse_page(payload, number)
+
+            query = {**params, "page": str(number)}
+            return await call(
+                path, query, parse, template=template, listing=True, report=report, page=number
+            )
+
+        return AsyncPaginator(
+            fetch,
+            max_concurrency=concurrency,
+            page_size=page_size,
+            select=select,
+            key=key,
+            start_page=start,
+            max_items=limit,
+            noun=noun,
+            report=report,
+        )
+
+    async def _call(
+        self,
+        path: str,
+        params: dict[str, str],
+        parse: Callable[[object], T],
+        *,
+        template: str,
+        listing: bool,
+        report: ListingReport | None = None,
+        page: int | None = None,
+    ) -> T:
         """GET base_url + path with retries, and *parse* the decoded JSON.
 
-        *parse* gets `_protocol.EMPTY_LISTING` when the API says there is
-        nothing to list. Raises the matching `CrowdTwistError` otherwise.
+        For a *listing*, *parse* gets `_protocol.EMPTY_LISTING` when the API
+        says there is nothing to list. Raises the matching `CrowdTwistError`
+        otherwise. *template* names the path in spans and logs.
         """
         self._check_open()
         shared = self._shared
-        request = self._build_request(path, params)
-        attempt = partial(shared.sender.send, request, path, self._timeout, self._mask)
+        attempt: Callable[[], Awaitable[Response]]
+        if self._flow is None:
+            request = self._build_request(path, params)
+            attempt = partial(shared.sender.send, request, path, self._timeout, self._mask)
+        else:
+            # Built anew each attempt: the flow signs a clean request each time.
+            attempt = partial(self._signed_attempt, path, params, self._flow)
+        parent = None if report is None else report.parent()
+        tracer = active_tracer()
+        if tracer is not None:
+            attempt = traced_attempts(
+                attempt, tracer, parent, server=self._server, template=template, page=page
+            )
         with anyio.CancelScope() as closing:
             shared.in_flight.add(closing)
             try:
                 status, headers, body = await send_with_retries(attempt, self._retries, path)
-                return _parse(status, headers, body, parse)
+                return _parse(status, headers, body, parse, listing)
             except CrowdTwistError as exc:
                 scrub(exc, self._mask)
                 raise
@@ -323,9 +572,15 @@ class Session:
         # own scopes is not caught here and goes on up.
         raise RuntimeError(f"the Session was closed while GET {path} was in flight")
 
+    async def _signed_attempt(
+        self, path: str, params: dict[str, str], flow: httpx.Auth
+    ) -> Response:
+        request = self._build_request(path, params)
+        return await self._shared.sender.send(request, path, self._timeout, self._mask, flow)
+
     def _build_request(self, path: str, params: dict[str, str]) -> httpx.Request:
         if self._auth == "query":
-            params = {**params, "api_key": self._api_key}
+            params = {**params, "api_key": str(self._api_key)}
         # The whole URL, parsed once: given `params`, httpx parses the URL,
         # then parses it again to merge them (about 20 µs a request). The
         # query comes out byte for byte as httpx's own encoding would make it.
@@ -346,9 +601,15 @@ def _aiohttp_transport() -> httpx.AsyncBaseTransport:
     return AiohttpTransport()
 
 
-def _parse(status: int, headers: httpx.Headers, body: bytes, parse: Callable[[object], T]) -> T:
+def _as_is(payload: object) -> Any:
+    return payload
+
+
+def _parse(
+    status: int, headers: httpx.Headers, body: bytes, parse: Callable[[object], T], listing: bool
+) -> T:
     """Decode a final response and build the caller's result from it."""
-    payload = decode_response(status, headers, body)
+    payload = decode_response(status, headers, body, listing=listing)
     try:
         return parse(payload)
     except ResponseDecodeError as exc:

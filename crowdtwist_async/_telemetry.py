@@ -1,0 +1,297 @@
+"""What the SDK tells an operator: a log line per listing, OpenTelemetry spans,
+and `CROWDTWIST_LOG`.
+
+OpenTelemetry is optional (the `otel` extra). It is looked up on the first
+request; without `opentelemetry-api`, or with no tracer provider configured
+(the API's default), nothing is traced and a request pays one call and a
+comparison. With one, each listing is a `crowdtwist.list` span and each HTTP
+attempt a client span under it, following the OpenTelemetry HTTP client
+conventions. Spans name paths by their template (`/v2/users/{user_id}/...`):
+user ids are personal data, and neither they, the key nor any query string
+goes into a span.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+import warnings
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Final
+
+from ._redact import install_log_filter, log_filter
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.trace import Span, Tracer
+
+    from ._attempt import Response
+    from ._pagination import Outcome
+
+__all__ = [
+    "ListingReport",
+    "active_tracer",
+    "configure_logging",
+    "listing_report",
+    "path_template",
+    "traced_attempts",
+]
+
+log = logging.getLogger("crowdtwist_async")
+
+#: The loggers `CROWDTWIST_LOG` shows: the SDK's, and httpx's request lines.
+_SHOWN_LOGGERS: Final = ("crowdtwist_async", "httpx")
+
+_LEVELS: Final = {"debug": logging.DEBUG, "info": logging.INFO}
+
+
+# --- CROWDTWIST_LOG -------------------------------------------------------------
+
+
+class _LogSetup:
+    """Whether `CROWDTWIST_LOG` has been read, and the handler it attached."""
+
+    handler: logging.Handler | None = None
+    done = False
+
+
+_LOG_SETUP: Final = _LogSetup()
+
+
+def configure_logging() -> None:
+    """Attach a stderr handler as `CROWDTWIST_LOG=debug|info` asks; once a process.
+
+    As `OPENAI_LOG` does: off unless set; the SDK's logger and httpx's get
+    the level, and the handler masks the key in every record it writes.
+    """
+    if _LOG_SETUP.done:
+        return
+    _LOG_SETUP.done = True
+    value = os.environ.get("CROWDTWIST_LOG", "").strip().lower()
+    if not value:
+        return
+    level = _LEVELS.get(value)
+    if level is None:
+        warnings.warn(
+            f"CROWDTWIST_LOG must be 'debug' or 'info', got {value!r}; it is ignored",
+            stacklevel=3,
+        )
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # On the handler too: it also writes what other loggers pass up to these.
+    handler.addFilter(log_filter())
+    install_log_filter(_SHOWN_LOGGERS)
+    for name in _SHOWN_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        logger.addHandler(handler)
+    _LOG_SETUP.handler = handler
+
+
+# --- path templates -----------------------------------------------------------
+
+
+def path_template(path: str) -> str:
+    """*path* with what may identify a person replaced: the segment after
+    `users` is `{user_id}`, and any other segment with a digit, `@` or an
+    escape is `{id}`.
+
+    ```python
+    path_template("/v2/users/alice%40example.com/points")  # "/v2/users/{user_id}/points"
+    ```
+    """
+    segments = path.split("/")
+    for index, segment in enumerate(segments):
+        if index and segments[index - 1] == "users" and segment:
+            segments[index] = "{user_id}"
+        elif index > 1 and _identifying(segment):
+            segments[index] = "{id}"
+    return "/".join(segments)
+
+
+def _identifying(segment: str) -> bool:
+    # The first segment is the version ("v2.1"): kept.
+    return any(char.isdigit() or char in "@%" for char in segment)
+
+
+# --- OpenTelemetry --------------------------------------------------------------
+
+
+class _Otel:
+    """opentelemetry's trace API once looked up (False: not installed), and
+    the tracer of the provider last seen."""
+
+    api: Any = None
+    provider: object = None
+    tracer: Tracer | None = None
+
+
+_OTEL: Final = _Otel()
+
+
+def active_tracer() -> Tracer | None:
+    """The SDK's tracer, or None when nothing would record its spans."""
+    api = _OTEL.api
+    if api is False:
+        return None
+    if api is None:
+        try:
+            from opentelemetry import trace
+        except ImportError:
+            _OTEL.api = False
+            return None
+        _OTEL.api = api = trace
+    provider = api.get_tracer_provider()
+    if provider is not _OTEL.provider:
+        _OTEL.provider = provider
+        # The API's own defaults record nothing: skip them.
+        if isinstance(provider, api.ProxyTracerProvider | api.NoOpTracerProvider):
+            _OTEL.tracer = None
+        else:
+            from ._version import __version__
+
+            _OTEL.tracer = provider.get_tracer("crowdtwist_async", __version__)
+    return _OTEL.tracer
+
+
+def traced_attempts(
+    attempt: Callable[[], Awaitable[Response]],
+    tracer: Tracer,
+    parent: Context | None,
+    *,
+    server: tuple[str, int],
+    template: str,
+    page: int | None,
+) -> Callable[[], Awaitable[Response]]:
+    """*attempt*, each call in a client span under *parent* (None: the current span)."""
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+
+    host, port = server
+    resends = 0
+
+    async def run() -> Response:
+        nonlocal resends
+        attributes: dict[str, str | int] = {
+            "http.request.method": "GET",
+            "server.address": host,
+            "server.port": port,
+            "url.template": template,
+        }
+        if resends:
+            attributes["http.request.resend_count"] = resends
+        if page is not None:
+            attributes["crowdtwist.page"] = page
+        resends += 1
+        with tracer.start_as_current_span(
+            f"GET {template}",
+            context=parent,
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                response = await attempt()
+            except BaseException as exc:
+                # The class only: a message may name the user.
+                kind = type(exc).__name__
+                span.set_attribute("error.type", kind)
+                span.set_status(Status(StatusCode.ERROR, kind))
+                raise
+            status = response[0]
+            span.set_attribute("http.response.status_code", status)
+            if status >= 400:
+                span.set_attribute("error.type", str(status))
+                span.set_status(Status(StatusCode.ERROR))
+            return response
+
+    return run
+
+
+# --- listings -------------------------------------------------------------------
+
+
+class ListingReport:
+    """What one listing tells when it ends: an INFO line, and its span.
+
+    The span starts with the listing's first request (`parent()`), so a
+    listing never read leaves no trace; `finish` ends it, once.
+    """
+
+    __slots__ = ("_context", "_parent", "_span", "_started", "_template", "_tracer")
+
+    def __init__(self, template: str, tracer: Tracer | None) -> None:
+        self._template = template
+        self._tracer = tracer
+        self._span: Span | None = None
+        self._context: Context | None = None
+        self._started: float | None = None
+        self._parent: Context | None = None
+        if tracer is not None:
+            from opentelemetry import context
+
+            # The span the listing was made under, whichever task reads it.
+            self._parent = context.get_current()
+
+    def parent(self) -> Context | None:
+        """The context each request of the listing is traced under."""
+        if self._started is None:
+            self._started = time.perf_counter()
+            tracer = self._tracer
+            if tracer is not None:
+                from opentelemetry.trace import set_span_in_context
+
+                self._span = tracer.start_span(
+                    "crowdtwist.list",
+                    context=self._parent,
+                    attributes={"url.template": self._template},
+                )
+                self._context = set_span_in_context(self._span)
+        return self._context
+
+    def finish(
+        self, outcome: Outcome, *, pages: int, items: int, error: BaseException | None
+    ) -> None:
+        """Report how the listing ended (a listing that made no request: nothing)."""
+        started = self._started
+        if started is None:
+            return
+        self._started = None
+        kind = None if error is None else type(error).__name__
+        log.info(
+            "listing GET %s %s: %d pages read, %d items yielded in %.0f ms%s",
+            self._template,
+            outcome,
+            pages,
+            items,
+            (time.perf_counter() - started) * 1000,
+            "" if kind is None else f" ({kind})",
+        )
+        span = self._span
+        if span is not None:
+            from opentelemetry.trace import Status, StatusCode
+
+            self._span = None
+            span.set_attributes(
+                {
+                    "crowdtwist.pages_read": pages,
+                    "crowdtwist.items_yielded": items,
+                    "crowdtwist.outcome": outcome,
+                }
+            )
+            if kind is not None and outcome == "error":
+                span.set_attribute("error.type", kind)
+                span.set_status(Status(StatusCode.ERROR, kind))
+            span.end()
+
+
+def listing_report(template: str) -> ListingReport | None:
+    """A report for a new listing, or None when neither a log line nor a span
+    would be made of it."""
+    tracer = active_tracer()
+    if tracer is None and not log.isEnabledFor(logging.INFO):
+        return None
+    return ListingReport(template, tracer)
