@@ -1,9 +1,9 @@
 """An in-memory CrowdTwist for tests, demos and local development.
 
-`FakeCrowdTwist` serves the User Rewards (v2.1) and Usable Coupons (v2)
-endpoints from seeded sample data, with the vendor's documented paging,
-errors and wire quirks, plus latency, failures and scripted responses on
-demand, and records what it served.
+`FakeCrowdTwist` serves the User Rewards (v2.1), Usable Coupons (v2) and
+Redemption History (v2.2) endpoints from seeded sample data, with the
+vendor's documented paging, errors and wire quirks, plus latency, failures
+and scripted responses on demand, and records what it served.
 
 **Usage**
 

@@ -23,7 +23,10 @@ from ._fake import FakeCrowdTwist
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m crowdtwist_async.testing",
-        description="An in-memory CrowdTwist API (User Rewards v2.1, Usable Coupons v2).",
+        description=(
+            "An in-memory CrowdTwist API "
+            "(User Rewards v2.1, Usable Coupons v2, Redemption History v2.2)."
+        ),
     )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
