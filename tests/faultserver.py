@@ -70,6 +70,8 @@ class FaultServer:
         self.requests: list[str] = []
         #: The Host header of each request.
         self.hosts: list[str] = []
+        #: Each request's (page, X-CT-Timestamp, X-CT-Authorization), as a signer set them.
+        self.signed: list[tuple[int, str, str]] = []
 
     def page_json(self, page: int) -> bytes:
         if self.rewards_for is not None:
@@ -98,7 +100,15 @@ class FaultServer:
         )
         page = int(query.get("page", "1"))
         self.requests.append(scope["path"])
-        self.hosts.append(dict(scope["headers"]).get(b"host", b"").decode())
+        headers = dict(scope["headers"])
+        self.hosts.append(headers.get(b"host", b"").decode())
+        self.signed.append(
+            (
+                page,
+                headers.get(b"x-ct-timestamp", b"").decode(),
+                headers.get(b"x-ct-authorization", b"").decode(),
+            )
+        )
         self.attempts[page] += 1
         fault = self.script(page, self.attempts[page]) or Fault()
         if fault.delay:

@@ -15,11 +15,12 @@ import logging
 import socket
 import time
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from typing import Any, Literal
 
 import anyio
 import anyio.abc
+import httpx
 import pytest
 
 import crowdtwist_async as ct
@@ -585,3 +586,35 @@ async def test_no_log_record_holds_the_key_in_any_form(
     assert sum(m.startswith("retrying GET") for m in messages) == 2
     assert [m for m in messages if mask.found_in(m)] == []
     assert not mask.found_in(str(refused.value))
+
+
+class Stamper(httpx.Auth):
+    """Signs each attempt with a new stamp, as an HMAC signer's timestamp would be."""
+
+    def __init__(self) -> None:
+        self.stamps = 0
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        self.stamps += 1
+        request.headers["X-CT-Timestamp"] = str(self.stamps)
+        request.headers["X-CT-Authorization"] = f"CTApiV2Auth pub:sig-{self.stamps}"
+        yield request
+
+
+async def test_an_auth_flow_signs_every_attempt_on_the_wire(
+    loopback: tuple[Dispatch, str], server: FaultServer, http_backend: HttpBackend
+) -> None:
+    server.script = lambda page, attempt: Fault(status=503) if (page, attempt) == (2, 1) else None
+    stamper = Stamper()
+    async with ct.Session(
+        base_url=loopback[1], auth=stamper, max_concurrency=1, http_backend=http_backend
+    ) as session:
+        got, error = await read(session, max_concurrency=1)
+    assert error is None
+    assert got == ids(1, 50)
+    # Page 2 was sent twice, signed afresh each time; no key of the SDK's own.
+    assert stamper.stamps == 6
+    assert server.signed == [
+        (page, str(stamp), f"CTApiV2Auth pub:sig-{stamp}")
+        for stamp, page in enumerate([1, 2, 2, 3, 4, 5], start=1)
+    ]
