@@ -128,7 +128,12 @@ class Users:
             return structure_rewards_page(payload, number)
 
         return await self._session._call(
-            path, {**params, "page": str(number)}, parse, template=_REWARDS, listing=True
+            path,
+            {**params, "page": str(number)},
+            parse,
+            template=_REWARDS,
+            listing=True,
+            page=number,
         )
 
     async def usable_coupons(

@@ -635,6 +635,9 @@ class AsyncPaginator(Generic[T]):
         self._busy = False
         self._pages_read = 0
         self._report = report
+        # Entered, the report waits for the block's end: requests may still
+        # be finishing in its task group until then.
+        self._ending: tuple[Outcome, BaseException | None] | None = None
 
     def __aiter__(self) -> AsyncPaginator[T]:
         return self
@@ -706,9 +709,9 @@ class AsyncPaginator(Generic[T]):
     async def aclose(self) -> None:
         """End the listing: iteration yields nothing more, and the requests in
         flight are cancelled and have ended when this returns."""
-        self._finish("stopped", None)
         self._batch = self._batch[: self._index]
         await self._walk.aclose()
+        self._finish("stopped", None)
 
     def __del__(self) -> None:
         # A plain `async for` left with `break` is never told it ended: it is
@@ -718,7 +721,10 @@ class AsyncPaginator(Generic[T]):
 
     def _finish(self, outcome: Outcome, error: BaseException | None) -> None:
         report = self._report
-        if report is not None:
+        if report is not None and self._group is not None:
+            if self._ending is None:
+                self._ending = (outcome, error)
+        elif report is not None:
             self._report = None
             report.finish(
                 outcome, pages=self._pages_read, items=self._handed + self._index, error=error
@@ -743,7 +749,7 @@ class AsyncPaginator(Generic[T]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._finish("stopped", None)
+        ending = self._ending or ("stopped", None)
         self._walk.close()
         self._walk.host(None)
         group, self._group = self._group, None
@@ -753,7 +759,12 @@ class AsyncPaginator(Generic[T]):
         # group has nothing to report. What the block raised is not passed in:
         # the group would wrap it in an ExceptionGroup, and an `except
         # NotFoundError` around the block would no longer catch it.
-        await group.__aexit__(None, None, None)
+        try:
+            await group.__aexit__(None, None, None)
+        finally:
+            # Also when a cancellation of the block's own comes out of the
+            # group, once its tasks have ended.
+            self._finish(*ending)
 
 
 def _is_cancellation(exc: BaseException) -> bool:

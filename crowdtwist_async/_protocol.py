@@ -294,6 +294,12 @@ def decode_response(
     raise error_for_status(status, headers, code=code, message=message, body=body)
 
 
+def says_empty_listing(status: int, body: bytes) -> bool:
+    """Whether an error response is the API's "nothing to list" (`no_data`,
+    `no_activities`), which `decode_response` gives a listing as `EMPTY_LISTING`."""
+    return status < 500 and _error_fields(_try_json(body))[0] in EMPTY_LISTING_CODES
+
+
 def error_for_status(
     status: int,
     headers: Mapping[str, str],

@@ -29,11 +29,20 @@ MASK: Final = "***"
 _API_KEY_PARAM: Final = re.compile(r"((?:^|[?&;\s])api_key=)[^&#\s\"']+", re.IGNORECASE)
 
 #: A credential header's value, as a log line may show it: `Name: value`,
-#: `'Name': 'value'` (a dict) or `(b'Name', b'value')` (raw header pairs).
+#: `'Name': 'value'` (a dict) or `(b'Name', b'value')` (raw header pairs). A
+#: quoted value is masked inside its quotes; any other shape (a list, a quote
+#: inside the value) to the end of the line, more than needed but never less.
 _CREDENTIAL_HEADER: Final = re.compile(
-    r"""(x-ct-(?:authorization|user-token)['"]?\s*[:=,]\s*b?['"]?)[^'"\r\n]+""",
-    re.IGNORECASE,
+    r"""(?P<head>x-ct-(?:authorization|user-token)['"]?\s*[:=,]\s*b?)"""
+    r"""(?:(?P<quote>['"])[^'"\r\n]*(?P=quote)(?=\s*(?:[,)}\]]|$))|[^\r\n]+)""",
+    re.IGNORECASE | re.MULTILINE,
 )
+
+
+def _mask_header(match: re.Match[str]) -> str:
+    quote = match.group("quote") or ""
+    return f"{match.group('head')}{quote}{MASK}{quote}"
+
 
 #: What the filter looks for before it rewrites a record.
 _SECRET_HINTS: Final = ("api_key=", "x-ct-authorization", "x-ct-user-token")
@@ -43,7 +52,7 @@ def mask_query_keys(text: str) -> str:
     """Replace the whole value of every `api_key=` query parameter, and of
     every `X-CT-Authorization` and `X-CT-User-Token` header, in *text*."""
     text = _API_KEY_PARAM.sub(rf"\g<1>{MASK}", text)
-    return _CREDENTIAL_HEADER.sub(rf"\g<1>{MASK}", text)
+    return _CREDENTIAL_HEADER.sub(_mask_header, text)
 
 
 class KeyMask:

@@ -556,7 +556,13 @@ class Session:
         tracer = active_tracer()
         if tracer is not None:
             attempt = traced_attempts(
-                attempt, tracer, parent, server=self._server, template=template, page=page
+                attempt,
+                tracer,
+                parent,
+                server=self._server,
+                template=template,
+                page=page,
+                listing=listing,
             )
         with anyio.CancelScope() as closing:
             shared.in_flight.add(closing)

@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 import warnings
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
+import anyio
+
+from ._protocol import says_empty_listing
 from ._redact import install_log_filter, log_filter
 
 if TYPE_CHECKING:
@@ -97,7 +101,7 @@ def configure_logging() -> None:
 def path_template(path: str) -> str:
     """*path* with what may identify a person replaced: the segment after
     `users` is `{user_id}`, and any other segment with a digit, `@` or an
-    escape is `{id}`.
+    escape is `{id}`, but for an API version (`v2.1`) as the first.
 
     ```python
     path_template("/v2/users/alice%40example.com/points")  # "/v2/users/{user_id}/points"
@@ -107,13 +111,15 @@ def path_template(path: str) -> str:
     for index, segment in enumerate(segments):
         if index and segments[index - 1] == "users" and segment:
             segments[index] = "{user_id}"
-        elif index > 1 and _identifying(segment):
+        elif _identifying(segment) and not (index == 1 and _VERSION.fullmatch(segment)):
             segments[index] = "{id}"
     return "/".join(segments)
 
 
+_VERSION: Final = re.compile(r"v[0-9]+(?:\.[0-9]+)*")
+
+
 def _identifying(segment: str) -> bool:
-    # The first segment is the version ("v2.1"): kept.
     return any(char.isdigit() or char in "@%" for char in segment)
 
 
@@ -165,8 +171,13 @@ def traced_attempts(
     server: tuple[str, int],
     template: str,
     page: int | None,
+    listing: bool,
 ) -> Callable[[], Awaitable[Response]]:
-    """*attempt*, each call in a client span under *parent* (None: the current span)."""
+    """*attempt*, each call in a client span under *parent* (None: the current span).
+
+    A cancelled attempt is no error, nor is a listing's `no_data` (a 400 the
+    listing reads as empty): neither marks its span.
+    """
     from opentelemetry.trace import SpanKind, Status, StatusCode
 
     host, port = server
@@ -195,6 +206,8 @@ def traced_attempts(
         ) as span:
             try:
                 response = await attempt()
+            except anyio.get_cancelled_exc_class():
+                raise
             except BaseException as exc:
                 # The class only: a message may name the user.
                 kind = type(exc).__name__
@@ -204,8 +217,11 @@ def traced_attempts(
             status = response[0]
             span.set_attribute("http.response.status_code", status)
             if status >= 400:
-                span.set_attribute("error.type", str(status))
-                span.set_status(Status(StatusCode.ERROR))
+                if listing and says_empty_listing(status, response[2]):
+                    span.set_attribute("crowdtwist.empty_listing", True)
+                else:
+                    span.set_attribute("error.type", str(status))
+                    span.set_status(Status(StatusCode.ERROR))
             return response
 
     return run

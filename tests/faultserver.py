@@ -100,13 +100,13 @@ class FaultServer:
         )
         page = int(query.get("page", "1"))
         self.requests.append(scope["path"])
-        headers = dict(scope["headers"])
-        self.hosts.append(headers.get(b"host", b"").decode())
+        sent = dict(scope["headers"])
+        self.hosts.append(sent.get(b"host", b"").decode())
         self.signed.append(
             (
                 page,
-                headers.get(b"x-ct-timestamp", b"").decode(),
-                headers.get(b"x-ct-authorization", b"").decode(),
+                sent.get(b"x-ct-timestamp", b"").decode(),
+                sent.get(b"x-ct-authorization", b"").decode(),
             )
         )
         self.attempts[page] += 1
