@@ -10,6 +10,7 @@ async with ct.Session(api_key="KEY", client_id=123) as session:
 ```
 """
 
+from ._attempt import RateLimiter
 from ._config import DEFAULT_TIMEOUT, Limits, Retries, Timeout
 from ._converter import to_dict
 from ._endpoints import Users
@@ -23,6 +24,7 @@ from ._exceptions import (
     IncompleteListingError,
     ListingChangedError,
     NotFoundError,
+    RateLimiterError,
     RateLimitError,
     ResponseDecodeError,
     ServerError,
@@ -61,6 +63,8 @@ __all__ = [
     "NotFoundError",
     "Partner",
     "RateLimitError",
+    "RateLimiter",
+    "RateLimiterError",
     "ResponseDecodeError",
     "Retries",
     "Reward",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Final
+from typing import Final, Protocol, runtime_checkable
 
 import anyio
 import httpx
@@ -21,7 +21,7 @@ from ._config import Limits, Timeout
 from ._exceptions import APIConnectionError, APITimeoutError, ResponseDecodeError
 from ._redact import KeyMask
 
-__all__ = ["Response", "Sender"]
+__all__ = ["RateLimiter", "Response", "Sender"]
 
 log = logging.getLogger("crowdtwist_async")
 
@@ -31,6 +31,31 @@ _DRAIN_LIMIT: Final = 1024 * 1024
 
 #: What one attempt gives back: the status, the headers and the whole body.
 Response = tuple[int, httpx.Headers, bytes]
+
+
+@runtime_checkable
+class RateLimiter(Protocol):
+    """Decides when a request may start: `acquire()` returns when one may.
+
+    A Session calls it once for every attempt, retries included, before it
+    takes one of its concurrency slots, so a limiter shared by several
+    sessions (or processes: `crowdtwist_async.redis.RedisRateLimiter`) holds
+    them all to one rate. It may raise a `CrowdTwistError` of its own when it
+    cannot decide; the request then fails with it, unretried.
+
+    ```python
+    class Unlimited:
+        async def acquire(self) -> None:
+            pass
+
+
+    ct.Session(api_key="KEY", client_id=123, rate_limit=Unlimited())
+    ```
+    """
+
+    async def acquire(self) -> None:
+        """Return when the caller may start a request."""
+        ...
 
 
 class _Pacer:
@@ -48,7 +73,7 @@ class _Pacer:
         self._interval = 1.0 / rate
         self._next = -math.inf
 
-    async def wait(self) -> None:
+    async def acquire(self) -> None:
         now = anyio.current_time()
         start = max(now, self._next)
         self._next = start + self._interval
@@ -60,13 +85,17 @@ class Sender:
 
     __slots__ = ("_limiter", "_max_body", "_pacer", "client")
 
-    def __init__(self, client: httpx.AsyncClient, limits: Limits) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, limits: Limits, limiter: RateLimiter | None = None
+    ) -> None:
         self.client = client
         # anyio binds the semaphore to the event loop on first use, so a
         # Session can be made before any loop runs. A free slot is taken
         # without a checkpoint (the request right after it awaits anyway).
         self._limiter = anyio.Semaphore(limits.max_concurrency, fast_acquire=True)
-        self._pacer = _Pacer(limits.rate_limit) if limits.rate_limit is not None else None
+        self._pacer: RateLimiter | None = limiter
+        if limiter is None and limits.rate_limit is not None:
+            self._pacer = _Pacer(limits.rate_limit)
         self._max_body = limits.max_body_bytes
 
     async def send(
@@ -88,7 +117,7 @@ class Sender:
         # Pace first, then take a slot: a request waiting for its start time
         # must not hold a slot another could use.
         if self._pacer is not None:
-            await self._pacer.wait()
+            await self._pacer.acquire()
         async with self._limiter:
             started = time.perf_counter()
             try:

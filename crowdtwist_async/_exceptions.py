@@ -15,6 +15,7 @@ CrowdTwistError
 │   └── APITimeoutError       ... because a timeout expired
 ├── IncompleteListingError    a listing ended short of what its page 1 announced
 │   └── ListingChangedError   ... because rewards were removed while it was read
+├── RateLimiterError          a shared rate limiter (Redis) could not be asked in time
 └── ResponseDecodeError       the response was not the JSON shape documented
 ```
 
@@ -35,6 +36,7 @@ __all__ = [
     "ListingChangedError",
     "NotFoundError",
     "RateLimitError",
+    "RateLimiterError",
     "ResponseDecodeError",
     "ServerError",
 ]
@@ -224,6 +226,16 @@ class ListingChangedError(IncompleteListingError):
             seen=seen,
         )
         self.total = total
+
+
+class RateLimiterError(CrowdTwistError):
+    """A shared rate limiter could not say whether a request may start: its
+    store (Redis) was unreachable or did not answer within the timeout.
+
+    The request was not sent. Nothing is retried: the limiter is down for
+    every process that shares it, so fall back to a local limit explicitly
+    (`Session(rate_limit=<requests per second>)`) or stop.
+    """
 
 
 class ResponseDecodeError(CrowdTwistError):

@@ -17,7 +17,7 @@ import anyio
 import attrs
 import httpx
 
-from ._attempt import Response, Sender
+from ._attempt import RateLimiter, Response, Sender
 from ._config import DEFAULT_LIMITS, DEFAULT_RETRIES, DEFAULT_TIMEOUT, Limits, Retries, Timeout
 from ._endpoints import Users
 from ._exceptions import CrowdTwistError, ResponseDecodeError, excerpt
@@ -128,7 +128,9 @@ class Session:
         max_concurrency: requests in flight at once across every task using
             this session; also the default for each listing.
         rate_limit: at most this many requests a second (retries included)
-            across every task using this session; None for no limit.
+            across every task using this session; None for no limit. Or a
+            `RateLimiter` shared further, e.g. across processes by
+            `crowdtwist_async.redis.RedisRateLimiter`.
         http_client: an `httpx.AsyncClient` to use; the session leaves it open.
             Without one the session makes its own and closes it on `aclose()`.
         transport: an `httpx.AsyncBaseTransport` for the client the session
@@ -154,7 +156,7 @@ class Session:
         timeout: float | Timeout | None = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_RETRIES.max_retries,
         max_concurrency: int = DEFAULT_LIMITS.max_concurrency,
-        rate_limit: float | None = DEFAULT_LIMITS.rate_limit,
+        rate_limit: float | RateLimiter | None = DEFAULT_LIMITS.rate_limit,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_backend: HttpBackend = "httpx",
@@ -216,13 +218,21 @@ class Session:
         self._timeout = Timeout.coerce(timeout)
         self._httpx_timeout = self._timeout.for_httpx()
         self._retries = attrs.evolve(DEFAULT_RETRIES, max_retries=max_retries)
-        self._limits = Limits(max_concurrency=max_concurrency, rate_limit=rate_limit)
+        limiter: RateLimiter | None = None
+        per_second: float | None = None
+        if isinstance(rate_limit, RateLimiter):
+            limiter = rate_limit
+        else:
+            per_second = rate_limit
+        self._limits = Limits(max_concurrency=max_concurrency, rate_limit=per_second)
         self._derived = False
         self._http_backend: HttpBackend = http_backend
         if http_backend == "aiohttp":
             transport = _aiohttp_transport()
         client = http_client if http_client is not None else self._make_client(transport)
-        self._shared = _Shared(Sender(client, self._limits), owns_client=http_client is None)
+        self._shared = _Shared(
+            Sender(client, self._limits, limiter), owns_client=http_client is None
+        )
         install_log_filter()
         configure_logging()
         self.users = Users(self)
