@@ -11,7 +11,16 @@ from pathlib import Path
 
 import anyio
 
-from . import forms, many_users, memory, overhead, pagination, retained, structuring
+from . import (
+    forms,
+    many_users,
+    memory,
+    overhead,
+    pagination,
+    retained,
+    structuring,
+    tracing,
+)
 from ._common import TARGET_HEADER, Section, machine, table
 
 BENCHMARKS: dict[str, Callable[[bool], Awaitable[Section]]] = {
@@ -22,6 +31,7 @@ BENCHMARKS: dict[str, Callable[[bool], Awaitable[Section]]] = {
     "memory": memory.run,
     "many_users": many_users.run,
     "retained": retained.run,
+    "tracing": tracing.run,
 }
 
 INTRO = """# Benchmark results
