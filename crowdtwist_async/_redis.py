@@ -1,0 +1,373 @@
+"""`RedisRateLimiter`: the implementation behind `crowdtwist_async.redis`,
+whose docstring says what it does and how it decides."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from types import TracebackType
+from typing import Any, Final
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+import anyio
+
+from ._exceptions import RateLimiterError
+from ._redact import MASK
+
+INSTALL_HINT: Final = 'crowdtwist_async.redis needs redis-py: pip install "crowdtwist-async[redis]"'
+
+try:
+    # Absolute imports: redis-py, not this module.
+    import redis.asyncio
+    import redis.exceptions
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+except ImportError as exc:
+    raise ModuleNotFoundError(INSTALL_HINT, name="redis") from exc
+
+__all__ = ["INSTALL_HINT", "RedisRateLimiter"]
+
+#: How long each round trip to Redis may take, by default, in seconds.
+DEFAULT_TIMEOUT: Final = 1.0
+
+#: GCRA with reservation. KEYS[1] holds the program's theoretical arrival
+#: time (TAT) in microseconds of this server's clock. ARGV[1] is the emission
+#: interval (1 / rate) and ARGV[2] the burst tolerance ((burst - 1) x the
+#: interval), both in microseconds. Answers the caller's wait in microseconds.
+#: The TAT is stored with 17 significant digits, which a double round-trips
+#: exactly (Lua's default tostring keeps 14: 100 µs steps at today's epoch).
+GCRA_SCRIPT: Final = """
+if redis.replicate_commands then redis.replicate_commands() end
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if tat == nil or tat < now then tat = now end
+local start = tat - tolerance
+if start < now then start = now end
+local next_tat = tat + interval
+local ttl = math.ceil((next_tat - now) / 1000) + 1
+redis.call('SET', KEYS[1], string.format('%.17g', next_tat), 'PX', ttl)
+return math.ceil(start - now)
+"""
+
+#: A `password=` query parameter, which redis-py's URLs also accept.
+_PASSWORD_PARAM: Final = re.compile(r"((?:^|[&;])password=)[^&;]*", re.IGNORECASE)
+
+
+class RedisRateLimiter:
+    """At most `rate` requests a second for every process sharing `key`.
+
+    A `crowdtwist_async.RateLimiter` kept in Redis: pass it as a Session's
+    `rate_limit=` in each process (and each Session) that uses the program.
+    See the module's documentation for how it decides and why.
+
+    **Usage**
+
+    ```python
+    from crowdtwist_async.redis import RedisRateLimiter
+
+    limiter = RedisRateLimiter(
+        "redis://:PASSWORD@redis.internal:6379/0", rate=150, key="crowdtwist:program:123"
+    )
+    try:
+        async with ct.Session(api_key="KEY", client_id=123, rate_limit=limiter) as session:
+            ...
+    finally:
+        await limiter.aclose()
+    ```
+
+    Arguments:
+        url_or_client: a `redis://`, `rediss://` or `unix://` URL, from which
+            the limiter makes its own client (closed by `aclose()`, with
+            socket timeouts of `timeout` and one immediate retry of a broken
+            connection), or a `redis.asyncio.Redis` client of yours, used as
+            it is and left open.
+        rate: requests a second for the whole program, across every process:
+            positive and finite. CrowdTwist's limit is 10,000 a minute (about
+            166 a second); leave room for anything else using the key.
+        key: the Redis key holding the program's schedule, the same in every
+            process that shares the limit: e.g. `"crowdtwist:program:123"`.
+        burst: how many requests may start at once after an idle spell
+            (default 1: evenly spaced, never two at the same instant).
+        timeout: seconds each round trip to Redis may take (default 1.0);
+            past it, `acquire()` raises `RateLimiterError`.
+
+    Raises `RuntimeError` when made under trio (redis-py's client runs on
+    asyncio only), or, for one made outside any event loop, at its first
+    `acquire()` under trio. Use it on one event loop.
+    """
+
+    __slots__ = (
+        "_args",
+        "_burst",
+        "_client",
+        "_closed",
+        "_key",
+        "_owns_client",
+        "_rate",
+        "_script",
+        "_secrets",
+        "_shown",
+        "_timeout",
+    )
+
+    def __init__(
+        self,
+        url_or_client: str | redis.asyncio.Redis,
+        /,
+        *,
+        rate: float,
+        key: str,
+        burst: int = 1,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self._rate = _check_positive("rate", rate, "requests per second")
+        self._timeout = _check_positive("timeout", timeout, "a number of seconds")
+        if isinstance(burst, bool) or not isinstance(burst, int):
+            raise TypeError(f"burst must be an int, got {type(burst).__name__}")
+        if burst < 1:
+            raise ValueError(f"burst must be at least 1, got {burst}")
+        self._burst = burst
+        if not isinstance(key, str):
+            raise TypeError(f"key must be a str, got {type(key).__name__}")
+        if not key:
+            raise ValueError(
+                "key must not be empty: name the program, e.g. 'crowdtwist:program:123'"
+            )
+        self._key = key
+        check_event_loop()
+        if isinstance(url_or_client, str):
+            self._shown = _masked_url(url_or_client)
+            self._secrets = _url_secrets(url_or_client)
+            self._client = self._connect(url_or_client)
+            self._owns_client = True
+        elif isinstance(url_or_client, redis.asyncio.Redis):
+            self._client = url_or_client
+            self._owns_client = False
+            self._shown = f"<{type(url_or_client).__name__} client>"
+            password = url_or_client.connection_pool.connection_kwargs.get("password")
+            self._secrets = _forms(password) if isinstance(password, str) and password else ()
+        else:
+            kind = type(url_or_client)
+            raise TypeError(
+                "RedisRateLimiter needs a Redis URL or a redis.asyncio.Redis client, "
+                f"got {kind.__module__}.{kind.__qualname__}"
+            )
+        self._closed = False
+        interval = 1_000_000 / self._rate
+        self._args = (interval, (burst - 1) * interval)
+        self._script = self._client.register_script(GCRA_SCRIPT)
+
+    def _connect(self, url: str) -> redis.asyncio.Redis:
+        try:
+            return redis.asyncio.Redis.from_url(
+                url,
+                socket_timeout=self._timeout,
+                socket_connect_timeout=self._timeout,
+                # One immediate retry: a pooled connection the server dropped
+                # (a restart) is replaced at once. More would only spend the
+                # timeout; `acquire()` bounds the whole round trip anyway.
+                retry=Retry(NoBackoff(), 1),
+            )
+        except ValueError as exc:
+            detail = self._mask(str(exc))
+            error = ValueError(f"not a usable Redis URL ({self._shown}): {detail}")
+        raise error
+
+    # -- what a Session calls --------------------------------------------------
+
+    async def acquire(self) -> None:
+        """Reserve the next start time for the program and wait until it.
+
+        Raises `RateLimiterError` when Redis does not answer within `timeout`
+        or fails; the caller's request is then not sent.
+        """
+        wait = await self._reserve()
+        if wait > 0:
+            await anyio.sleep(wait)
+
+    async def _reserve(self) -> float:
+        """One round trip: the caller's slot reserved, how long until it (seconds)."""
+        check_event_loop()
+        if self._closed:
+            raise RuntimeError("this RedisRateLimiter is closed")
+        error: RateLimiterError | None = None
+        # The error is raised after the except blocks, so that redis-py's
+        # exception (and whatever its text holds) does not ride along as
+        # __context__; its type and masked text are in the message.
+        try:
+            with anyio.fail_after(self._timeout):
+                reply: Any = await self._script(keys=[self._key], args=list(self._args))
+        except (TimeoutError, redis.exceptions.TimeoutError):
+            error = RateLimiterError(
+                f"the rate limiter's Redis did not answer within {self._timeout} s "
+                f"(key {self._key!r})"
+            )
+        except (redis.exceptions.RedisError, OSError) as exc:
+            detail = self._mask(str(exc))
+            error = RateLimiterError(
+                f"the rate limiter's Redis could not be asked (key {self._key!r}, "
+                f"timeout {self._timeout} s): {type(exc).__name__}: {detail}"
+            )
+        if error is not None:
+            raise error
+        if isinstance(reply, bool) or not isinstance(reply, int):
+            raise RateLimiterError(
+                f"the rate limiter's Redis answered {type(reply).__name__}, not a wait "
+                f"(key {self._key!r})"
+            )
+        return reply / 1_000_000
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Stop using Redis; close the client if the limiter made it from a URL.
+
+        A client passed in is left open. Calling it again does nothing.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if not self._owns_client:
+            return
+        # redis-py 5.0.0 has close() only; later ones deprecate it for aclose().
+        close = getattr(self._client, "aclose", None) or self._client.close
+        # Shielded: the caller's own cancellation must not leave sockets open.
+        with anyio.move_on_after(self._timeout, shield=True):
+            await close()
+
+    async def __aenter__(self) -> RedisRateLimiter:
+        check_event_loop()
+        if self._closed:
+            raise RuntimeError("this RedisRateLimiter is closed")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- what it is ------------------------------------------------------------
+
+    @property
+    def rate(self) -> float:
+        """Requests a second, for every process sharing the key."""
+        return self._rate
+
+    @property
+    def burst(self) -> int:
+        """How many requests may start at once after an idle spell."""
+        return self._burst
+
+    @property
+    def key(self) -> str:
+        """The Redis key holding the program's schedule."""
+        return self._key
+
+    @property
+    def timeout(self) -> float:
+        """Seconds each round trip to Redis may take."""
+        return self._timeout
+
+    @property
+    def closed(self) -> bool:
+        """Whether `aclose()` has been called."""
+        return self._closed
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return (
+            f"<RedisRateLimiter{state} key={self._key!r} rate={self._rate:g}/s "
+            f"burst={self._burst} timeout={self._timeout:g}s redis={self._shown}>"
+        )
+
+    def _mask(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return _PASSWORD_PARAM.sub(rf"\g<1>{MASK}", text)
+
+
+def check_event_loop() -> None:
+    """Refuse to go on under a running event loop that is not asyncio's."""
+    library = _running_library()
+    if library is not None and library != "asyncio":
+        raise RuntimeError(
+            f"RedisRateLimiter needs asyncio (redis-py's asyncio client); under {library} "
+            "use a local limit instead: Session(rate_limit=<requests per second>)"
+        )
+
+
+def _running_library() -> str | None:
+    """The async library running in this thread ("asyncio", "trio"), or None."""
+    try:
+        import sniffio
+    except ImportError:
+        # trio depends on sniffio: without it, only asyncio can be running.
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        return "asyncio"
+    try:
+        return sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        return None
+
+
+def _check_positive(name: str, value: object, unit: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be {unit}, got {value!r}")
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be positive and finite, got {value!r}")
+    return float(value)
+
+
+def _forms(secret: str) -> tuple[str, ...]:
+    """*secret* as it is and as a URL may carry it, longest first."""
+    forms = {secret, quote(secret, safe=""), quote(secret)}
+    return tuple(sorted(forms, key=len, reverse=True))
+
+
+def _url_secrets(url: str) -> tuple[str, ...]:
+    """Every form of the passwords a Redis URL holds (userinfo or query)."""
+    try:
+        parts = urlsplit(url)
+        passwords = [parts.password] if parts.password else []
+    except ValueError:
+        return ()
+    passwords.extend(
+        match.group(1)
+        for match in re.finditer(r"(?:^|[&;])password=([^&;]*)", parts.query, re.IGNORECASE)
+    )
+    forms: set[str] = set()
+    for password in passwords:
+        if password:
+            forms.update(_forms(password))
+            forms.update(_forms(unquote(password)))
+    return tuple(sorted(forms, key=len, reverse=True))
+
+
+def _masked_url(url: str) -> str:
+    """*url* with its password (userinfo or `password=` query) replaced by `***`."""
+    try:
+        parts = urlsplit(url)
+        has_password = parts.password is not None
+    except ValueError:
+        return "<a Redis URL>"
+    netloc = parts.netloc
+    if has_password:
+        userinfo, _, host = netloc.rpartition("@")
+        user = userinfo.partition(":")[0]
+        netloc = f"{user}:{MASK}@{host}"
+    query = _PASSWORD_PARAM.sub(rf"\g<1>{MASK}", parts.query)
+    if "://" not in url:
+        return urlunsplit(parts._replace(netloc=netloc, query=query))
+    # Not urlunsplit: it would drop the `//` of `unix:///path`.
+    shown = f"{parts.scheme}://{netloc}{parts.path}"
+    return shown + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
