@@ -11,18 +11,37 @@ on; and two ways to shut down:
   gives those in flight `grace` seconds, then cancels them and lists them in
   `unfinished`. A second Ctrl-C quits at once.
 
-Events arrive on an anyio memory object stream of user ids. A real broker
-plugs in as a producer task feeding that stream; the stream's small buffer is
-the backpressure, so the broker is read only as fast as events are handled:
+Events arrive on an anyio object stream, taken only when a handler is free:
+an anyio memory object stream of user ids, whose small buffer is the
+backpressure, or a broker read only as fast as events are handled. With a
+broker that redelivers what is not acknowledged, `Consumer(settle=...)`
+records how each event ended and acknowledges it, and those in `unfinished`
+stay unacknowledged: another consumer gets them.
 
-    async def from_broker(broker, send: MemoryObjectSendStream[str]) -> None:
-        async with send:
-            async for message in broker.subscribe("member-updated"):
-                await send.send(message.user_id)
+**On a Redis Stream** (`--redis URL`), any number of consumer processes share
+the events of one stream (`--stream`, entries `{"user_id": ...}`) through a
+consumer group (`--group`):
 
-With a broker that redelivers what is not acknowledged, acknowledge an event
-once `process` has returned or it was dead-lettered, and leave those in
-`unfinished` unacknowledged: another consumer gets them.
+- a consumer reads new events (XREADGROUP, blocking up to a second) only as
+  many at a time as it has free handlers, so what it reads starts at once;
+- an event is acknowledged (XACK) only after it was handled and its result
+  written (`HSET <stream>:results <event id> <json>`), or after it was
+  dead-lettered (`XADD <stream>:dead-letters`: the event id, the user id, the
+  error's class and its message); one Lua script writes the record, then
+  acknowledges, atomically, and does nothing for an event settled already;
+- an event left pending by a consumer that died is taken over (XAUTOCLAIM)
+  once it has been idle `--claim-idle` seconds: every consumer looks twice
+  in that time. Set it above the longest an event can take (timeouts and
+  retries included), or a slow event is handled twice;
+- SIGTERM stops the reading; events in flight get `--grace` seconds, and
+  those not finished by then stay pending, for another consumer to take over;
+- one Session per process, and one `RedisRateLimiter` (`--rate` requests a
+  second, key `--rate-key`) shared by every process.
+
+Delivery is at least once: a consumer killed after a lookup but before its
+acknowledgement leaves the event to be handled again by another. So the
+handling is idempotent: a result is stored under its event's id, and a
+second handling overwrites it instead of counting twice.
 
 Run it (`pip install "crowdtwist-async[examples]"`), on the built-in sandbox
 (no account, no network) or on your program:
@@ -32,21 +51,38 @@ Run it (`pip install "crowdtwist-async[examples]"`), on the built-in sandbox
 
     export CROWDTWIST_API_KEY=... CROWDTWIST_BASE_URL=https://api123.crowdtwist.com
     python examples/event_consumer.py 1001 1002
+
+On a Redis Stream (`pip install "crowdtwist-async[examples,redis]"`): add
+events, then start consumers, as many as you like, each until SIGTERM:
+
+    python examples/event_consumer.py --redis redis://localhost:6379/0 --produce \\
+        alice@example.com bob@example.com nobody@example.com
+    python examples/event_consumer.py --redis redis://localhost:6379/0 --sandbox --id-type email
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import math
+import os
 import signal
+import socket
 import sys
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio.abc import ObjectReceiveStream
+from anyio.streams.memory import MemoryObjectSendStream
 
 import crowdtwist_async as ct
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +99,42 @@ class DeadLetter:
     message: str
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """An event as a broker delivered it: its id there, and the member it names."""
+
+    id: str
+    user_id: str
+
+
+#: An event: a bare user id, or a broker's delivery of one.
+Event: TypeAlias = str | Delivery
+
+#: How an event ended: the member's usable coupons, or the dead letter it became.
+Outcome: TypeAlias = tuple[ct.UsableCoupon, ...] | DeadLetter
+
+#: Told how each event ended, before it counts as done: where a broker records
+#: the outcome and acknowledges the event. If it raises, the event is unfinished.
+Settle = Callable[[Event, Outcome], Awaitable[None]]
+
+#: Seconds settling one event may take; it is not cut short by `stop()`.
+SETTLE_TIMEOUT = 10.0
+
+
 async def log_coupons(user_id: str, coupons: tuple[ct.UsableCoupon, ...]) -> None:
     log.info("member %s: %d usable coupons", user_id, len(coupons))
+
+
+def describe(event: Event) -> str:
+    return event if isinstance(event, str) else f"{event.id} (member {event.user_id})"
 
 
 class Consumer:
     """Handles member events from a stream, `concurrency` at a time, on one Session.
 
     After `run()`: `handled` events succeeded, `failed` did not (each is in
-    `dead_letters`), and `unfinished` holds those cancelled in flight.
+    `dead_letters`), and `unfinished` holds those cancelled in flight, or
+    whose `settle` failed.
     """
 
     def __init__(
@@ -82,23 +145,32 @@ class Consumer:
         concurrency: int = 4,
         grace: float = 10.0,
         id_type: ct.IdType | ct.IdTypeName | None = None,
+        settle: Settle | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.handled = 0
         self.failed = 0
         self.dead_letters: list[DeadLetter] = []
-        self.unfinished: list[str] = []
+        self.unfinished: list[Event] = []
+        #: The events being handled right now.
+        self.in_flight = 0
         self._session = session
         self._process = process
         self._concurrency = concurrency
         self._grace = grace
         self._id_type = id_type
+        self._settle = settle
         self._stopping = False
         self._intake: anyio.CancelScope | None = None
         self._handlers: anyio.CancelScope | None = None
 
-    async def run(self, events: MemoryObjectReceiveStream[str]) -> None:
+    @property
+    def room(self) -> int:
+        """How many events it could start now (while it waits for one: counting that one)."""
+        return self._concurrency - self.in_flight
+
+    async def run(self, events: ObjectReceiveStream[Event]) -> None:
         """Handle events until the stream ends and all are done, or `stop()` is called."""
         slots = anyio.Semaphore(self._concurrency)
         async with anyio.create_task_group() as handlers:
@@ -109,10 +181,11 @@ class Consumer:
                     # handled at once, and the rest stay with the producer.
                     await slots.acquire()
                     try:
-                        user_id = await events.receive()
+                        event = await events.receive()
                     except anyio.EndOfStream:
                         break
-                    handlers.start_soon(self._handle, user_id, slots)
+                    self.in_flight += 1
+                    handlers.start_soon(self._handle, event, slots)
             # Leaving the task group waits for the handlers still running.
         self._handlers = None
 
@@ -125,41 +198,254 @@ class Consumer:
             deadline = anyio.current_time() + self._grace
             self._handlers.deadline = min(self._handlers.deadline, deadline)
 
-    async def _handle(self, user_id: str, slots: anyio.Semaphore) -> None:
+    async def _handle(self, event: Event, slots: anyio.Semaphore) -> None:
+        try:
+            outcome = await self._look_up(event if isinstance(event, str) else event.user_id)
+            if self._settle is not None:
+                # Shielded from the end of the grace period: the work is done,
+                # and cut short now it would only be done again elsewhere.
+                with anyio.move_on_after(SETTLE_TIMEOUT, shield=True) as settling:
+                    await self._settle(event, outcome)
+                if settling.cancelled_caught:
+                    raise TimeoutError(f"not settled within {SETTLE_TIMEOUT:g} s")
+        except anyio.get_cancelled_exc_class():
+            self.unfinished.append(event)
+            raise
+        except Exception as exc:
+            # The broker could not be told, or the shared rate limiter asked:
+            # not the event's fault, so not a dead letter. Unacknowledged, it
+            # goes to another consumer.
+            log.error("event %s left unfinished: %s: %s", describe(event), type(exc).__name__, exc)
+            self.unfinished.append(event)
+        else:
+            if isinstance(outcome, DeadLetter):
+                self.failed += 1
+                self.dead_letters.append(outcome)
+            else:
+                self.handled += 1
+        finally:
+            self.in_flight -= 1
+            slots.release()
+
+    async def _look_up(self, user_id: str) -> Outcome:
+        """The member's coupons, processed; or the dead letter the event becomes."""
         try:
             coupons = await self._session.users.usable_coupons(
                 user_id, id_type=self._id_type, expired=False
             )
             await self._process(user_id, coupons)
+        except ct.RateLimiterError:
+            raise  # the limiter's Redis is down: the request was not even sent
         except ct.CrowdTwistError as exc:
             # Already retried by the SDK where that made sense: set it aside.
             log.warning("member %s failed: %s: %s", user_id, type(exc).__name__, exc)
-            self._dead_letter(user_id, exc)
+            return DeadLetter(user_id, type(exc).__name__, str(exc))
         except Exception as exc:
             # A bug in `process`, or an event that is not a user id: it must
             # not take the other events down with it.
             log.exception("member %s failed", user_id)
-            self._dead_letter(user_id, exc)
-        except anyio.get_cancelled_exc_class():
-            self.unfinished.append(user_id)
-            raise
+            return DeadLetter(user_id, type(exc).__name__, str(exc))
+        return coupons
+
+
+# -- on a Redis Stream -------------------------------------------------------------
+
+#: Records how an event ended, then acknowledges it: one atomic step. Nothing
+#: when the event is no longer pending (settled already by a consumer that
+#: took it over), so a dead letter is never written twice. KEYS: the stream,
+#: the results hash, the dead-letter stream. ARGV: the group, the event id,
+#: then "done" and the result as JSON, or "failed", the user id, the error's
+#: class, its message and the consumer's name. (On a Redis Cluster, give the
+#: three keys one hash tag: `{events}`, `{events}:results`, ...)
+SETTLE_SCRIPT = """
+if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1) == 0 then
+  return 0
+end
+if ARGV[3] == 'done' then
+  redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
+else
+  redis.call('XADD', KEYS[3], '*', 'event_id', ARGV[2], 'user_id', ARGV[4],
+    'error', ARGV[5], 'message', ARGV[6], 'consumer', ARGV[7])
+end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+
+#: A dead letter keeps this much of the error's message.
+MESSAGE_LIMIT = 1000
+
+
+async def add_events(client: Redis, stream: str, user_ids: Iterable[str]) -> list[str]:
+    """Append an event per user id to *stream*; their ids, in order."""
+    async with client.pipeline(transaction=False) as pipe:
+        for user_id in user_ids:
+            pipe.xadd(stream, {"user_id": user_id})
+        return [str(event_id) for event_id in await pipe.execute()]
+
+
+class RedisStream:
+    """One consumer of a Redis Stream of member events, in a consumer group.
+
+    Results go to the hash `<stream>:results` (field: the event id; value:
+    `{"user_id", "coupons", "consumer"}` as JSON), dead letters to the stream
+    `<stream>:dead-letters`. Every consumer in the group takes over the events
+    of others that stayed pending longer than `claim_idle` seconds.
+    """
+
+    def __init__(
+        self, client: Redis, stream: str, *, group: str, consumer: str, claim_idle: float
+    ) -> None:
+        self.client = client
+        self.stream = stream
+        self.group = group
+        self.consumer = consumer
+        self.results = f"{stream}:results"
+        self.dead_letters = f"{stream}:dead-letters"
+        self._claim_idle_ms = max(1, round(claim_idle * 1000))
+        self._claim_every = claim_idle / 2
+        self._next_claim = -math.inf
+        self._cursor = "0-0"
+        # Blocking reads end in time for the next look at abandoned events.
+        self._block_ms = max(1, min(1000, round(self._claim_every * 1000)))
+        self._script = client.register_script(SETTLE_SCRIPT)
+
+    async def join(self) -> None:
+        """Join the group, creating the stream and the group if they are new.
+
+        A new group reads the stream from its start.
+        """
+        from redis.exceptions import ResponseError
+
+        try:
+            await self.client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        await self.client.xgroup_createconsumer(self.stream, self.group, self.consumer)
+
+    async def leave(self) -> None:
+        """Leave the group, unless events are pending for this consumer."""
+        # Deleting a consumer drops its pending events: only an idle one goes.
+        for consumer in await self.client.xinfo_consumers(self.stream, self.group):
+            if consumer["name"] == self.consumer and consumer["pending"] == 0:
+                await self.client.xgroup_delconsumer(self.stream, self.group, self.consumer)
+
+    def events(self, room: Callable[[], int]) -> ObjectReceiveStream[Delivery]:
+        """The events for `Consumer.run`, read *room()* at most at a time."""
+        return _StreamEvents(self, room)
+
+    async def fetch(self, count: int) -> list[Delivery]:
+        """Up to *count* events: abandoned ones taken over, else new ones (or none)."""
+        now = anyio.current_time()
+        if now >= self._next_claim:
+            reply: Any = await self.client.xautoclaim(
+                self.stream,
+                self.group,
+                self.consumer,
+                self._claim_idle_ms,
+                start_id=self._cursor,
+                count=count,
+            )
+            cursor, entries = reply[0], reply[1]
+            self._cursor = str(cursor)
+            if self._cursor == "0-0":  # all pending events looked at: rest a while
+                self._next_claim = now + self._claim_every
+            claimed = _deliveries(entries)
+            if claimed:
+                log.info("took over %d abandoned events", len(claimed))
+                return claimed
+        streams: Any = await self.client.xreadgroup(
+            self.group, self.consumer, {self.stream: ">"}, count=count, block=self._block_ms
+        )
+        return [delivery for _, entries in streams or () for delivery in _deliveries(entries)]
+
+    async def settle(self, event: Event, outcome: Outcome) -> None:
+        """Record the result or the dead letter, then acknowledge the event."""
+        if not isinstance(event, Delivery):
+            raise TypeError(f"not an event from a stream: {event!r}")
+        args: list[str]
+        if isinstance(outcome, DeadLetter):
+            message = outcome.message[:MESSAGE_LIMIT]
+            args = ["failed", outcome.user_id, outcome.error, message, self.consumer]
         else:
-            self.handled += 1
-        finally:
-            slots.release()
+            codes = [coupon.code for coupon in outcome]
+            result = {"user_id": event.user_id, "coupons": codes, "consumer": self.consumer}
+            args = ["done", json.dumps(result)]
+        settled = await self._script(
+            keys=[self.stream, self.results, self.dead_letters],
+            args=[self.group, event.id, *args],
+        )
+        if not settled:
+            log.info("event %s was settled already, by a consumer that took it over", event.id)
 
-    def _dead_letter(self, user_id: str, exc: Exception) -> None:
-        self.failed += 1
-        self.dead_letters.append(DeadLetter(user_id, type(exc).__name__, str(exc)))
+
+def _deliveries(entries: Iterable[tuple[str, dict[str, str] | None]]) -> list[Delivery]:
+    # An entry deleted while pending comes without fields (Redis 6.2).
+    return [
+        Delivery(str(event_id), fields.get("user_id", ""))
+        for event_id, fields in entries
+        if fields is not None
+    ]
 
 
-def sandbox_session() -> ct.Session:
+class _StreamEvents(ObjectReceiveStream[Delivery]):
+    """A RedisStream's events as `Consumer.run` takes them: a read only when a handler is free."""
+
+    def __init__(self, stream: RedisStream, room: Callable[[], int]) -> None:
+        self._stream = stream
+        self._room = room
+        self._ready: deque[Delivery] = deque()
+        self._failures = 0
+
+    async def receive(self) -> Delivery:
+        while not self._ready:
+            self._ready.extend(await self._fetch())
+        return self._ready.popleft()
+
+    async def _fetch(self) -> list[Delivery]:
+        from redis.exceptions import ConnectionError, TimeoutError
+
+        try:
+            events = await self._stream.fetch(max(1, self._room()))
+        except (ConnectionError, TimeoutError) as exc:
+            # Redis restarting, say: nothing is lost, since what was read and
+            # not acknowledged stays pending. Try again, slower and slower.
+            delay = min(0.5 * 2**self._failures, 10.0)
+            self._failures += 1
+            log.warning(
+                "cannot read from Redis (%s: %s); again in %g s", type(exc).__name__, exc, delay
+            )
+            await anyio.sleep(delay)
+            return []
+        self._failures = 0
+        return events
+
+    async def aclose(self) -> None:
+        # Anything read and not handed out stays pending: another consumer takes it over.
+        self._ready.clear()
+
+
+# -- running it --------------------------------------------------------------------
+
+
+def sandbox_session(rate_limit: float | ct.RateLimiter | None = None) -> ct.Session:
     """A Session on the built-in FakeCrowdTwist: members alice, bob, carol and dave."""
     from crowdtwist_async.testing import FakeCrowdTwist
 
     # A little latency, as over a network, so the concurrency shows.
     fake = FakeCrowdTwist(seed=0, latency=0.02)
-    return ct.Session(api_key=fake.api_key, base_url=fake.base_url, transport=fake.transport())
+    return ct.Session(
+        api_key=fake.api_key,
+        base_url=fake.base_url,
+        transport=fake.transport(),
+        rate_limit=rate_limit,
+    )
+
+
+def _session(args: argparse.Namespace, rate_limit: ct.RateLimiter | None = None) -> ct.Session:
+    if args.sandbox:
+        return sandbox_session(rate_limit)
+    return ct.Session(base_url=args.base_url, rate_limit=rate_limit)
 
 
 async def _produce(send: MemoryObjectSendStream[str], user_ids: Iterable[str]) -> None:
@@ -178,8 +464,7 @@ async def _stop_on_signal(consumer: Consumer) -> None:
 
 
 async def _run(args: argparse.Namespace) -> Consumer:
-    session = sandbox_session() if args.sandbox else ct.Session()
-    async with session:
+    async with _session(args) as session:
         consumer = Consumer(
             session, concurrency=args.concurrency, grace=args.grace, id_type=args.id_type
         )
@@ -193,10 +478,73 @@ async def _run(args: argparse.Namespace) -> Consumer:
     return consumer
 
 
+async def _add_to_stream(args: argparse.Namespace) -> list[str]:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(args.redis, decode_responses=True)
+    try:
+        return await add_events(client, args.stream, args.user_ids)
+    finally:
+        await client.aclose()
+
+
+async def _consume_stream(args: argparse.Namespace) -> Consumer:
+    from redis.asyncio import Redis
+
+    from crowdtwist_async.redis import RedisRateLimiter
+
+    client = Redis.from_url(args.redis, decode_responses=True)
+    try:
+        stream = RedisStream(
+            client,
+            args.stream,
+            group=args.group,
+            consumer=args.consumer,
+            claim_idle=args.claim_idle,
+        )
+        await stream.join()
+        async with (
+            RedisRateLimiter(args.redis, rate=args.rate, key=args.rate_key) as limiter,
+            _session(args, rate_limit=limiter) as session,
+        ):
+            consumer = Consumer(
+                session,
+                concurrency=args.concurrency,
+                grace=args.grace,
+                id_type=args.id_type,
+                settle=stream.settle,
+            )
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(_stop_on_signal, consumer)
+                # Runs until stopped: a stream has no end.
+                await consumer.run(stream.events(lambda: consumer.room))
+                tasks.cancel_scope.cancel()
+        await stream.leave()
+    finally:
+        await client.aclose()
+    return consumer
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Consume the given events; the exit status is 0 when every one was handled."""
+    """Consume the given events, or a Redis Stream's.
+
+    The exit status is 0 when every given event was handled; on a Redis
+    Stream, when the consumer was stopped (SIGTERM, Ctrl-C).
+    """
     parser = argparse.ArgumentParser(description="Look up members' usable coupons, as events.")
-    parser.add_argument("user_ids", nargs="+", metavar="USER_ID", help="the events")
+    parser.add_argument(
+        "user_ids",
+        nargs="*",
+        metavar="USER_ID",
+        help="the events (with --redis: only with --produce, to add them to the stream)",
+    )
     parser.add_argument("--id-type", choices=[t.value for t in ct.IdType], help="what ids are")
     parser.add_argument(
         "--concurrency", type=int, default=4, help="events at a time (default: %(default)s)"
@@ -207,14 +555,58 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--sandbox", action="store_true", help="use the built-in FakeCrowdTwist, no account"
     )
+    parser.add_argument(
+        "--base-url", help="e.g. https://api123.crowdtwist.com (default: $CROWDTWIST_BASE_URL)"
+    )
+    on_redis = parser.add_argument_group("on a Redis Stream")
+    on_redis.add_argument(
+        "--redis", metavar="URL", help="consume a Redis Stream: redis://host:port/db"
+    )
+    on_redis.add_argument(
+        "--produce", action="store_true", help="add the USER_IDs to the stream as events, and exit"
+    )
+    on_redis.add_argument("--stream", default="member-events", help="default: %(default)s")
+    on_redis.add_argument("--group", default="crowdtwist", help="default: %(default)s")
+    on_redis.add_argument(
+        "--consumer",
+        default=f"{socket.gethostname()}-{os.getpid()}",
+        help="this consumer's name in the group (default: host-pid)",
+    )
+    on_redis.add_argument(
+        "--claim-idle",
+        type=_positive,
+        default=60.0,
+        help="take over others' events pending this many seconds (default: 60)",
+    )
+    on_redis.add_argument(
+        "--rate",
+        type=_positive,
+        default=10.0,
+        help="requests a second, for all consumers together (default: 10)",
+    )
+    on_redis.add_argument(
+        "--rate-key",
+        default="crowdtwist:rate",
+        help="the Redis key of the shared rate limit (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
+    if args.redis is None and args.produce:
+        parser.error("--produce needs --redis")
+    if (args.redis is None or args.produce) and not args.user_ids:
+        parser.error("give at least one USER_ID")
+    if args.redis is not None and not args.produce and args.user_ids:
+        parser.error("with --redis, events come from the stream: USER_IDs only with --produce")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     # httpx logs every request at INFO: noise here (the SDK masks the key in it).
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    if args.produce:
+        added = anyio.run(_add_to_stream, args)
+        print(f"added {len(added)} events to {args.stream}", file=sys.stderr)
+        return 0
     try:
-        consumer = anyio.run(_run, args)
+        consumer = anyio.run(_run if args.redis is None else _consume_stream, args)
     except KeyboardInterrupt:  # the second Ctrl-C
         return 130
     print(
@@ -222,6 +614,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"unfinished {len(consumer.unfinished)}",
         file=sys.stderr,
     )
+    if args.redis is not None:
+        return 0
     return 0 if consumer.handled == len(args.user_ids) else 1
 
 
