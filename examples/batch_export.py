@@ -30,6 +30,43 @@ sandbox (no account, no network) or on your program:
 
     export CROWDTWIST_API_KEY=... CROWDTWIST_BASE_URL=https://api123.crowdtwist.com
     python examples/batch_export.py --users-file members.txt --out rewards.ndjson
+
+**Across processes** (`--redis URL`; `pip install "crowdtwist-async[examples,redis]"`),
+any number of workers, on one host or many, share one job, whose state is
+all in Redis under `<job>:` (`--job`):
+
+- `--enqueue` adds members to `<job>:queue`, a Redis Stream the workers read
+  through one consumer group. A member already exported, or queued and not
+  yet settled (the set `<job>:queued`), is skipped: enqueueing the same
+  members again only adds what is left to do;
+- a worker reads a member, reads its whole listing, then settles it in one
+  Lua script, atomically: its lines go to the hash `<job>:exported` (field:
+  the member, so a second export overwrites the first), it leaves
+  `<job>:queued`, and its entry is acknowledged (XACK) and deleted. A worker
+  killed before that leaves the member pending, and another worker takes it
+  over (XAUTOCLAIM) once it has been idle `--claim-idle` seconds; killed
+  after, the member is done. A member that fails is settled the same way
+  into the hash `<job>:failed` (`{"error", "message", "worker"}`: the
+  error's class and its message, which the SDK keeps free of the key). A
+  worker returns once nothing is left to read and nothing is pending;
+- `--collect --out FILE` writes the output from `<job>:exported` (each
+  member's lines together, in listing order, once) and lists the failures;
+  its exit status is 0 once every member queued was exported;
+- one Session per worker, and one `RedisRateLimiter` for all of them
+  (`--rate` requests a second, together, key `--rate-key`).
+
+So every member's rewards are in the output exactly once, however many
+workers are killed: rerun the job (`--enqueue` the same members, which
+queues the failed ones again, then workers, then `--collect`) until
+`--collect` exits with 0. An AuthenticationError or a RateLimiterError stops
+a worker, its members left pending. Delete the `<job>:*` keys to start over.
+
+    redis-server --port 6379 --save "" --appendonly no --daemonize yes
+    python examples/batch_export.py --redis redis://localhost:6379/0 --enqueue \\
+        alice@example.com bob@example.com carol@example.com nobody@example.com
+    python examples/batch_export.py --redis redis://localhost:6379/0 --sandbox --id-type email &
+    python examples/batch_export.py --redis redis://localhost:6379/0 --sandbox --id-type email
+    python examples/batch_export.py --redis redis://localhost:6379/0 --collect --out rewards.ndjson
 """
 
 from __future__ import annotations
@@ -39,17 +76,27 @@ import contextlib
 import json
 import logging
 import os
+import socket
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import anyio
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import crowdtwist_async as ct
+
+# The Redis Stream reader is the event consumer's.
+if TYPE_CHECKING or __package__:  # imported as examples.batch_export
+    from .event_consumer import MESSAGE_LIMIT, Delivery, RedisStream, _positive
+else:  # run as a script, whose folder is on sys.path
+    from event_consumer import MESSAGE_LIMIT, Delivery, RedisStream, _positive
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +280,198 @@ def _line(user_id: str, reward: ct.Reward) -> bytes:
     return json.dumps(record, ensure_ascii=False).encode() + b"\n"
 
 
-def sandbox_session() -> ct.Session:
+# -- across processes, on Redis ------------------------------------------------------
+
+#: The consumer group through which every worker reads the queue.
+GROUP = "workers"
+
+#: Queues each member (ARGV) neither exported nor queued already; answers
+#: how many it queued. KEYS: the queue, the exported hash, the queued set.
+ENQUEUE_SCRIPT = """
+local queued = 0
+for _, user_id in ipairs(ARGV) do
+  if redis.call('HEXISTS', KEYS[2], user_id) == 0
+      and redis.call('SADD', KEYS[3], user_id) == 1 then
+    redis.call('XADD', KEYS[1], '*', 'user_id', user_id)
+    queued = queued + 1
+  end
+end
+return queued
+"""
+
+#: Settles a member: records it as exported (its lines) or failed (the
+#: failure), takes it off the queued set, acknowledges and deletes its entry.
+#: One atomic step, and nothing when the entry is no longer pending (settled
+#: already, by a worker that took it over). KEYS: the queue, the exported
+#: hash, the failed hash, the queued set. ARGV: the group, the entry id, the
+#: member, "done" or "failed", the lines or the failure. (On a Redis Cluster,
+#: give the job a hash tag: `--job {batch-export}`.)
+SETTLE_SCRIPT = """
+if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1) == 0 then
+  return 0
+end
+if ARGV[4] == 'done' then
+  redis.call('HSET', KEYS[2], ARGV[3], ARGV[5])
+  redis.call('HDEL', KEYS[3], ARGV[3])
+else
+  redis.call('HSET', KEYS[3], ARGV[3], ARGV[5])
+end
+redis.call('SREM', KEYS[4], ARGV[3])
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+return 1
+"""
+
+#: Members queued per round trip.
+ENQUEUE_BATCH = 1000
+
+
+@dataclass
+class Collected:
+    """What `--collect` found."""
+
+    members: int = 0  # exported, and written to the output
+    rewards: int = 0
+    failed: dict[str, str] = field(default_factory=dict)  # member -> "ErrorClass: message"
+    unfinished: int = 0  # members queued, not yet settled
+
+
+class RedisJob:
+    """A batch export's state in Redis, every key named after the job.
+
+    `<job>:queue` is a stream of `{"user_id": ...}` entries read through the
+    consumer group `GROUP`; `<job>:queued` the set of members queued and not
+    yet settled; `<job>:exported` a hash of member -> its NDJSON lines, in
+    listing order; `<job>:failed` a hash of member -> `{"error", "message",
+    "worker"}` as JSON.
+    """
+
+    def __init__(self, client: Redis, job: str) -> None:
+        self.client = client
+        self.queue = f"{job}:queue"
+        self.queued = f"{job}:queued"
+        self.exported = f"{job}:exported"
+        self.failed = f"{job}:failed"
+        self._enqueue = client.register_script(ENQUEUE_SCRIPT)
+        self._settle = client.register_script(SETTLE_SCRIPT)
+
+    async def enqueue(self, user_ids: Iterable[str]) -> int:
+        """Queue the members neither exported nor queued already; how many it queued."""
+        users = list(dict.fromkeys(user_ids))
+        queued = 0
+        for start in range(0, len(users), ENQUEUE_BATCH):
+            batch = users[start : start + ENQUEUE_BATCH]
+            queued += await self._enqueue(keys=[self.queue, self.exported, self.queued], args=batch)
+        return queued
+
+    def reader(self, worker: str, *, claim_idle: float) -> RedisStream:
+        """The queue as worker *worker* reads it, taking over entries idle *claim_idle* s."""
+        return RedisStream(
+            self.client, self.queue, group=GROUP, consumer=worker, claim_idle=claim_idle
+        )
+
+    async def settle(self, delivery: Delivery, status: str, value: str) -> bool:
+        """Record the member "done" (*value*: its lines) or "failed" and acknowledge it.
+
+        False when it was settled already, by a worker that took it over.
+        """
+        keys = [self.queue, self.exported, self.failed, self.queued]
+        args = [GROUP, delivery.id, delivery.user_id, status, value]
+        return bool(await self._settle(keys=keys, args=args))
+
+    async def drained(self) -> bool:
+        """Whether no member read from the queue is still pending, in any worker."""
+        pending: Any = await self.client.xpending(self.queue, GROUP)
+        return bool(pending["pending"] == 0)
+
+    async def collect(self, out: Path) -> Collected:
+        """Write every exported member's lines to *out*, replacing it whole."""
+        result = Collected()
+        partial = out.with_name(out.name + ".partial")
+        seen: set[str] = set()
+        async with await anyio.open_file(partial, "w", encoding="utf-8") as file:
+            async for user_id, lines in self.client.hscan_iter(self.exported, count=100):
+                if user_id not in seen:  # a scan may return a field twice
+                    seen.add(user_id)
+                    await file.write(lines)
+                    result.rewards += lines.count("\n")
+        await anyio.Path(partial).replace(out)
+        result.members = len(seen)
+        failures: Any = await self.client.hgetall(self.failed)
+        for user_id, record in failures.items():
+            failure = json.loads(record)
+            result.failed[user_id] = f"{failure['error']}: {failure['message']}"
+        result.unfinished = await self.client.scard(self.queued)
+        return result
+
+
+async def work(
+    session: ct.Session,
+    job: RedisJob,
+    reader: RedisStream,
+    *,
+    id_type: ct.IdType | ct.IdTypeName | None = None,
+    concurrency: int = 4,
+) -> ExportResult:
+    """Export the job's queued members, *concurrency* at a time, until the queue is drained.
+
+    Returns once nothing is left to read nor pending, in any worker (so it
+    waits for, or takes over, what other workers hold). Raises
+    AuthenticationError or RateLimiterError (nothing more can succeed),
+    leaving the members in flight pending.
+    """
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+    result = ExportResult()
+    stopped_by: list[Exception] = []
+
+    async def export_one(delivery: Delivery) -> None:
+        user_id = delivery.user_id
+        try:
+            async with session.users.aiter_rewards(user_id, id_type=id_type) as listing:
+                lines = [_line(user_id, reward) async for reward in listing]
+        except (ct.AuthenticationError, ct.RateLimiterError):
+            raise  # not the member's fault: left pending, for a rerun
+        except ct.CrowdTwistError as exc:
+            error, message = type(exc).__name__, str(exc)
+            log.warning("member %s failed: %s: %s", user_id, error, message)
+            failure = {
+                "error": error,
+                "message": message[:MESSAGE_LIMIT],
+                "worker": reader.consumer,
+            }
+            if await job.settle(delivery, "failed", json.dumps(failure)):
+                result.failed[user_id] = f"{error}: {message}"
+        else:
+            if await job.settle(delivery, "done", b"".join(lines).decode()):
+                result.exported.append(user_id)
+                result.rewards += len(lines)
+
+    async def worker() -> None:
+        try:
+            while True:
+                deliveries = await reader.fetch(1)
+                if not deliveries and await job.drained():
+                    return
+                for delivery in deliveries:
+                    await export_one(delivery)
+        except Exception as exc:
+            # Stop the other tasks, and raise it from work() as it is.
+            stopped_by.append(exc)
+            workers.cancel_scope.cancel()
+
+    async with anyio.create_task_group() as workers:
+        for _ in range(concurrency):
+            workers.start_soon(worker)
+    if stopped_by:
+        raise stopped_by[0]
+    return result
+
+
+# -- running it --------------------------------------------------------------------
+
+
+def sandbox_session(rate_limit: ct.RateLimiter | None = None) -> ct.Session:
     """A Session on the built-in FakeCrowdTwist: members alice, bob, carol and dave."""
     from crowdtwist_async.testing import FakeCrowdTwist
 
@@ -244,11 +482,18 @@ def sandbox_session() -> ct.Session:
         base_url=fake.base_url,
         transport=fake.transport(),
         max_concurrency=MAX_REQUESTS,
+        rate_limit=rate_limit,
     )
 
 
+def _session(args: argparse.Namespace, rate_limit: ct.RateLimiter | None = None) -> ct.Session:
+    if args.sandbox:
+        return sandbox_session(rate_limit)
+    return ct.Session(base_url=args.base_url, max_concurrency=MAX_REQUESTS, rate_limit=rate_limit)
+
+
 async def _run(args: argparse.Namespace, users: list[str]) -> ExportResult:
-    session = sandbox_session() if args.sandbox else ct.Session(max_concurrency=MAX_REQUESTS)
+    session = _session(args)
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -268,14 +513,89 @@ async def _run(args: argparse.Namespace, users: list[str]) -> ExportResult:
             )
 
 
+async def _run_on_redis(args: argparse.Namespace, users: list[str]) -> int:
+    from redis.asyncio import Redis
+
+    from crowdtwist_async.redis import RedisRateLimiter
+
+    client = Redis.from_url(args.redis, decode_responses=True)
+    try:
+        job = RedisJob(client, args.job)
+        if args.enqueue:
+            queued = await job.enqueue(users)
+            print(f"queued {queued} members (others exported or queued already)", file=sys.stderr)
+            return 0
+        if args.collect:
+            collected = await job.collect(args.out)
+            print(
+                f"{collected.members} members ({collected.rewards} rewards) written to "
+                f"{args.out}, {len(collected.failed)} failed, {collected.unfinished} unfinished",
+                file=sys.stderr,
+            )
+            for user_id, error in collected.failed.items():
+                print(f"  failed: {user_id}: {error}", file=sys.stderr)
+            return 1 if collected.failed or collected.unfinished else 0
+        reader = job.reader(args.worker, claim_idle=args.claim_idle)
+        await reader.join()
+        async with (
+            RedisRateLimiter(args.redis, rate=args.rate, key=args.rate_key) as limiter,
+            _session(args, rate_limit=limiter) as session,
+        ):
+            result = await work(
+                session, job, reader, id_type=args.id_type, concurrency=args.concurrency
+            )
+        await reader.leave()
+    finally:
+        await client.aclose()
+    print(
+        f"{len(result.exported)} members exported ({result.rewards} rewards), "
+        f"{len(result.failed)} failed; the queue is drained",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _main_on_redis(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    users = _members(args)
+    if args.enqueue and not users:
+        parser.error("no members to enqueue: give USER_IDs or --users-file")
+    if users and not args.enqueue:
+        parser.error("with --redis, members come from the queue: give them with --enqueue")
+    if args.collect != (args.out is not None):
+        parser.error("with --redis, --out goes with --collect, and --collect needs it")
+    if args.concurrency < 1:
+        parser.error("--concurrency must be at least 1")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    # httpx logs every request at INFO: noise here (the SDK masks the key in it).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        return anyio.run(_run_on_redis, args, users)
+    except (ct.AuthenticationError, ct.RateLimiterError) as exc:
+        print(f"stopped: {exc}; its members stay pending: rerun the job", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _members(args: argparse.Namespace) -> list[str]:
+    users = list(args.user_ids)
+    if args.users_file is not None:
+        users += [line.strip() for line in args.users_file.read_text().splitlines()]
+    return [user for user in users if user]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the export; the exit status is 0 once every member is exported."""
+    """Run the export; the exit status is 0 once every member is exported.
+
+    With --redis: enqueue (0), work until the queue is drained (0), or
+    collect (0 once every member queued was exported).
+    """
     parser = argparse.ArgumentParser(
         description="Export members' rewards to one NDJSON file; rerun to resume."
     )
     parser.add_argument("user_ids", nargs="*", metavar="USER_ID", help="members to export")
     parser.add_argument("--users-file", type=Path, help="more members, one per line")
-    parser.add_argument("--out", type=Path, required=True, help="the NDJSON file to write")
+    parser.add_argument("--out", type=Path, help="the NDJSON file to write (required)")
     parser.add_argument("--id-type", choices=[t.value for t in ct.IdType], help="what ids are")
     parser.add_argument(
         "--concurrency", type=int, default=4, help="members at a time (default: %(default)s)"
@@ -283,11 +603,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--sandbox", action="store_true", help="use the built-in FakeCrowdTwist, no account"
     )
+    parser.add_argument(
+        "--base-url", help="e.g. https://api123.crowdtwist.com (default: $CROWDTWIST_BASE_URL)"
+    )
+    on_redis = parser.add_argument_group("across processes, on Redis")
+    on_redis.add_argument(
+        "--redis", metavar="URL", help="share the job between workers: redis://host:port/db"
+    )
+    step = on_redis.add_mutually_exclusive_group()
+    step.add_argument(
+        "--enqueue", action="store_true", help="queue the members (USER_IDs, --users-file), exit"
+    )
+    step.add_argument(
+        "--collect", action="store_true", help="write what was exported to --out, exit"
+    )
+    on_redis.add_argument(
+        "--job", default="batch-export", help="the prefix of the job's keys (default: %(default)s)"
+    )
+    on_redis.add_argument(
+        "--worker",
+        default=f"{socket.gethostname()}-{os.getpid()}",
+        help="this worker's name in the group (default: host-pid)",
+    )
+    on_redis.add_argument(
+        "--claim-idle",
+        type=_positive,
+        default=60.0,
+        help="take over others' members pending this many seconds (default: 60)",
+    )
+    on_redis.add_argument(
+        "--rate",
+        type=_positive,
+        default=10.0,
+        help="requests a second, for all workers together (default: 10)",
+    )
+    on_redis.add_argument(
+        "--rate-key",
+        default="crowdtwist:rate",
+        help="the Redis key of the shared rate limit (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
-    users = list(args.user_ids)
-    if args.users_file is not None:
-        users += [line.strip() for line in args.users_file.read_text().splitlines()]
-    users = [user for user in users if user]
+    if args.redis is not None:
+        return _main_on_redis(parser, args)
+    if args.enqueue or args.collect:
+        parser.error("--enqueue and --collect need --redis")
+    if args.out is None:
+        parser.error("the following arguments are required: --out")
+    users = _members(args)
     if not users:
         parser.error("no members: give USER_IDs or --users-file")
     if args.concurrency < 1:
