@@ -685,3 +685,68 @@ async def test_the_endpoints_and_paginate_read_the_same_listing(session: ct.Sess
     ids = [item["id"] async for item in raw]
     assert [str(i) for i in ids] == rewards
     assert {type(i) for i in ids} == {int, str}
+
+
+# --- the first page's promise from a later start ------------------------------------------
+
+
+def numbered_pages(size: int, total: int) -> list[list[int]]:
+    return [list(range(first, min(first + size, total + 1))) for first in range(1, total + 1, size)]
+
+
+async def test_a_later_first_page_longer_than_assumed_teaches_the_size(
+    session: ct.Session, fake: FakeCrowdTwist
+) -> None:
+    # No page_size: 10 is assumed, but the server sends pages of 20.
+    pages = numbered_pages(20, 100)
+    for number, ids in enumerate(pages, start=1):
+        page = scripted_page(ids, number=number, total=100, pages=5)
+        fake.script(json=page, page=number)
+    listing = session.paginate(HISTORY, items="redemptions", start_page=3, max_concurrency=4)
+    got = [item["id"] async for item in listing]
+    # Pages 3-5 hold the 60 items page 3's total leaves: 100 less 2 pages of 20.
+    assert got == list(range(41, 101))
+    assert sorted(pages_asked(fake)) == [3, 4, 5]
+    assert listing.resume_page is None
+
+
+async def test_a_later_first_page_short_of_what_was_assumed_keeps_the_size(
+    session: ct.Session, fake: FakeCrowdTwist
+) -> None:
+    # Page 3 of 23 items at page size 10 is the last, and short: 3 items.
+    fake.script(json=scripted_page([21, 22, 23], number=3, total=23, pages=3), page=3)
+    listing = session.paginate(HISTORY, items="redemptions", start_page=3)
+    assert [item["id"] async for item in listing] == [21, 22, 23]
+    assert pages_asked(fake) == [3]
+    assert listing.resume_page is None
+
+
+async def test_a_total_below_the_pages_before_promises_nothing(
+    session: ct.Session, fake: FakeCrowdTwist
+) -> None:
+    # Page 3 says total 5, less than pages 1-2 alone would hold: no promise,
+    # so the empty page 4 ends the listing quietly, as a listing without a total.
+    fake.script(json=scripted_page([21, 22], number=3, total=5, pages=4), page=3)
+    fake.script(json={"paging": {"total": 5, "pages": 4}, "redemptions": []}, page=4)
+    listing = session.paginate(HISTORY, items="redemptions", start_page=3, max_concurrency=1)
+    assert [item["id"] async for item in listing] == [21, 22]
+    assert pages_asked(fake) == [3, 4]
+
+
+async def test_max_items_that_reaches_the_end_leaves_nothing_to_resume(
+    session: ct.Session, fake: FakeCrowdTwist, form: str
+) -> None:
+    listing = session.paginate(HISTORY, items="redemptions", max_items=37, max_concurrency=8)
+    assert len(await drain(listing, form)) == 37
+    assert sorted(pages_asked(fake)) == [1, 2, 3, 4]
+    assert listing.resume_page is None
+
+
+async def test_max_items_of_one_page_resumes_at_the_next(
+    session: ct.Session, fake: FakeCrowdTwist, form: str
+) -> None:
+    listing = session.paginate(HISTORY, items="redemptions", max_items=10, max_concurrency=8)
+    got = await drain(listing, form)
+    assert [str(item["id"]) for item in got] == history_ids(fake)[:10]
+    assert pages_asked(fake) == [1]
+    assert listing.resume_page == 2
