@@ -27,6 +27,7 @@ from typing import Final
 import anyio
 import httpx
 
+from ._loops import running_library
 from ._redact import install_log_filter, mask_query_keys
 
 INSTALL_HINT: Final = (
@@ -106,26 +107,9 @@ def translate(exc: BaseException, request: httpx.Request) -> httpx.TransportErro
 
 def check_event_loop() -> None:
     """Refuse to go on under a running event loop that is not asyncio's."""
-    library = _running_library()
+    library = running_library()
     if library is not None and library != "asyncio":
         raise RuntimeError(_needs_asyncio(library))
-
-
-def _running_library() -> str | None:
-    """The async library running in this thread ("asyncio", "trio"), or None."""
-    try:
-        import sniffio
-    except ImportError:
-        # trio depends on sniffio: without it, only asyncio can be running.
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return None
-        return "asyncio"
-    try:
-        return sniffio.current_async_library()
-    except sniffio.AsyncLibraryNotFoundError:
-        return None
 
 
 def _needs_asyncio(library: str | None) -> str:
@@ -276,8 +260,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             return client
         if self._closed:
             raise RuntimeError("the aiohttp transport is closed")
-        if loop is None or _running_library() != "asyncio":
-            raise RuntimeError(_needs_asyncio(_running_library()))
+        if loop is None or running_library() != "asyncio":
+            raise RuntimeError(_needs_asyncio(running_library()))
         if client is not None:
             raise RuntimeError(
                 "this Session's aiohttp connections belong to another event loop: "

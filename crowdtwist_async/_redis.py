@@ -3,7 +3,6 @@ whose docstring says what it does and how it decides."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 from types import TracebackType
@@ -13,6 +12,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import anyio
 
 from ._exceptions import RateLimiterError
+from ._loops import running_library
 from ._redact import MASK
 
 INSTALL_HINT: Final = 'crowdtwist_async.redis needs redis-py: pip install "crowdtwist-async[redis]"'
@@ -295,29 +295,12 @@ class RedisRateLimiter:
 
 def check_event_loop() -> None:
     """Refuse to go on under a running event loop that is not asyncio's."""
-    library = _running_library()
+    library = running_library()
     if library is not None and library != "asyncio":
         raise RuntimeError(
             f"RedisRateLimiter needs asyncio (redis-py's asyncio client); under {library} "
             "use a local limit instead: Session(rate_limit=<requests per second>)"
         )
-
-
-def _running_library() -> str | None:
-    """The async library running in this thread ("asyncio", "trio"), or None."""
-    try:
-        import sniffio
-    except ImportError:
-        # trio depends on sniffio: without it, only asyncio can be running.
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return None
-        return "asyncio"
-    try:
-        return sniffio.current_async_library()
-    except sniffio.AsyncLibraryNotFoundError:
-        return None
 
 
 def _check_positive(name: str, value: object, unit: str) -> float:
