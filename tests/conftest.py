@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Literal, NamedTuple
 
 import httpx
 import pytest
+import redis.asyncio
 
 import crowdtwist_async as ct
 
 from .fakeapi import FakeRewardsAPI
+from .redis_support import RedisServer, running_redis
 
 API_KEY = "sk-test-Zq8vN3pL0xW2"
 BASE_URL = "https://api123.crowdtwist.com"
@@ -78,4 +81,21 @@ async def make_session(api: FakeRewardsAPI) -> AsyncIterator[SessionFactory]:
 
     yield factory
     for client in clients:
+        await client.aclose()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own, on a free loopback port."""
+    with running_redis(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+async def store(redis_server: RedisServer) -> AsyncIterator[redis.asyncio.Redis]:
+    """The test's own client of `redis_server`, decoding replies to str."""
+    client = redis.asyncio.Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+        yield client
+    finally:
         await client.aclose()

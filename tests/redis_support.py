@@ -1,25 +1,31 @@
-"""A throwaway redis-server on a free loopback port, for the RedisRateLimiter tests.
+"""A throwaway redis-server on a free loopback port, for the Redis tests.
 
 `RedisServer` starts Debian's `redis-server` (no persistence, loopback only),
 waits until it answers PING and stops it again; `running_redis()` wraps that
 as a context manager yielding its URL. A missing redis-server fails the test
 that needs it, with the command that installs it: it is never skipped.
+`Children` runs an example's processes (the consumers, the batch workers).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
+import anyio
 import pytest
+from anyio.abc import Process
 
-__all__ = ["RedisServer", "running_redis"]
+__all__ = ["Children", "RedisServer", "running_redis"]
 
 #: How long redis-server may take to answer its first PING.
 START_TIMEOUT = 15.0
@@ -123,3 +129,50 @@ def running_redis(workdir: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+class Children:
+    """An example script's processes, by name, each writing its stderr to a file.
+
+    The environment carries *secret* as the API key and no other
+    `CROWDTWIST_` variable of the test run's own.
+    """
+
+    def __init__(self, tmp_path: Path, script: Path, secret: str) -> None:
+        self.tmp_path = tmp_path
+        self.script = script
+        self.secret = secret
+        self.processes: dict[str, Process] = {}
+        self._files: list[IO[bytes]] = []
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CROWDTWIST_")}
+        return {**env, "CROWDTWIST_API_KEY": self.secret}
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, str(self.script), *args]
+
+    async def spawn(self, name: str, *args: str) -> None:
+        """Start the script with *args* as the process *name*."""
+        stderr = (self.tmp_path / f"{name}.stderr").open("wb")
+        self._files.append(stderr)
+        self.processes[name] = await anyio.open_process(
+            self.argv(*args),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=self.env(),
+        )
+
+    def stderr(self, name: str) -> str:
+        return (self.tmp_path / f"{name}.stderr").read_text()
+
+    async def aclose(self) -> None:
+        """Kill what still runs, and close the stderr files."""
+        for process in self.processes.values():
+            if process.returncode is None:
+                process.kill()
+            await process.wait()
+            await process.aclose()
+        for file in self._files:
+            file.close()

@@ -30,26 +30,22 @@ asyncio (redis-py's asyncio client); Debian's redis-server, on a free port
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import anyio
 import pytest
 import redis.asyncio
 import redis.exceptions
 from anyio import TASK_STATUS_IGNORED
-from anyio.abc import Process, TaskStatus
+from anyio.abc import TaskStatus
 
 from crowdtwist_async.testing import FakeCrowdTwist, RecordedRequest
 
-from .redis_support import RedisServer, running_redis
+from .redis_support import Children, RedisServer
 
 SCRIPT = Path(__file__).resolve().parent.parent / "examples" / "batch_export.py"
 SECRET = "sk-redis-batch-Hx42Wd"
@@ -67,22 +63,6 @@ VICTIM = WORKERS[0]
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    with running_redis(tmp_path) as server:
-        yield server
-
-
-@pytest.fixture
-async def store(redis_server: RedisServer) -> AsyncIterator[redis.asyncio.Redis]:
-    """The test's own client, to watch the job."""
-    client = redis.asyncio.Redis.from_url(redis_server.url, decode_responses=True)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 class Ledger:
@@ -136,22 +116,16 @@ class Ledger:
         await self.ended.wait()
 
 
-class Workers:
-    """The job's processes, each writing its stderr to a file."""
+class Workers(Children):
+    """The job's processes: its steps run to their end, its workers started by name."""
 
     def __init__(self, tmp_path: Path, redis_url: str, base_url: str) -> None:
-        self.tmp_path = tmp_path
+        super().__init__(tmp_path, SCRIPT, SECRET)
         self.redis_url = redis_url
         self.base_url = base_url
-        self.processes: dict[str, Process] = {}
-        self._files: list[IO[bytes]] = []
-
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CROWDTWIST_")}
-        return {**env, "CROWDTWIST_API_KEY": SECRET}
 
     def command(self, *args: str) -> list[str]:
-        return [sys.executable, str(SCRIPT), "--redis", self.redis_url, "--job", JOB, *args]
+        return self.argv("--redis", self.redis_url, "--job", JOB, *args)
 
     async def run(self, *args: str) -> tuple[int, str]:
         """Run a step (enqueue, collect) to its end: its exit status and stderr."""
@@ -159,34 +133,16 @@ class Workers:
         return done.returncode, done.stderr.decode()
 
     async def start(self, name: str) -> None:
-        stderr = (self.tmp_path / f"{name}.stderr").open("wb")
-        self._files.append(stderr)
-        self.processes[name] = await anyio.open_process(
-            self.command(
-                *("--worker", name, "--base-url", self.base_url, "--id-type", "email"),
-                *("--concurrency", "2", "--claim-idle", "1"),
-                *("--rate", str(RATE), "--rate-key", "crowdtwist:test-rate"),
-            ),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            env=self.env(),
+        await self.spawn(
+            name,
+            *("--redis", self.redis_url, "--job", JOB),
+            *("--worker", name, "--base-url", self.base_url, "--id-type", "email"),
+            *("--concurrency", "2", "--claim-idle", "1"),
+            *("--rate", str(RATE), "--rate-key", "crowdtwist:test-rate"),
         )
 
     async def wait(self, name: str) -> int:
         return await self.processes[name].wait()
-
-    def stderr(self, name: str) -> str:
-        return (self.tmp_path / f"{name}.stderr").read_text()
-
-    async def aclose(self) -> None:
-        for process in self.processes.values():
-            if process.returncode is None:
-                process.kill()
-            await process.wait()
-            await process.aclose()
-        for file in self._files:
-            file.close()
 
 
 async def held(store: redis.asyncio.Redis) -> dict[str, str]:

@@ -25,26 +25,22 @@ asyncio (redis-py's asyncio client); Debian's redis-server, on a free port
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import anyio
 import pytest
 import redis.asyncio
 import redis.exceptions
 from anyio import TASK_STATUS_IGNORED
-from anyio.abc import Process, TaskStatus
+from anyio.abc import TaskStatus
 
 from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist, RecordedRequest
 
-from .redis_support import RedisServer, running_redis
+from .redis_support import Children, RedisServer
 
 SCRIPT = Path(__file__).resolve().parent.parent / "examples" / "event_consumer.py"
 SECRET = "sk-redis-consumer-Qm71Zt"
@@ -62,22 +58,6 @@ VICTIM = CONSUMERS[0]
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    with running_redis(tmp_path) as server:
-        yield server
-
-
-@pytest.fixture
-async def store(redis_server: RedisServer) -> AsyncIterator[redis.asyncio.Redis]:
-    """The test's own client, to read what the consumers wrote."""
-    client = redis.asyncio.Redis.from_url(redis_server.url, decode_responses=True)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 def stream_id(text: str) -> tuple[int, int]:
@@ -174,64 +154,25 @@ class Ledger:
         await self.ended.wait()
 
 
-class Consumers:
-    """The consumer processes, each writing its stderr to a file."""
+class Consumers(Children):
+    """The consumer processes, started by name."""
 
     def __init__(self, tmp_path: Path, redis_url: str, base_url: str) -> None:
-        self.tmp_path = tmp_path
+        super().__init__(tmp_path, SCRIPT, SECRET)
         self.redis_url = redis_url
         self.base_url = base_url
-        self.processes: dict[str, Process] = {}
-        self._files: list[IO[bytes]] = []
-
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CROWDTWIST_")}
-        return {**env, "CROWDTWIST_API_KEY": SECRET}
 
     def command(self, *args: str) -> list[str]:
-        return [sys.executable, str(SCRIPT), "--redis", self.redis_url, "--stream", STREAM, *args]
+        return self.argv("--redis", self.redis_url, "--stream", STREAM, *args)
 
     async def start(self, name: str) -> None:
-        stderr = (self.tmp_path / f"{name}.stderr").open("wb")
-        self._files.append(stderr)
-        self.processes[name] = await anyio.open_process(
-            self.command(
-                "--group",
-                GROUP,
-                "--consumer",
-                name,
-                "--base-url",
-                self.base_url,
-                "--id-type",
-                "email",
-                "--concurrency",
-                "4",
-                "--grace",
-                "5",
-                "--claim-idle",
-                "1",
-                "--rate",
-                str(RATE),
-                "--rate-key",
-                "crowdtwist:test-rate",
-            ),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            env=self.env(),
+        await self.spawn(
+            name,
+            *("--redis", self.redis_url, "--stream", STREAM, "--group", GROUP),
+            *("--consumer", name, "--base-url", self.base_url, "--id-type", "email"),
+            *("--concurrency", "4", "--grace", "5", "--claim-idle", "1"),
+            *("--rate", str(RATE), "--rate-key", "crowdtwist:test-rate"),
         )
-
-    def stderr(self, name: str) -> str:
-        return (self.tmp_path / f"{name}.stderr").read_text()
-
-    async def aclose(self) -> None:
-        for process in self.processes.values():
-            if process.returncode is None:
-                process.kill()
-            await process.wait()
-            await process.aclose()
-        for file in self._files:
-            file.close()
 
 
 @dataclass
