@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio
 
 import crowdtwist_async as ct
+from crowdtwist_async.testing import set_testing
 
 from .fakeapi import FakeRewardsAPI
 from .redis_support import RedisServer, running_redis
@@ -82,6 +83,16 @@ async def make_session(api: FakeRewardsAPI) -> AsyncIterator[SessionFactory]:
     yield factory
     for client in clients:
         await client.aclose()
+
+
+@pytest.fixture
+def fast_retries() -> Iterator[None]:
+    """Retries without their waits, for this test only (`set_testing`)."""
+    set_testing(True)
+    try:
+        yield
+    finally:
+        set_testing(False)
 
 
 @pytest.fixture

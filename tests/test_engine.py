@@ -5,7 +5,7 @@ asyncio and trio."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Generator, Iterator, Mapping
+from collections.abc import AsyncIterator, Generator, Mapping
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
@@ -17,7 +17,7 @@ import pytest
 
 import crowdtwist_async as ct
 from crowdtwist_async._payload import record_id
-from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist, FakeUser, set_testing
+from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist, FakeUser
 
 pytestmark = pytest.mark.anyio
 
@@ -35,15 +35,6 @@ async def session(fake: FakeCrowdTwist) -> AsyncIterator[ct.Session]:
         api_key=fake.api_key, base_url=fake.base_url, transport=fake.transport()
     ) as session:
         yield session
-
-
-@pytest.fixture
-def fast_retries() -> Iterator[None]:
-    set_testing(True)
-    try:
-        yield
-    finally:
-        set_testing(False)
 
 
 @pytest.fixture(params=["plain", "entered"])

@@ -3,12 +3,10 @@ retries included, and what it raises ends the request unsent."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 import crowdtwist_async as ct
-from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist, set_testing
+from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist
 
 pytestmark = pytest.mark.anyio
 
@@ -41,15 +39,6 @@ class Down:
 @pytest.fixture
 def fake() -> FakeCrowdTwist:
     return FakeCrowdTwist()
-
-
-@pytest.fixture
-def fast_retries() -> Iterator[None]:
-    set_testing(True)
-    try:
-        yield
-    finally:
-        set_testing(False)
 
 
 def session_for(fake: FakeCrowdTwist, limiter: ct.RateLimiter) -> ct.Session:

@@ -36,7 +36,7 @@ import redis.exceptions
 
 import crowdtwist_async as ct
 from crowdtwist_async.redis import INSTALL_HINT, RedisRateLimiter
-from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist, set_testing
+from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist
 
 from .redis_support import RedisServer, running_redis
 
@@ -162,15 +162,6 @@ async def test_a_script_flushed_from_the_server_is_loaded_again(
 
 
 # -- every attempt takes a token ---------------------------------------------------
-
-
-@pytest.fixture
-def fast_retries() -> Iterator[None]:
-    set_testing(True)
-    try:
-        yield
-    finally:
-        set_testing(False)
 
 
 @pytest.mark.anyio

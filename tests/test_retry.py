@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import logging
 import random
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -18,7 +17,6 @@ import trio
 import trio.testing
 
 import crowdtwist_async as ct
-from crowdtwist_async.testing import set_testing
 
 from .conftest import API_KEY, BASE_URL
 
@@ -37,15 +35,6 @@ def anyio_backend() -> tuple[str, dict[str, object]]:
 def at_the_ceiling(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pin the full jitter at its ceiling: each backoff is the whole cap."""
     monkeypatch.setattr(random, "uniform", lambda low, high: high)
-
-
-@pytest.fixture
-def testing_mode() -> Iterator[None]:
-    set_testing(True)
-    try:
-        yield
-    finally:
-        set_testing(False)
 
 
 class Clocked:
@@ -119,8 +108,8 @@ async def test_retry_after_is_slept_on_up_to_a_minute(seconds: int, requests: in
     assert len(answers.times) == requests
 
 
-@pytest.mark.usefixtures("testing_mode")
-async def test_testing_mode_retries_without_waiting() -> None:
+@pytest.mark.usefixtures("fast_retries")
+async def test_fast_retries_retries_without_waiting() -> None:
     answers = Clocked(
         httpx.Response(503),
         httpx.Response(429, headers={"Retry-After": "30"}),

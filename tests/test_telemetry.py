@@ -30,7 +30,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 import crowdtwist_async as ct
 from crowdtwist_async._redact import mask_query_keys
 from crowdtwist_async._telemetry import active_tracer, path_template
-from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist, set_testing
+from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist
 
 from . import otel_support
 
@@ -61,15 +61,6 @@ def spans(otel_provider: TracerProvider) -> Iterator[InMemorySpanExporter]:
     """The spans ended during the test (none of any other test's)."""
     with otel_support.recording() as exporter:
         yield exporter
-
-
-@pytest.fixture
-def fast_retries() -> Iterator[None]:
-    set_testing(True)
-    try:
-        yield
-    finally:
-        set_testing(False)
 
 
 @pytest.fixture
