@@ -78,7 +78,7 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -228,7 +228,6 @@ async def export(
         )
         # One commit at a time, so that members' lines never interleave.
         committing = anyio.Lock()
-        stopped_by: list[Exception] = []
 
         async def export_one(user_id: str) -> None:
             try:
@@ -255,24 +254,35 @@ async def export(
                 progress.advance(task)
 
         async def worker() -> None:
-            try:
-                # The workers share one iterator, so each member is taken once.
-                for user_id in pending:
-                    await export_one(user_id)
-            except Exception as exc:
-                # Stop every worker, and raise it from export() as it is
-                # rather than inside the task group's ExceptionGroup.
-                stopped_by.append(exc)
-                workers.cancel_scope.cancel()
+            # The workers share one iterator, so each member is taken once.
+            for user_id in pending:
+                await export_one(user_id)
 
-        async with anyio.create_task_group() as workers:
-            for _ in range(concurrency):
-                workers.start_soon(worker)
-        if stopped_by:
-            raise stopped_by[0]
+        await run_workers(concurrency, worker)
         return result
     finally:
         output.close()
+
+
+async def run_workers(concurrency: int, work: Callable[[], Awaitable[None]]) -> None:
+    """Run *concurrency* copies of *work*; the first exception stops them all.
+
+    It is raised as it is, rather than inside the task group's ExceptionGroup.
+    """
+    stopped_by: list[Exception] = []
+
+    async def worker() -> None:
+        try:
+            await work()
+        except Exception as exc:
+            stopped_by.append(exc)
+            workers.cancel_scope.cancel()
+
+    async with anyio.create_task_group() as workers:
+        for _ in range(concurrency):
+            workers.start_soon(worker)
+    if stopped_by:
+        raise stopped_by[0]
 
 
 def _line(user_id: str, reward: ct.Reward) -> bytes:
@@ -423,7 +433,6 @@ async def work(
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
     result = ExportResult()
-    stopped_by: list[Exception] = []
 
     async def export_one(delivery: Delivery) -> None:
         user_id = delivery.user_id
@@ -448,23 +457,14 @@ async def work(
                 result.rewards += len(lines)
 
     async def worker() -> None:
-        try:
-            while True:
-                deliveries = await reader.fetch(1)
-                if not deliveries and await job.drained():
-                    return
-                for delivery in deliveries:
-                    await export_one(delivery)
-        except Exception as exc:
-            # Stop the other tasks, and raise it from work() as it is.
-            stopped_by.append(exc)
-            workers.cancel_scope.cancel()
+        while True:
+            deliveries = await reader.fetch(1)
+            if not deliveries and await job.drained():
+                return
+            for delivery in deliveries:
+                await export_one(delivery)
 
-    async with anyio.create_task_group() as workers:
-        for _ in range(concurrency):
-            workers.start_soon(worker)
-    if stopped_by:
-        raise stopped_by[0]
+    await run_workers(concurrency, worker)
     return result
 
 
