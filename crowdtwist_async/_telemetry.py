@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 
 from ._protocol import says_empty_listing
-from ._redact import install_log_filter, log_filter
+from ._redact import log_filter
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -85,9 +85,9 @@ def configure_logging() -> None:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    # On the handler too: it also writes what other loggers pass up to these.
+    # The loggers themselves have the filter (the Session installed it); the
+    # handler too, as it also writes what other loggers pass up to these.
     handler.addFilter(log_filter())
-    install_log_filter(_SHOWN_LOGGERS)
     for name in _SHOWN_LOGGERS:
         logger = logging.getLogger(name)
         logger.setLevel(level)
