@@ -3,6 +3,15 @@
 stdout carries only the data (a table, JSON, NDJSON or CSV), so the output can
 be piped; progress and errors go to stderr. Exit codes: 0 success, 1 any
 other failure, 2 usage, 3 authentication, 4 not found.
+
+Server text (titles, descriptions, coupon codes, error messages) cannot act
+on a terminal: the characters a terminal would obey or hide rather than show
+(controls, DEL, C1, bidi overrides, isolates and marks, line and paragraph
+separators, and the other Unicode format characters but the joiners ZWJ and
+ZWNJ; see `_ESCAPED_CATEGORIES`) are escaped. json and ndjson always write
+them as `\\uXXXX`, which any JSON reader decodes back to the same text; the
+table, error lines and csv on a terminal show them as Python escapes
+(`\\x1b`, `\\u202e`); csv written to a file or pipe keeps the exact text.
 """
 
 from __future__ import annotations
@@ -14,8 +23,10 @@ import json
 import os
 import re
 import sys
+import unicodedata
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import nullcontext
+from functools import cache
 from typing import IO, TYPE_CHECKING, Any, Final, cast
 
 import anyio
@@ -67,10 +78,24 @@ COUPON_COLUMNS: Final = (
 
 _WRAPPING: Final = frozenset({"title", "reward_title", "coupon_category_name"})
 
-#: What a terminal would act on rather than show: C0 controls (newline and tab
-#: included), DEL, C1 controls, and the Unicode bidi controls (which can make
-#: text display in an order other than the one it is in).
-_UNSAFE: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+#: What a terminal would act on, or hide, rather than show: controls (Cc: C0
+#: with newline and tab, DEL, C1), format characters (Cf: the bidi overrides,
+#: isolates and marks, which make text display in an order other than the one
+#: it is in; zero-width and invisible characters; tags), the line and paragraph
+#: separators (Zl, Zp), and lone surrogates (Cs), which no UTF-8 stream carries.
+_ESCAPED_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+#: Format characters kept as they are: ZWNJ and ZWJ only join letters (Persian,
+#: Indic scripts) or emoji (👩\u200d💻), and move nothing.
+_JOINERS: Final = frozenset({"\u200c", "\u200d"})
+#: The characters that may need escaping, each then judged by its category (so
+#: the rule follows Python's Unicode database): all but printable ASCII and the
+#: blocks without a character of those categories (Latin to Hebrew, Indic to
+#: Khmer, CJK, Hangul...), which would otherwise cost a call per character.
+#: tests/test_cli.py checks the ranges against every BMP character.
+_CANDIDATE: Final = re.compile(
+    r"[^\x20-\x7e\xa0-\xac\xae-\u05ff\u0900-\u17ff\u1900-\u1fff\u2070-\u2bff"
+    r"\u2e00-\ud7ff\ue000-\ufefe\uff00-\ufff8]"
+)
 
 
 class UsageError(Exception):
@@ -119,7 +144,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="what USER_ID is (the API's default: id, the CrowdTwist id)",
     )
     common.add_argument(
-        "--format", choices=["table", "json", "ndjson", "csv"], default="table", dest="fmt"
+        "--format",
+        choices=["table", "json", "ndjson", "csv"],
+        default="table",
+        dest="fmt",
+        help="(default: %(default)s) Server text cannot drive the terminal: controls, "
+        "bidi and other invisible format characters, U+2028 and U+2029 are written as "
+        "\\uXXXX in json and ndjson (the same text once decoded), and shown as escapes "
+        "such as \\x1b or \\u202e in the table, in error messages, and in csv on a "
+        "terminal; csv to a file or a pipe is exact",
     )
     common.add_argument(
         "--api-key",
@@ -231,7 +264,35 @@ def _fail(message: str) -> None:
 
 def _visible(text: str) -> str:
     """*text* with the characters a terminal would act on escaped, e.g. ESC as `\\x1b`."""
-    return _UNSAFE.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
+    return _CANDIDATE.sub(lambda match: _shown(match.group()), text)
+
+
+def _escaped(char: str) -> bool:
+    return unicodedata.category(char) in _ESCAPED_CATEGORIES and char not in _JOINERS
+
+
+@cache
+def _shown(char: str) -> str:
+    """*char* as `_visible` writes it: itself, or its Python escape."""
+    return char.encode("unicode_escape").decode("ascii") if _escaped(char) else char
+
+
+@cache
+def _json_shown(char: str) -> str:
+    """*char* as `_json` writes it: itself, or its JSON escape (a surrogate pair above U+FFFF)."""
+    return json.dumps(char)[1:-1] if _escaped(char) else char
+
+
+def _json(value: object) -> str:
+    """*value* as JSON text, escaped as `\\uXXXX` where a terminal would act on it.
+
+    Exact all the same: any JSON reader decodes the escapes back to the same
+    characters. json.dumps escapes only C0 itself, and outside strings it
+    writes nothing but ASCII, so escaping the whole text touches strings only.
+    """
+    return _CANDIDATE.sub(
+        lambda match: _json_shown(match.group()), json.dumps(value, ensure_ascii=False)
+    )
 
 
 async def _command(args: argparse.Namespace) -> int:
@@ -382,7 +443,7 @@ async def _write(
 
 async def _write_ndjson(items: AsyncIterator[Any], out: IO[str], _: object) -> None:
     async for item in items:
-        out.write(json.dumps(to_dict(item), ensure_ascii=False) + "\n")
+        out.write(_json(to_dict(item)) + "\n")
 
 
 async def _write_json(items: AsyncIterator[Any], out: IO[str], _: object) -> None:
@@ -391,22 +452,30 @@ async def _write_json(items: AsyncIterator[Any], out: IO[str], _: object) -> Non
     first = True
     async for item in items:
         out.write("\n  " if first else ",\n  ")
-        out.write(json.dumps(to_dict(item), ensure_ascii=False))
+        out.write(_json(to_dict(item)))
         first = False
     out.write("\n]\n" if not first else "]\n")
 
 
 async def _write_csv(items: AsyncIterator[Any], out: IO[str], _: object) -> None:
+    # Exact text for a file or a pipe; on a terminal, escaped as the table's
+    # cells are (csv's quoting would let a newline or an ESC through).
+    text: Callable[[str], str] = _visible if out.isatty() else str
     writer: csv.DictWriter[str] | None = None
     async for item in items:
-        row = {
-            key: json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
-            for key, value in to_dict(item).items()
-        }
+        row = {key: _csv_cell(value, text) for key, value in to_dict(item).items()}
         if writer is None:
             writer = csv.DictWriter(out, fieldnames=list(row), lineterminator="\n")
             writer.writeheader()
         writer.writerow(row)
+
+
+def _csv_cell(value: object, text: Callable[[str], str]) -> object:
+    if isinstance(value, dict | list):
+        return _json(value)  # escaped already, and exact when decoded
+    if isinstance(value, str):
+        return text(value)
+    return value
 
 
 async def _write_table(

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import unicodedata
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -348,10 +349,34 @@ def test_the_table_shows_server_text_literally(served: tuple[FakeCrowdTwist, str
             r"\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
             id="bidi",
         ),
+        pytest.param("a\u2028b\u2029c", r"a\u2028b\u2029c", id="line-and-paragraph-separators"),
+        pytest.param(
+            "\u200b\ufeff\xad\u2060\U000e0041",
+            r"\u200b\ufeff\xad\u2060\U000e0041",
+            id="other-format-characters",
+        ),
+        pytest.param("\ud800", r"\ud800", id="lone-surrogate"),
+        pytest.param(
+            "👩\u200d💻 \u0646\u200c\u0645", "👩\u200d💻 \u0646\u200c\u0645", id="joiners-are-kept"
+        ),
     ],
 )
 def test_visible_escapes_what_a_terminal_would_act_on(text: str, shown: str) -> None:
     assert _visible(text) == shown
+
+
+def test_visible_escapes_exactly_the_control_format_and_separator_characters() -> None:
+    # Every BMP character (where the fast path's ranges are), by its Unicode
+    # category as this Python knows it: escaped iff Cc, Cf, Cs, Zl or Zp, but
+    # for the joiners ZWNJ and ZWJ.
+    categories = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+    wrong = [
+        f"U+{code:04X}"
+        for code in range(0x10000)
+        if (_visible(chr(code)) != chr(code))
+        != (unicodedata.category(chr(code)) in categories and code not in (0x200C, 0x200D))
+    ]
+    assert wrong == []
 
 
 def test_a_server_message_is_escaped_on_stderr(served: tuple[FakeCrowdTwist, str]) -> None:
