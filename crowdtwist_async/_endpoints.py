@@ -177,7 +177,7 @@ class Users:
             parse_page=_rewards_page,
             select=select,
             key=_reward_id,
-            page_size=MAX_PAGE_SIZE if page_size is None else page_size,
+            page_size=page_size,
             max_concurrency=max_concurrency,
             start_page=start_page,
             max_items=max_items,

@@ -137,6 +137,10 @@ AHEAD_PER_SLOT: Final = 4
 #: rather than every round, and a `break` wastes at most 2 x C - 1 pages.
 WINDOW_PER_SLOT: Final = 2
 
+#: The page size taken until the first page shows the server's, where the
+#: server chooses it: the documented default of CrowdTwist's listings.
+ASSUMED_PAGE_SIZE: Final = 10
+
 _Shortfall = Literal["empty", "repeated", "exhausted"]
 
 
@@ -144,33 +148,44 @@ class _Plan(Generic[I]):
     """Which pages to ask for, and whether what came back is the whole listing.
 
     The first page (page 1, or `start`) is asked for first and alone. Its
-    `total` (T) is a promise: the listing is whole once the items it leaves
-    from that page on (T, less a page size per page before it) were yielded,
-    each once, and a page that adds nothing (empty, `null`, `no_data`, or
-    only items already yielded) before that is an `IncompleteListingError`,
-    never a quiet end. With T known, the pages are counted from it, by the
-    page size page 1 shows (a later first page can only show a larger one):
-    when `pages` disagrees (the docs' own table sends total 203 with pages
-    10), the items are the evidence, not the page count. At most
-    ceil(T / size) + 1 pages are ever asked for, the last of them only when
-    items may have shifted past the end. Without T, `pages` is the promise.
-    A first page without a usable `pages` makes the walk follow the page
-    number in each `next_page`, one page at a time. No page is asked for twice.
+    `total` (T) is a promise: the listing is whole once the pages from there
+    on hold the records T leaves (T, less a page size per page before the
+    first), counted as the server sent them, repeats included. Each distinct
+    record is yielded once, and a page that adds nothing (empty, `null`,
+    `no_data`, or only records already yielded) before the promise is kept
+    is an `IncompleteListingError`, never a quiet end. With T known, the
+    pages are counted from it, by the page size the first page shows: when
+    `pages` disagrees (the docs' own table sends total 203 with pages 10),
+    the records are the evidence, not the page count. Once the records add
+    up, no further page is asked for; the page after the last is asked for
+    only when they do not (records pushed past the end by an insertion).
+    A listing that grows while it is read is followed to its new total.
+    Without T, `pages` is the promise. A first page without a usable `pages`
+    makes the walk follow the page number in each `next_page`, one page at
+    a time. No page is asked for twice.
 
-    With `max_items`, the walk ends once that many items were yielded, and
-    never asks for a page the items before it would already fill.
+    The page size is the one asked for, or, when the server chooses it
+    (`page_size=None`), learned from the first page: page 1's length, or,
+    for a later first page, what its `total`, `pages` and length allow
+    (`_later_size`); a later first page whose paging cannot say is an
+    `IncompleteListingError`, since the records before it cannot be counted.
+
+    With `max_items`, the walk ends once that many records were yielded, and
+    never asks for a page the records before it would already fill.
     """
 
     def __init__(
         self,
-        page_size: int,
+        page_size: int | None,
         *,
         key: Key[I] | None,
         start: int = 1,
         max_items: int | None = None,
         noun: str = "items",
     ) -> None:
-        self._size = page_size
+        #: The size asked of the server (None: its default, to be learned).
+        self._asked = page_size
+        self._size = ASSUMED_PAGE_SIZE if page_size is None else page_size
         self._key = key
         self._start = start
         self._max_items = max_items
@@ -179,16 +194,19 @@ class _Plan(Generic[I]):
         self._numbered = False  # pages known: any number up to the last may start
         # Until then, one page at a time: the first page, then the page a link named.
         self._follow: int | None = start
+        self._before = 0  # records on the pages before the first one read
         self._reported: int | None = None  # the first page's total, when it is usable
-        self._promised: int | None = None  # the items expected from the first page on
+        self._total: int | None = None  # the largest usable total any page reported
+        self._pages: int | None = None  # the first page's page count, then the largest
         self._announced: int | None = None  # the first page's page count, when usable
-        self._total: int | None = None  # the largest total any page reported
-        self._pages: int | None = None  # the largest page count any page reported
         self._extra = False  # whether the page after the last may be asked for
         self._end: int | None = None  # no page after this one will be consumed
         self._seen: set[Hashable] = set()
-        self._count = 0
+        self._records = 0  # as the consumed pages held them, repeats included
+        self._count = 0  # distinct records yielded
         self._consumed = start - 1
+        #: Nothing after the last consumed page is needed: the walk is over.
+        self.done = False
         #: `max_items` items were yielded: the walk is over.
         self.filled = False
         #: The last page was cut to `max_items`.
@@ -207,6 +225,22 @@ class _Plan(Generic[I]):
         if self._total is not None:
             return max(1, math.ceil(self._total / self._size))
         return self._pages
+
+    @property
+    def size(self) -> int:
+        """The page size the walk counts with: asked for, learned, or assumed."""
+        return self._size
+
+    @property
+    def _promised(self) -> int | None:
+        """The records expected from the first page on, when a total says."""
+        return None if self._total is None else self._total - self._before
+
+    @property
+    def stuck(self) -> bool:
+        """Whether `max_items` ended the walk inside its first page, so that a
+        walk resumed at `resume` would yield the same records again."""
+        return self.truncated and self.resume == self._start
 
     def startable(self) -> int | None:
         """The page that may be asked for now, or None until something arrives."""
@@ -267,18 +301,53 @@ class _Plan(Generic[I]):
                 # Page 1 is full, or holds the whole listing: its length is
                 # (at least) the page size the server uses.
                 self._size = items
-        elif items > self._size:
-            # A later page may be the last, and short: only a longer one says
-            # more than the size asked for.
-            self._size = items
+        else:
+            self._size = self._later_size(page)
         before = (self._start - 1) * self._size
         # A total below what the pages up to this one hold promises nothing.
         if total is not None and total >= before + items:
+            self._before = before
             self._reported = self._total = total
-            self._promised = total - before
         if page.pages is not None and page.pages >= 1:
             self._numbered = True
             self._announced = self._pages = page.pages
+
+    def _later_size(self, page: Page[I, Any]) -> int:
+        """The page size, as a first page after page 1 shows it.
+
+        Page k (> 1) holding n records of a listing of T is either full (the
+        size is n) or the last (the size is (T - n) / (k - 1)); `pages`
+        decides between them. The size asked for is kept when the page agrees
+        with it. Raises when the server chose the size and the page cannot say.
+        """
+        number, items, total = self._start, len(page.items), page.total
+        asked = self._asked
+        if total is None or (items and number * items > total):
+            # Without a total the size only bounds `max_items`' look-ahead;
+            # a total below what the pages hold promises nothing (see `_learn`).
+            return max(items, asked or 0) or self._size
+        sizes = set()
+        if items:
+            if number * items <= total:
+                sizes.add(items)  # a full page
+            if (total - items) % (number - 1) == 0 and (total - items) // (number - 1) >= items:
+                sizes.add((total - items) // (number - 1))  # the last page
+        if asked is not None and (asked in sizes or not items):
+            return asked
+        if len(sizes) > 1 and page.pages is not None:
+            sizes = {size for size in sizes if math.ceil(total / size) == page.pages} or sizes
+        if len(sizes) == 1:
+            return sizes.pop()
+        if not items and page.pages is not None and number > page.pages:
+            return self._size  # past the end: no record is promised from here
+        raise IncompleteListingError(
+            f"page {number}'s paging (total {total}, pages {page.pages}, {items} {self._noun} "
+            f"on it) does not say the server's page size, so the {self._noun} before page "
+            f"{number} cannot be counted; pass page_size= to start at page {number}",
+            page=number,
+            expected_total=None,
+            seen=0,
+        )
 
     def _shrunk(self, page: Page[I, Any]) -> int | None:
         """The lower total *page* reports than the first page did, if it does."""
@@ -325,6 +394,7 @@ class _Plan(Generic[I]):
             self._check_end(number, "repeated" if items else "empty")
             self.resume = None
             return None
+        self._records += len(items)
         limit = self._max_items
         if limit is not None and self._count + len(fresh) >= limit:
             self.filled = True
@@ -333,32 +403,49 @@ class _Plan(Generic[I]):
         self._count += len(fresh)
         promised = self._promised
         if promised is not None and self._count < promised and number == self.last:
-            # Items added before the end push the last ones onto the next page.
+            # A record met twice may have been pushed there by one added before
+            # it, pushing the last record onto the next page: ask for that page
+            # too. If it holds nothing new, the repeats were the server's own
+            # and the records, counted as sent, say whether the listing is whole.
             self._extra = True
+        self.done = self._ends_at(number, page)
         if self.truncated:
             self.resume = number
-        elif self._ends_at(number):
+        elif self.done:
             self.resume = None
         else:
             self.resume = number + 1
         return fresh
 
-    def _ends_at(self, number: int) -> bool:
+    def _ends_at(self, number: int, page: Page[I, Any]) -> bool:
         """Whether the listing is known to hold nothing after page *number*."""
         last = self.last
-        if last is None or number < last + self._extra:
-            return False
-        return self._promised is None or self._count >= self._promised
+        promised = self._promised
+        if promised is not None and self._count >= promised:
+            return True
+        if last is None:
+            # Following links: a page that names no later one is the last,
+            # and `finish` says whether the listing is whole.
+            linked = page.next_page is not None and page.next_page > number
+            return not linked and (promised is None or self._records >= promised)
+        if promised is None:
+            return number >= last
+        return self._records >= promised and number >= last + self._extra
 
     def finish(self) -> None:
         """The walk has no page left to read: raise if the listing is short."""
-        if self._promised is not None and self._count < self._promised:
+        promised = self._promised
+        if promised is not None and self._records < promised:
             raise self._short(self._consumed, "exhausted")
         self.resume = None
 
     def _check_end(self, number: int, why: _Shortfall) -> None:
-        if self._promised is not None:
-            if self._count < self._promised:
+        promised = self._promised
+        if promised is not None:
+            # A page of nothing but repeats keeps no promise, whatever the
+            # records add up to: a cache that ignores the page number sends one.
+            held = self._count if why == "repeated" else self._records
+            if held < promised:
                 raise self._short(number, why)
         elif why == "repeated" or (self._announced is not None and number < self._announced):
             raise self._short(number, why)
@@ -366,17 +453,18 @@ class _Plan(Generic[I]):
     def _short(self, number: int, why: _Shortfall) -> IncompleteListingError:
         noun = self._noun
         first = self._start
+        promised = self._promised
         what = {
             "empty": f"page {number} was empty",
             "repeated": f"page {number} held only {noun} already read "
             "(is something between you and CrowdTwist ignoring the page number?)",
             "exhausted": f"no page after page {number} was left to ask for",
         }[why]
-        if self._promised is not None and first == 1:
-            expected = f"after {self._count} of the {self._promised} {noun} page 1 announced"
-        elif self._promised is not None:
+        if promised is not None and first == 1:
+            expected = f"after {self._count} of the {promised} {noun} page 1 announced"
+        elif promised is not None:
             expected = (
-                f"after {self._count} of the {self._promised} {noun} page {first}'s total "
+                f"after {self._count} of the {promised} {noun} page {first}'s total "
                 f"({self._reported}) leaves from there"
             )
         elif self._announced is not None:
@@ -386,7 +474,7 @@ class _Plan(Generic[I]):
         return IncompleteListingError(
             f"the listing ended short: {what}, {expected}; read it again",
             page=number,
-            expected_total=self._promised,
+            expected_total=promised,
             seen=self._count,
         )
 
@@ -438,6 +526,16 @@ class _PageWalk(Generic[I, P]):
         """The page to start at to go on after the pages consumed (None: nothing left)."""
         return self._plan.resume
 
+    @property
+    def stuck(self) -> bool:
+        """Whether `max_items` ended the walk inside its first page (see `_Plan.stuck`)."""
+        return self._plan.stuck
+
+    @property
+    def page_size(self) -> int:
+        """The page size the walk counts with (asked for, learned or assumed)."""
+        return self._plan.size
+
     def host(self, group: TaskGroup | None) -> None:
         """Run page requests in *group* from now on (None: in each call's own window)."""
         self._group = group
@@ -479,8 +577,9 @@ class _PageWalk(Generic[I, P]):
         if fresh is None:
             self.close()
             return None
-        if self._plan.filled:
-            # `max_items` reached: what is still in flight cannot be yielded.
+        if self._plan.filled or self._plan.done:
+            # `max_items` reached, or the records add up: what is still in
+            # flight cannot be yielded.
             self.close()
             if self._plan.truncated:
                 outcome = outcome.cut(fresh[-1])
@@ -570,8 +669,16 @@ class _PageWalk(Generic[I, P]):
         outcome = slot.outcome
         if isinstance(outcome, _Pending):
             return  # cut off: it comes after the end
-        if isinstance(outcome, BaseException) or self._plan.arrived(slot.number, outcome):
+        if isinstance(outcome, BaseException):
             self._cut_after(slot.number)
+        else:
+            try:
+                ends = self._plan.arrived(slot.number, outcome)
+            except IncompleteListingError as exc:
+                # The first page cannot be counted from: handed to the consumer.
+                slot.outcome, ends = exc, True
+            if ends:
+                self._cut_after(slot.number)
         if self._group is not None:
             self._start(self._group)
 
@@ -615,7 +722,7 @@ class AsyncPaginator(Generic[T]):
         fetch: FetchPage[I, P],
         *,
         max_concurrency: int,
-        page_size: int,
+        page_size: int | None,
         select: Select[I, P, T],
         key: Key[I] | None = None,
         start_page: int = 1,
@@ -635,9 +742,13 @@ class AsyncPaginator(Generic[T]):
         self._busy = False
         self._pages_read = 0
         self._report = report
+        self._noun = noun
         # Entered, the report waits for the block's end: requests may still
         # be finishing in its task group until then.
         self._ending: tuple[Outcome, BaseException | None] | None = None
+        # What ended the walk when it raised or was cancelled: iterating again
+        # raises again rather than ending as if the listing were whole.
+        self._failure: BaseException | None = None
 
     def __aiter__(self) -> AsyncPaginator[T]:
         return self
@@ -651,11 +762,14 @@ class AsyncPaginator(Generic[T]):
         while True:
             if self._busy:
                 raise RuntimeError("this listing is already being read by another task")
+            if self._failure is not None:
+                self._raise_again(self._failure)
             self._busy = True
             try:
                 got = await self._walk.next_page()
             except BaseException as exc:
                 self._walk.close()
+                self._failure = exc
                 self._finish("cancelled" if _is_cancellation(exc) else "error", exc)
                 raise
             finally:
@@ -673,6 +787,17 @@ class AsyncPaginator(Generic[T]):
                 self._index = 1
                 return batch[0]
             self._index = 0
+
+    def _raise_again(self, failure: BaseException) -> None:
+        """Iterating a listing that raised raises the same error again; one
+        that was cancelled cannot go on (its pages in flight were dropped)."""
+        if isinstance(failure, Exception):
+            raise failure
+        raise RuntimeError(
+            f"this listing was cancelled after {self._handed + self._index} {self._noun}; "
+            "its pages in flight were dropped, so it cannot go on: make a new one "
+            "with start_page=listing.resume_page"
+        )
 
     @property
     def pages_read(self) -> int:
@@ -693,7 +818,10 @@ class AsyncPaginator(Generic[T]):
         error on page N, N. A page you had only some items of is the page
         itself, so going on yields those again (a batch job makes its writes
         idempotent, or takes `max_items` in multiples of the page size).
-        None once the listing is known to hold nothing more.
+        None once the listing is known to hold nothing more. Raises
+        ValueError when `max_items` ended the listing inside its first page
+        (the server's pages hold more than `max_items`): going on from there
+        would yield the same items again, for ever.
 
         ```python
         listing = session.users.aiter_rewards(user, max_items=100, start_page=checkpoint)
@@ -704,6 +832,13 @@ class AsyncPaginator(Generic[T]):
         """
         if self._index < len(self._batch):
             return self._batch_page
+        if self._walk.stuck:
+            raise ValueError(
+                f"max_items ended this listing inside page {self._batch_page}, its first page "
+                f"(of {self._walk.page_size} {self._noun}): going on from there would read the "
+                f"same {self._noun} again. Take max_items of at least a page, or pass a "
+                "page_size no larger than max_items"
+            )
         return self._walk.resume_page
 
     async def aclose(self) -> None:

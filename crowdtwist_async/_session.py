@@ -21,10 +21,9 @@ from ._attempt import RateLimiter, Response, Sender
 from ._config import DEFAULT_LIMITS, DEFAULT_RETRIES, DEFAULT_TIMEOUT, Limits, Retries, Timeout
 from ._endpoints import Users
 from ._exceptions import CrowdTwistError, ResponseDecodeError, excerpt
-from ._pagination import AsyncPaginator, Key, Page, Select, new_items
+from ._pagination import ASSUMED_PAGE_SIZE, AsyncPaginator, Key, Page, Select, new_items
 from ._payload import record_id, structure_listing_page
 from ._protocol import (
-    MAX_PAGE_SIZE,
     build_base_url,
     check_api_key,
     check_int,
@@ -442,8 +441,10 @@ class Session:
         is never a repeat). `no_data` and `no_activities` are an empty
         listing. `start_page` (>= 1) starts the walk there; `max_items`
         (>= 1) ends it after that many items, and no page that cannot add to
-        them is asked for. Without `page_size` the server's page size is
-        taken to be 10, as in the documented listings, until page 1 shows it.
+        them is asked for. Without `page_size` the server chooses it: the
+        listing learns it from its first page (a later `start_page` whose
+        paging cannot say raises `IncompleteListingError`: pass `page_size`),
+        and a `max_items` below 10 is sent as the page size.
 
         ```python
         async for redemption in session.paginate(
@@ -477,7 +478,7 @@ class Session:
             parse_page=parse_page,
             select=new_items,
             key=record_id if key is None else key,
-            page_size=MAX_PAGE_SIZE if page_size is None else page_size,
+            page_size=page_size,
             max_concurrency=max_concurrency,
             start_page=start_page,
             max_items=max_items,
@@ -495,7 +496,7 @@ class Session:
         parse_page: Callable[[object, int], Page[I, P]],
         select: Select[I, P, T],
         key: Key[I] | None,
-        page_size: int,
+        page_size: int | None,
         max_concurrency: int | None,
         start_page: int,
         max_items: int | None,
@@ -503,10 +504,23 @@ class Session:
     ) -> AsyncPaginator[T]:
         """A checked, concurrent walk over the pages of GET *path*.
 
+        *page_size* is the size *params* asks for, or None for the server's.
         Arguments are checked here, before any request.
         """
         start = check_int("start_page", start_page, low=1)
         limit = None if max_items is None else check_int("max_items", max_items, low=1)
+        if limit is not None:
+            # A listing cut inside its first page would resume there, and
+            # read the same items again, for ever.
+            if page_size is not None and limit < page_size:
+                raise ValueError(
+                    f"max_items ({limit}) must be at least page_size ({page_size}): a listing "
+                    "resumed at resume_page would read the same items again; for the first "
+                    f"{limit} {noun} pass page_size={limit} too"
+                )
+            if page_size is None and limit < ASSUMED_PAGE_SIZE:
+                page_size = limit
+                params = {**params, "page_size": str(limit)}
         concurrency = (
             self._limits.max_concurrency
             if max_concurrency is None

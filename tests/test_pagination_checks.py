@@ -221,16 +221,19 @@ async def test_a_reward_pushed_past_the_last_page_is_fetched(
     assert sorted(api.pages_requested) == [1, 2, 3, 4]
 
 
-async def test_a_page_past_the_end_that_is_empty_while_short_raises(
+async def test_a_page_past_the_end_that_is_empty_once_the_records_add_up_is_the_end(
     api: FakeRewardsAPI, make_session: SessionFactory, form: str
 ) -> None:
+    # Pages 1-3 hold the 30 records announced, reward 10 among them twice,
+    # and the page past the last is empty: the repeat was the server's own
+    # (counted in its total), not a record pushed out of reach, so the
+    # listing is whole with 29 distinct rewards. (Issue 18: it used to raise
+    # "read it again", and reading it again gave the same answer for ever.)
     api.total = 30
     api.rewards_for = lambda page, size: [] if page == 4 else shifted_by_one(page, size)
     async with make_session() as session:
         got, error = await read(listing(session), form)
-    assert got == expected_ids(29)
-    assert isinstance(error, ct.IncompleteListingError)
-    assert (error.page, error.expected_total, error.seen) == (4, 30, 29)
+    assert (got, error) == (expected_ids(29), None)
     # ceil(30 / 10) + 1 pages at most.
     assert sorted(api.pages_requested) == [1, 2, 3, 4]
 
@@ -245,7 +248,17 @@ async def test_a_page_past_the_end_that_is_empty_after_the_total_is_the_normal_e
     async with make_session() as session:
         got, error = await read(listing(session), form)
     assert (got, error) == (expected_ids(30), None)
-    assert api.pages_requested == [1, 2, 3, 4]
+    assert_links_followed_to_page_3(api, form)
+
+
+def assert_links_followed_to_page_3(api: FakeRewardsAPI, form: str) -> None:
+    """Page 3 holds the last of the 30 announced: the page its link names is
+    not needed. A plain listing never asks for it; an entered one may have
+    started it when page 3 arrived, and cancels it once page 3 is read."""
+    if form == "plain":
+        assert api.pages_requested == [1, 2, 3]
+    else:
+        assert api.pages_requested in ([1, 2, 3], [1, 2, 3, 4])
 
 
 async def test_a_link_to_a_page_of_repeats_raises(
@@ -271,8 +284,8 @@ async def test_a_link_to_a_page_of_repeats_raises(
 async def test_links_are_not_followed_past_the_request_budget(
     api: FakeRewardsAPI, make_session: SessionFactory, form: str
 ) -> None:
-    # Every page links to the next, and every page has new rewards: only the
-    # total bounds the walk, at ceil(30 / 10) + 1 pages.
+    # Every page links to the next, and every page has new rewards: the
+    # total bounds the walk, which ends once the 30 announced were read.
     api.total = 30
     api.pages_field = lambda page: None
     api.next_link = lambda page: f"https://x/?page={page + 1}"
@@ -281,8 +294,8 @@ async def test_links_are_not_followed_past_the_request_budget(
     ]
     async with make_session() as session:
         got, error = await read(listing(session), form)
-    assert (got, error) == (expected_ids(40), None)
-    assert api.pages_requested == [1, 2, 3, 4]
+    assert (got, error) == (expected_ids(30), None)
+    assert_links_followed_to_page_3(api, form)
 
 
 async def test_the_pages_view_checks_the_same_promise(
