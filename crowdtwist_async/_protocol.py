@@ -20,6 +20,8 @@ from datetime import datetime, timezone
 from http import HTTPStatus
 from typing import Final
 
+import httpx
+
 from ._exceptions import (
     APIError,
     AuthenticationError,
@@ -86,17 +88,36 @@ def normalize_base_url(base_url: str) -> str:
 
     It must be https; plain http is allowed only for literal loopback hosts,
     where tests and local fakes run. A query or fragment would be sent with
-    every request, so it is refused too. An error never repeats the URL
-    beyond its scheme, host and port: what follows may hold a secret.
+    every request, so it is refused too. Whitespace around it is cut; a
+    control character or whitespace inside it is refused, as are a bracketed
+    host that is no IPv6 address and a port that is not digits, so that every
+    Python from 3.10 on (whose `urllib.parse` drops or refuses such things
+    differently from release to release) reads the same URL. An error never
+    repeats the URL beyond its scheme, host and port: what follows may hold
+    a secret.
     """
     if not isinstance(base_url, str):
         raise TypeError(f"base_url must be a str, got {type(base_url).__name__}")
-    parts = urllib.parse.urlsplit(base_url.strip())
+    text = base_url.strip()
+    blank = _URL_BLANK.search(text)
+    if blank is not None:
+        raise ValueError(
+            "base_url must not hold a control character or whitespace: "
+            f"{blank.group()!r} at index {blank.start()}"
+        )
+    parts: urllib.parse.SplitResult | None
     try:
+        # Not urlsplit's own errors: they may quote the URL, credentials included.
+        parts = urllib.parse.urlsplit(text)
         hostname, port = parts.hostname, parts.port
-    except ValueError:  # a port that is not a number
-        hostname = port = None
-    if parts.scheme not in {"http", "https"} or not hostname:
+    except ValueError:  # a port that is not a number, brackets that do not pair...
+        parts, hostname, port = None, None, None
+    if (
+        parts is None
+        or not hostname
+        or parts.scheme not in {"http", "https"}
+        or not _readable_host_and_port(parts.netloc)
+    ):
         raise ValueError(
             "base_url must be an absolute https URL such as https://api123.crowdtwist.com"
         )
@@ -111,12 +132,52 @@ def normalize_base_url(base_url: str) -> str:
         raise ValueError(
             f"base_url must not carry credentials, a query or a fragment (for {shown!r})"
         )
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+    normalized = urllib.parse.urlunsplit(
+        (parts.scheme, parts.netloc, parts.path.rstrip("/"), "", "")
+    )
+    try:
+        # httpx reads hosts more strictly (IDNA, `127.0.0.01`): its refusal
+        # would only come when the Session is made, and may quote the URL.
+        httpx.URL(normalized)
+    except httpx.InvalidURL:
+        raise ValueError(
+            f"base_url has a host or port that httpx cannot use, got {shown!r}"
+        ) from None
+    return normalized
+
+
+#: What a base URL may not hold: the control characters (C0, DEL, C1) and
+#: Unicode's White_Space characters, spelled out so that no Python's Unicode
+#: tables change the answer.
+_URL_BLANK: Final = re.compile(
+    "[\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+)
+
+#: The host and port after any user info: a name or IPv4 address without
+#: brackets, or brackets around what must be an IPv6 address, then digits.
+_HOST_AND_PORT: Final = re.compile(r"(?:\[(?P<ipv6>[^\[\]]*)\]|[^\[\]:]*)(?::[0-9]*)?")
+
+
+def _readable_host_and_port(netloc: str) -> bool:
+    # Python 3.11.4+ refuses `[evil.com]` while splitting, and checks the
+    # first brackets wherever they are; 3.10 reads a host `evil.com` from
+    # it. Neither here: brackets hold an IPv6 host, and nothing else.
+    userinfo, _, host_and_port = netloc.rpartition("@")
+    match = _HOST_AND_PORT.fullmatch(host_and_port)
+    if match is None or "[" in userinfo or "]" in userinfo:
+        return False
+    if match["ipv6"] is not None:
+        try:
+            ipaddress.IPv6Address(match["ipv6"])
+        except ValueError:
+            return False
+    return True
 
 
 def is_literal_loopback(host: str) -> bool:
     """Whether *host* is this machine without asking a resolver: an address in
-    127.0.0.0/8, ::1, or the name `localhost` itself.
+    127.0.0.0/8, ::1, the IPv4-mapped form of a 127.0.0.0/8 address
+    (`::ffff:127.0.0.1`), or the name `localhost` itself.
 
     `127.evil.com`, `127.0.0.1.attacker.example` and `foo.localhost` are names
     that a resolver (or whoever controls it) could send anywhere.
@@ -125,9 +186,15 @@ def is_literal_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host.removeprefix("[").removesuffix("]")).is_loopback
+        address = ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
     except ValueError:
         return False
+    # A socket to ::ffff:127.0.0.1 reaches 127.0.0.1. Python 3.13 reads a
+    # mapped address as the IPv4 one it maps, 3.10 to 3.12 do not: map it
+    # here so that every version answers alike.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 def check_api_key(key: str, auth: str) -> None:
@@ -184,9 +251,14 @@ def check_path(path: object) -> str:
     """Return *path* if it can follow the base URL as it is; raise ValueError naming why.
 
     It must start with `/`, be no absolute or protocol-relative (`//host`)
-    URL, carry no query or fragment (parameters go in `params=`) and no `.`
-    or `..` segment, and be percent-encoded already: a user id in it is
-    quoted as one segment (`urllib.parse.quote(user_id, safe="")`).
+    URL, carry no query or fragment (parameters go in `params=`) and no dot
+    segment, and be percent-encoded already: a user id in it is quoted as
+    one segment (`urllib.parse.quote(user_id, safe="")`). A dot segment is
+    one that is `.` or `..` once percent-decoded, alone or before a `;`
+    (`%2e%2e`, `.%2E`, `..;x=1`): servers and proxies that decode, or cut
+    path parameters, before they resolve dot segments would send the request
+    somewhere else. (The endpoints of `session.users` build their own paths:
+    they do not come here, and a user id `..` travels as `%2E%2E`.)
     """
     if not isinstance(path, str):
         raise TypeError(f"path must be a str, got {type(path).__name__}")
@@ -205,12 +277,17 @@ def check_path(path: object) -> str:
             f"path must be percent-encoded: {char!r} at index {bad.start()} "
             "(quote each segment with urllib.parse.quote(value, safe=''))"
         )
-    if any(segment in {".", ".."} for segment in path.split("/")):
+    if any(_is_dot_segment(segment) for segment in path.split("/")):
         raise ValueError(
-            f"path must not have a '.' or '..' segment (a user id is quoted as one "
-            f"segment with urllib.parse.quote(value, safe='')); got {shown}"
+            "path must not have a '.' or '..' segment, percent-encoded or not, alone or "
+            f"before ';' (a server may resolve it); got {shown}"
         )
     return path
+
+
+def _is_dot_segment(segment: str) -> bool:
+    # Decoded before it is cut at `;`, so `..%3B` counts as `..;` does.
+    return urllib.parse.unquote(segment).partition(";")[0] in {".", ".."}
 
 
 #: What a percent-encoded path may hold: RFC 3986's `pchar`s and `/`, and `%`

@@ -99,28 +99,63 @@ def configure_logging() -> None:
 
 
 def path_template(path: str) -> str:
-    """*path* with what may identify a person replaced: the segment after
-    `users` is `{user_id}`, and any other segment with a digit, `@` or an
-    escape is `{id}`, but for an API version (`v2.1`) as the first.
+    """*path* with whatever may name a person or a record replaced: the
+    segment after `users` is `{user_id}`, and any other segment that is not
+    one of CrowdTwist's own path words (`_RESOURCE_WORDS`), nor an API
+    version (`v2.1`) as the first, is `{id}`.
 
     ```python
     path_template("/v2/users/alice%40example.com/points")  # "/v2/users/{user_id}/points"
+    path_template("/v2/members/johnsmith/points")  # "/v2/{id}/{id}/points"
     ```
     """
     segments = path.split("/")
     for index, segment in enumerate(segments):
-        if index and segments[index - 1] == "users" and segment:
+        if not segment:
+            continue
+        if index and segments[index - 1] == "users":
             segments[index] = "{user_id}"
-        elif _identifying(segment) and not (index == 1 and _VERSION.fullmatch(segment)):
+        elif segment not in _RESOURCE_WORDS and not (index == 1 and _VERSION.fullmatch(segment)):
             segments[index] = "{id}"
     return "/".join(segments)
 
 
 _VERSION: Final = re.compile(r"v[0-9]+(?:\.[0-9]+)*")
 
-
-def _identifying(segment: str) -> bool:
-    return any(char.isdigit() or char in "@%" for char in segment)
+#: The words CrowdTwist's documentation uses in its paths (the Oracle
+#: CrowdTwist developer pages: `/v2/users/[user_id]/points`,
+#: `/v2.1/activities/extended`, `/v2/coupon/use`...) and names its resources
+#: by. Only these are shown as they are: any other segment may be a user
+#: name, an email address or a record's key, digits or not (a caller's
+#: `/v2/members/johnsmith/points`), so it becomes `{id}`. A word added here
+#: is shown wherever it stands in a path, so add only CrowdTwist's own.
+_RESOURCE_WORDS: Final = frozenset(
+    {
+        "activities",
+        "activity_history",
+        "badges",
+        "code_redemption_campaign",
+        "coupon",
+        "coupons",
+        "extended",
+        "points",
+        "points_expiration",
+        "profile",
+        "purchase",
+        "redeem",
+        "redemption",
+        "redemption_history",
+        "redemptions",
+        "rewards",
+        "segments",
+        "stream",
+        "submit",
+        "unuse",
+        "usable_coupons",
+        "use",
+        "users",
+    }
+)
 
 
 # --- OpenTelemetry --------------------------------------------------------------

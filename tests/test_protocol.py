@@ -22,6 +22,7 @@ from crowdtwist_async._protocol import (
     build_base_url,
     check_api_key,
     check_id_type,
+    check_path,
     decode_response,
     encode_user_id,
     is_literal_loopback,
@@ -665,3 +666,174 @@ def test_headers_are_read_by_their_lowercase_names_from_any_mapping() -> None:
     with pytest.raises(ct.RateLimitError) as info:
         decode_response(429, headers, b"")
     assert (info.value.retry_after, info.value.request_id) == (7.0, "req-1")
+
+
+# --- base URLs read alike on Python 3.10 to 3.13 (issue 18, #10) -------------
+
+FORM = "base_url must be an absolute https URL such as https://api123.crowdtwist.com"
+HTTP_ONLY = "base_url must use https (plain http is allowed only for 127.0.0.1, ::1 and localhost)"
+HTTPX = "base_url has a host or port that httpx cannot use,"
+
+
+def blank(char: str, index: int) -> str:
+    return f"base_url must not hold a control character or whitespace: {char!r} at index {index}"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        # urllib.parse drops tabs and line breaks, and leading C0 characters
+        # on some patch releases only; httpx refuses the rest.
+        pytest.param("https://api1.crowdtwist.com/\x00", blank("\x00", 28), id="nul-path"),
+        pytest.param("http://127.0.0.1\x00:8000", blank("\x00", 16), id="nul-host"),
+        pytest.param("\x00https://api1.crowdtwist.com", blank("\x00", 0), id="nul-first"),
+        pytest.param("https://api1.crowd\ttwist.com", blank("\t", 18), id="tab-host"),
+        pytest.param("ht\ttps://api1.crowdtwist.com", blank("\t", 2), id="tab-scheme"),
+        pytest.param("https://api1.crowdtwist.com/c\nt", blank("\n", 29), id="newline-path"),
+        pytest.param("https://api1.crowdtwist.com\r\n/x", blank("\r", 27), id="crlf"),
+        pytest.param("https://api1 .crowdtwist.com", blank(" ", 12), id="space-host"),
+        pytest.param("https://api1.crowdtwist.com/c t", blank(" ", 29), id="space-path"),
+        pytest.param("https://api1.crowdtwist.com/\x7f", blank("\x7f", 28), id="delete"),
+        pytest.param("https://api1.crowdtwist.com/\x85x", blank("\x85", 28), id="c1-next-line"),
+        pytest.param("https://api1.crowdtwist.com/\xa0x", blank("\xa0", 28), id="no-break-space"),
+        pytest.param(
+            "https://api1.crowdtwist.com/\u2028x", blank("\u2028", 28), id="line-separator"
+        ),
+        pytest.param("https://api1.crowdtwist.com/\u3000x", blank("\u3000", 28), id="ideographic"),
+        # Python 3.11.4+ refuses these while splitting, with its own words
+        # (which may repeat the URL); 3.10 reads a host from them.
+        pytest.param("https://[evil.com]", FORM, id="name-in-brackets"),
+        pytest.param("http://[127.0.0.1]", FORM, id="v4-in-brackets"),
+        pytest.param("https://[v1.fe]", FORM, id="ipvfuture"),
+        pytest.param("https://]x[", FORM, id="brackets-reversed"),
+        pytest.param("https://[::1", FORM, id="bracket-unclosed"),
+        pytest.param("https://[::1]x", FORM, id="junk-after-brackets"),
+        pytest.param("https://api1.crowdtwist.com:+443", FORM, id="signed-port"),
+        pytest.param("https://api1.crowdtwist.com:\u0664\u0664\u0663", FORM, id="arabic-port"),
+        pytest.param("https://api1.crowdtwist.com:1:2", FORM, id="two-ports"),
+        pytest.param("https://u:SECRET\u2100@evil.com", FORM, id="nfkc-netloc"),
+        pytest.param("https://@SECRET[@api1.crowdtwist.com", FORM, id="bracket-in-user"),
+        # What urllib reads as a name and httpx refuses.
+        pytest.param(
+            "https://127.0.0.01/x", f"{HTTPX} got 'https://127.0.0.01'", id="octal-looking"
+        ),
+        pytest.param(
+            "https://api1\u200b.crowdtwist.com",
+            f"{HTTPX} got 'https://api1\\u200b.crowdtwist.com'",
+            id="zero-width",
+        ),
+        # IPv4-mapped addresses are read as the IPv4 address they map.
+        pytest.param(
+            "http://[::ffff:10.0.0.1]",
+            f"{HTTP_ONLY}, got 'http://[::ffff:10.0.0.1]'",
+            id="mapped-private",
+        ),
+        pytest.param(
+            "http://[::ffff:8.8.8.8]:80/x",
+            f"{HTTP_ONLY}, got 'http://[::ffff:8.8.8.8]:80'",
+            id="mapped-public",
+        ),
+        # The deprecated IPv4-compatible form is no loopback on any version.
+        pytest.param(
+            "http://[::127.0.0.1]", f"{HTTP_ONLY}, got 'http://[::127.0.0.1]'", id="v4-compatible"
+        ),
+    ],
+)
+def test_a_hostile_base_url_is_refused_alike_everywhere(url: str, message: str) -> None:
+    with pytest.raises(ValueError) as info:  # noqa: PT011 (the whole message is checked)
+        normalize_base_url(url)
+    assert str(info.value) == message
+    # The Session says the same, before httpx could read the URL its own way.
+    with pytest.raises(ValueError) as through_session:  # noqa: PT011
+        ct.Session("sk-test", base_url=url)
+    assert str(through_session.value) == message
+    assert "SECRET" not in message
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        pytest.param(
+            "http://[::ffff:127.0.0.1]:8000", "http://[::ffff:127.0.0.1]:8000", id="mapped"
+        ),
+        pytest.param("http://[::ffff:7f00:1]/", "http://[::ffff:7f00:1]", id="mapped-hex"),
+        pytest.param(
+            "http://[::FFFF:127.9.8.7]/ct/", "http://[::FFFF:127.9.8.7]/ct", id="mapped-net"
+        ),
+        pytest.param(
+            "http://[0:0:0:0:0:ffff:127.0.0.1]",
+            "http://[0:0:0:0:0:ffff:127.0.0.1]",
+            id="mapped-long",
+        ),
+        # Whitespace around the URL (a line read from a file) is cut.
+        pytest.param(" https://api1.crowdtwist.com/\n", "https://api1.crowdtwist.com", id="around"),
+    ],
+)
+def test_a_base_url_is_accepted_alike_everywhere(url: str, expected: str) -> None:
+    assert normalize_base_url(url) == expected
+    assert ct.Session("sk-test", base_url=url).base_url == expected
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        pytest.param("::ffff:127.0.0.1", True, id="mapped"),
+        pytest.param("[::ffff:7f00:1]", True, id="mapped-hex-bracketed"),
+        pytest.param("::ffff:127.255.255.254", True, id="mapped-net-end"),
+        pytest.param("::ffff:128.0.0.1", False, id="mapped-next-network"),
+        pytest.param("::ffff:0.0.0.0", False, id="mapped-any"),
+        pytest.param("::127.0.0.1", False, id="v4-compatible"),
+        pytest.param("::ffff:0:127.0.0.1", False, id="v4-translated"),
+    ],
+)
+def test_an_ipv4_mapped_address_is_loopback_as_its_ipv4_address_is(
+    host: str, loopback: bool
+) -> None:
+    assert is_literal_loopback(host) is loopback
+
+
+# --- dot segments, however spelled (issue 18, #11) ----------------------------
+
+DOT_SEGMENT = (
+    "path must not have a '.' or '..' segment, percent-encoded or not, alone or before ';' "
+    "(a server may resolve it); got "
+)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("/v2/%2e%2e/x", id="encoded-lower"),
+        pytest.param("/v2/%2E%2E/x", id="encoded-upper"),
+        pytest.param("/v2/.%2E/x", id="half-encoded"),
+        pytest.param("/v2/%2e./x", id="half-encoded-other"),
+        pytest.param("/v2/%2e/x", id="encoded-dot"),
+        pytest.param("/v2/..;/x", id="parameter"),
+        pytest.param("/v2/.;/x", id="dot-parameter"),
+        pytest.param("/v2/..;jsessionid=1/x", id="named-parameter"),
+        pytest.param("/v2/%2e%2e;a=b;c/x", id="encoded-parameters"),
+        pytest.param("/v2/..%3B/x", id="encoded-semicolon"),
+        pytest.param("/v2/users/1001/%2E%2E", id="last"),
+        pytest.param("/%2e%2e", id="first"),
+    ],
+)
+def test_a_dot_segment_however_spelled_is_refused(path: str) -> None:
+    with pytest.raises(ValueError) as info:  # noqa: PT011 (the whole message is checked)
+        check_path(path)
+    assert str(info.value) == DOT_SEGMENT + repr(path)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("/v2/users/.../points", id="three-dots"),
+        pytest.param("/v2/users/a..b/points", id="dots-inside"),
+        pytest.param("/v2/users/..a/points", id="dots-first"),
+        pytest.param("/v2/users/%2E%2E%2E/points", id="three-encoded"),
+        pytest.param("/v2/users/%252E%252E/points", id="encoded-percent"),
+        pytest.param("/v2/users/x;../points", id="dots-in-parameter"),
+        pytest.param("/v2/users/..%2Fadmin/points", id="encoded-slash"),
+    ],
+)
+def test_a_segment_that_only_holds_dots_is_taken(path: str) -> None:
+    assert check_path(path) == path

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import traceback
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import anyio.lowlevel
 import httpx
@@ -12,8 +14,9 @@ import pytest
 import respx
 
 import crowdtwist_async as ct
+from crowdtwist_async.testing._server import serve_in_thread
 
-from .conftest import API_KEY, BASE_URL
+from .conftest import API_KEY, BASE_URL, STACKS, Stack
 
 REWARDS_URL = f"{BASE_URL}/v2.1/users/alice/rewards"
 EMPTY_PAGE = {"paging": {"total": 0, "pages": 0}, "rewards": []}
@@ -470,3 +473,104 @@ async def test_each_retryable_status_is_retried(router: respx.MockRouter, status
         page = await session.users.get_rewards_page("alice")
     assert page.total == 0
     assert route.call_count == 2
+
+
+# --- paths that a server would resolve upwards (issue 18, #11) ----------------
+
+
+class RawPaths(httpx.AsyncBaseTransport):
+    """Answers every request with *body*, noting each raw path (query cut) it was sent."""
+
+    def __init__(self, body: object) -> None:
+        self.body = body
+        self.paths: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.raw_path.decode().partition("?")[0])
+        return httpx.Response(200, json=self.body)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v2/%2e%2e/x",
+        "/v2/.%2E/x",
+        "/v2/%2E./x",
+        "/v2/%2e/x",
+        "/v2/..;/x",
+        "/v2/.;/x",
+        "/v2/..;jsessionid=1/x",
+        "/v2/..%3b/x",
+        "/v2/users/1001/%2E%2E",
+    ],
+)
+async def test_an_encoded_dot_segment_is_refused_before_any_request(path: str) -> None:
+    message = (
+        "path must not have a '.' or '..' segment, percent-encoded or not, alone or "
+        f"before ';' (a server may resolve it); got {path!r}"
+    )
+    transport = RawPaths({"paging": {"total": 0, "pages": 0}, "items": []})
+    async with ct.Session(API_KEY, base_url=BASE_URL, transport=transport) as session:
+        with pytest.raises(ValueError) as called:  # noqa: PT011 (the whole message is checked)
+            await session.get_json(path)
+        with pytest.raises(ValueError) as listed:  # noqa: PT011
+            session.paginate(path, items="items")
+    assert (str(called.value), str(listed.value)) == (message, message)
+    assert transport.paths == []
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v2/users/.../points",
+        "/v2/users/%2E%2E%2E/points",
+        "/v2/users/%252E%252E/points",
+        "/v2/users/x;../points",
+        "/v2/users/..a/points",
+    ],
+)
+async def test_a_segment_of_more_than_dots_is_sent_as_it_is(path: str) -> None:
+    transport = RawPaths({"points": 5})
+    async with ct.Session(API_KEY, base_url=BASE_URL, transport=transport) as session:
+        assert await session.get_json(path) == {"points": 5}
+    assert transport.paths == [path]
+
+
+class PathRecorder:
+    """An ASGI app that notes the raw path of each request and answers an empty listing."""
+
+    def __init__(self) -> None:
+        self.raw_paths: list[bytes] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        self.raw_paths.append(scope["raw_path"])
+        body = [] if scope["path"].endswith("/usable_coupons") else EMPTY_PAGE
+        payload = json.dumps(body).encode()
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+
+@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("user_id", [".", ".."])
+def test_a_user_id_of_dots_reaches_the_server_as_one_segment(stack: Stack, user_id: str) -> None:
+    # The endpoints encode the id themselves and do not go through the check
+    # that refuses dot segments in a caller's path.
+    app = PathRecorder()
+    encoded = user_id.replace(".", "%2E")
+
+    async def use(url: str) -> None:
+        async with ct.Session(API_KEY, base_url=url, http_backend=stack.http) as session:
+            assert await session.users.usable_coupons(user_id) == ()
+            assert [reward async for reward in session.users.aiter_rewards(user_id)] == []
+
+    with serve_in_thread(app, host="127.0.0.1", port=0, allow_remote=False) as url:
+        anyio.run(use, url, backend=stack.loop)
+    assert app.raw_paths == [
+        f"/v2/users/{encoded}/usable_coupons".encode(),
+        f"/v2.1/users/{encoded}/rewards".encode(),
+    ]

@@ -872,7 +872,7 @@ def test_with_the_no_op_provider_nothing_is_traced() -> None:
         ("/v2.1/users/bob/rewards", "/v2.1/users/{user_id}/rewards"),
         ("/v2.1/users/alice", "/v2.1/users/{user_id}"),
         ("/v2/rewards/3401", "/v2/rewards/{id}"),
-        ("/v2/rewards/3401/partners/77", "/v2/rewards/{id}/partners/{id}"),
+        ("/v2/rewards/3401/partners/77", "/v2/rewards/{id}/{id}/{id}"),
         ("/v2/activities", "/v2/activities"),
         ("/v2.1/rewards", "/v2.1/rewards"),
         ("/v2.1/users/", "/v2.1/users/"),
@@ -880,20 +880,94 @@ def test_with_the_no_op_provider_nothing_is_traced() -> None:
         ("/v2.1/users//rewards", "/v2.1/users//rewards"),
         # A user named "users" is one user id, and what follows is kept.
         ("/v2/users/users/points", "/v2/users/{user_id}/points"),
-        ("/v2/lookup/alice@example.com", "/v2/lookup/{id}"),
-        ("/v2/lookup/alice%40example.com/points", "/v2/lookup/{id}/points"),
-        ("/v2/codes/%E2%9C%93", "/v2/codes/{id}"),
+        # A word CrowdTwist does not use in its paths may name someone.
+        ("/v2/lookup/alice@example.com", "/v2/{id}/{id}"),
+        ("/v2/lookup/alice%40example.com/points", "/v2/{id}/{id}/points"),
+        ("/v2/codes/%E2%9C%93", "/v2/{id}/{id}"),
         ("/", "/"),
         # Only an API version is kept as the first segment.
         ("/alice@example.com/points", "/{id}/points"),
-        ("/1001/x", "/{id}/x"),
-        ("/v2.2.1/x", "/v2.2.1/x"),
-        ("/v2x1/x", "/{id}/x"),
+        ("/1001/x", "/{id}/{id}"),
+        ("/v2.2.1/x", "/v2.2.1/{id}"),
+        ("/v2x1/x", "/{id}/{id}"),
         ("/rewards", "/rewards"),
     ],
 )
 def test_path_template(path: str, template: str) -> None:
     assert path_template(path) == template
+
+
+@pytest.mark.parametrize(
+    ("path", "template"),
+    [
+        # A record named by letters alone is still a record (issue 18, #9).
+        ("/v2/members/johnsmith/points", "/v2/{id}/{id}/points"),
+        ("/v2/rewards/johnsmith", "/v2/rewards/{id}"),
+        ("/v2/users/alice/badges/gold", "/v2/users/{user_id}/badges/{id}"),
+        ("/v2.2/partners/acme/redemption_history", "/v2.2/{id}/{id}/redemption_history"),
+        # CrowdTwist's own words stay, as documented and in no other spelling.
+        ("/v2/users/alice/points_expiration", "/v2/users/{user_id}/points_expiration"),
+        ("/v2.1/activities/extended", "/v2.1/activities/extended"),
+        (
+            "/v2/users/1001/activity_history/extended",
+            "/v2/users/{user_id}/activity_history/extended",
+        ),
+        ("/v2/coupon/use", "/v2/coupon/use"),
+        ("/v2/coupon/unuse", "/v2/coupon/unuse"),
+        ("/v2/code_redemption_campaign/submit", "/v2/code_redemption_campaign/submit"),
+        ("/v2.1/users/bob/badges", "/v2.1/users/{user_id}/badges"),
+        ("/v2/stream", "/v2/stream"),
+        ("/v2/Rewards", "/v2/{id}"),
+        ("/v2/rewards;jsessionid=a1", "/v2/{id}"),
+        # A version is kept only as the first segment.
+        ("/v2/rewards/v2", "/v2/rewards/{id}"),
+        ("/v2/v2.1/rewards", "/v2/{id}/rewards"),
+        ("/johnsmith/points", "/{id}/points"),
+        # The id the SDK encodes for "..": one user id.
+        ("/v2.1/users/%2E%2E/rewards", "/v2.1/users/{user_id}/rewards"),
+    ],
+)
+def test_every_segment_not_a_crowdtwist_word_is_an_id(path: str, template: str) -> None:
+    assert path_template(path) == template
+
+
+def answer_empty_object(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json={})
+
+
+def answer_one_redemption(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(
+        200, json={"paging": {"total": 1, "pages": 1}, "redemptions": [{"id": 7}]}
+    )
+
+
+async def test_a_name_in_a_path_the_sdk_has_no_template_for_stays_out_of_spans(
+    fake: FakeCrowdTwist, spans: InMemorySpanExporter
+) -> None:
+    transport = httpx.MockTransport(answer_empty_object)
+    async with make_session(fake, transport=transport) as session:
+        assert await session.get_json("/v2/members/johnsmith/points") == {}
+    (attempt,) = attempt_spans(spans)
+    assert attempt.name == "GET /v2/{id}/{id}/points"
+    assert attributes(attempt) == attempt_attributes(None, 200, template="/v2/{id}/{id}/points")
+
+
+async def test_a_listing_of_a_path_named_by_letters_is_traced_by_its_template(
+    fake: FakeCrowdTwist, spans: InMemorySpanExporter
+) -> None:
+    template = "/v2.2/{id}/{id}/redemption_history"
+    transport = httpx.MockTransport(answer_one_redemption)
+    async with make_session(fake, transport=transport) as session:
+        listing = session.paginate(
+            "/v2.2/members/johnsmith/redemption_history", items="redemptions"
+        )
+        assert await read(listing, "plain") == [{"id": 7}]
+    assert attributes(the_listing_span(spans)) == listing_attributes(
+        "complete", 1, 1, template=template
+    )
+    (attempt,) = attempt_spans(spans)
+    assert attempt.name == f"GET {template}"
+    assert attributes(attempt) == attempt_attributes(1, 200, template=template)
 
 
 # -- CROWDTWIST_LOG ------------------------------------------------------------------
