@@ -36,9 +36,9 @@ any number of workers, on one host or many, share one job, whose state is
 all in Redis under `<job>:` (`--job`):
 
 - `--enqueue` adds members to `<job>:queue`, a Redis Stream the workers read
-  through one consumer group. A member already exported, or queued and not
-  yet settled (the set `<job>:queued`), is skipped: enqueueing the same
-  members again only adds what is left to do;
+  through one consumer group. A member already exported, dropped, or queued
+  and not yet settled (the set `<job>:queued`), is skipped: enqueueing the
+  same members again only adds what is left to do;
 - a worker reads a member, reads its whole listing, then settles it in one
   Lua script, atomically: its lines go to the hash `<job>:exported` (field:
   the member, so a second export overwrites the first), it leaves
@@ -49,17 +49,27 @@ all in Redis under `<job>:` (`--job`):
   into the hash `<job>:failed` (`{"error", "message", "worker"}`: the
   error's class and its message, which the SDK keeps free of the key). A
   worker returns once nothing is left to read and nothing is pending;
+- `--retry-failed` queues the failed members again (or those named);
+  `--drop-failed MEMBER...` (or `--drop-failed --all`) gives up on them:
+  their failures move to the hash `<job>:dropped`, for the record, and
+  neither `--enqueue` nor `--collect` counts them any more (`--retry-failed
+  MEMBER` takes one back);
 - `--collect --out FILE` writes the output from `<job>:exported` (each
-  member's lines together, in listing order, once) and lists the failures;
-  its exit status is 0 once every member queued was exported;
+  member's lines together, in listing order, once) and lists the members
+  failed and dropped; its exit status is 0 once every member queued was
+  exported or dropped, else 1, saying what is missing and what to run;
 - one Session per worker, and one `RedisRateLimiter` for all of them
-  (`--rate` requests a second, together, key `--rate-key`).
+  (`--rate` requests a second, together, key `--rate-key`);
+- every step waits for Redis at start, up to `--redis-wait` seconds (60),
+  logging each failed try; then it exits with 3.
 
 So every member's rewards are in the output exactly once, however many
 workers are killed: rerun the job (`--enqueue` the same members, which
 queues the failed ones again, then workers, then `--collect`) until
-`--collect` exits with 0. An AuthenticationError or a RateLimiterError stops
-a worker, its members left pending. Delete the `<job>:*` keys to start over.
+`--collect` exits with 0; a member that fails every time (unknown, say)
+is dropped with `--drop-failed` once you have looked at it. An
+AuthenticationError or a RateLimiterError stops a worker, its members left
+pending. Delete the `<job>:*` keys to start over.
 
     redis-server --port 6379 --save "" --appendonly no --daemonize yes
     python examples/batch_export.py --redis redis://localhost:6379/0 --enqueue \\
@@ -89,14 +99,33 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import crowdtwist_async as ct
 
-# The Redis Stream reader is the event consumer's.
+# The Redis Stream reader, and the wait for Redis at start, are the event consumer's.
 if TYPE_CHECKING or __package__:  # imported as examples.batch_export
-    from .event_consumer import MESSAGE_LIMIT, Delivery, RedisStream, _positive
+    from .event_consumer import (
+        EXIT_NO_REDIS,
+        MESSAGE_LIMIT,
+        Delivery,
+        RedisStream,
+        RedisUnavailable,
+        _positive,
+        add_redis_wait,
+        wait_for_redis,
+    )
 else:  # run as a script, whose folder is on sys.path
-    from event_consumer import MESSAGE_LIMIT, Delivery, RedisStream, _positive
+    from event_consumer import (
+        EXIT_NO_REDIS,
+        MESSAGE_LIMIT,
+        Delivery,
+        RedisStream,
+        RedisUnavailable,
+        _positive,
+        add_redis_wait,
+        wait_for_redis,
+    )
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+    from redis.commands.core import AsyncScript
 
 log = logging.getLogger(__name__)
 
@@ -295,18 +324,54 @@ def _line(user_id: str, reward: ct.Reward) -> bytes:
 #: The consumer group through which every worker reads the queue.
 GROUP = "workers"
 
-#: Queues each member (ARGV) neither exported nor queued already; answers
-#: how many it queued. KEYS: the queue, the exported hash, the queued set.
+#: Queues each member (ARGV) neither exported, dropped nor queued already
+#: (a failed one leaves the failed hash: it is queued again); answers how
+#: many it queued. KEYS: the queue, the exported hash, the queued set, the
+#: failed hash, the dropped hash.
 ENQUEUE_SCRIPT = """
 local queued = 0
 for _, user_id in ipairs(ARGV) do
   if redis.call('HEXISTS', KEYS[2], user_id) == 0
+      and redis.call('HEXISTS', KEYS[5], user_id) == 0
       and redis.call('SADD', KEYS[3], user_id) == 1 then
+    redis.call('HDEL', KEYS[4], user_id)
     redis.call('XADD', KEYS[1], '*', 'user_id', user_id)
     queued = queued + 1
   end
 end
 return queued
+"""
+
+#: Queues again each member (ARGV) that failed or was dropped, taking it out
+#: of the failed or dropped hash; answers those it queued. KEYS: the queue,
+#: the queued set, the failed hash, the dropped hash.
+RETRY_SCRIPT = """
+local queued = {}
+for _, user_id in ipairs(ARGV) do
+  if redis.call('HDEL', KEYS[3], user_id) + redis.call('HDEL', KEYS[4], user_id) > 0 then
+    if redis.call('SADD', KEYS[2], user_id) == 1 then
+      redis.call('XADD', KEYS[1], '*', 'user_id', user_id)
+    end
+    queued[#queued + 1] = user_id
+  end
+end
+return queued
+"""
+
+#: Drops each member (ARGV) that failed: its failure moves from the failed
+#: hash to the dropped hash, where `--collect` reports it without counting it
+#: as missing. Answers those it dropped. KEYS: the failed hash, the dropped hash.
+DROP_SCRIPT = """
+local dropped = {}
+for _, user_id in ipairs(ARGV) do
+  local failure = redis.call('HGET', KEYS[1], user_id)
+  if failure then
+    redis.call('HSET', KEYS[2], user_id, failure)
+    redis.call('HDEL', KEYS[1], user_id)
+    dropped[#dropped + 1] = user_id
+  end
+end
+return dropped
 """
 
 #: Settles a member: records it as exported (its lines) or failed (the
@@ -343,7 +408,13 @@ class Collected:
     members: int = 0  # exported, and written to the output
     rewards: int = 0
     failed: dict[str, str] = field(default_factory=dict)  # member -> "ErrorClass: message"
+    dropped: dict[str, str] = field(default_factory=dict)  # failed, then given up on
     unfinished: int = 0  # members queued, not yet settled
+
+    @property
+    def complete(self) -> bool:
+        """Every member queued was exported, or dropped."""
+        return not self.failed and not self.unfinished
 
 
 class RedisJob:
@@ -353,7 +424,9 @@ class RedisJob:
     consumer group `GROUP`; `<job>:queued` the set of members queued and not
     yet settled; `<job>:exported` a hash of member -> its NDJSON lines, in
     listing order; `<job>:failed` a hash of member -> `{"error", "message",
-    "worker"}` as JSON.
+    "worker"}` as JSON; `<job>:dropped` the same, for failed members given up
+    on (`drop_failed()`). A member is in one of queued, exported, failed and
+    dropped at a time.
     """
 
     def __init__(self, client: Redis, job: str) -> None:
@@ -362,17 +435,50 @@ class RedisJob:
         self.queued = f"{job}:queued"
         self.exported = f"{job}:exported"
         self.failed = f"{job}:failed"
+        self.dropped = f"{job}:dropped"
         self._enqueue = client.register_script(ENQUEUE_SCRIPT)
         self._settle = client.register_script(SETTLE_SCRIPT)
+        self._retry = client.register_script(RETRY_SCRIPT)
+        self._drop = client.register_script(DROP_SCRIPT)
 
     async def enqueue(self, user_ids: Iterable[str]) -> int:
-        """Queue the members neither exported nor queued already; how many it queued."""
+        """Queue the members neither exported, dropped nor queued already; how many it queued."""
         users = list(dict.fromkeys(user_ids))
+        keys = [self.queue, self.exported, self.queued, self.failed, self.dropped]
         queued = 0
         for start in range(0, len(users), ENQUEUE_BATCH):
-            batch = users[start : start + ENQUEUE_BATCH]
-            queued += await self._enqueue(keys=[self.queue, self.exported, self.queued], args=batch)
+            queued += await self._enqueue(keys=keys, args=users[start : start + ENQUEUE_BATCH])
         return queued
+
+    async def retry_failed(self, user_ids: Iterable[str] | None = None) -> list[str]:
+        """Queue failed members again: *user_ids* (failed or dropped), or every failed one.
+
+        Returns those queued; a member named that neither failed nor was dropped is not.
+        """
+        keys = [self.queue, self.queued, self.failed, self.dropped]
+        return await self._in_batches(self._retry, keys, user_ids)
+
+    async def drop_failed(self, user_ids: Iterable[str] | None = None) -> list[str]:
+        """Give up on failed members, *user_ids* or every one: `collect()` stops counting them.
+
+        Their failures move to `<job>:dropped`, for the record; `enqueue()`
+        skips them, and `retry_failed()` naming them queues them again.
+        Returns those dropped; a member named that had not failed is not.
+        """
+        return await self._in_batches(self._drop, [self.failed, self.dropped], user_ids)
+
+    async def _in_batches(
+        self, script: AsyncScript, keys: list[str], user_ids: Iterable[str] | None
+    ) -> list[str]:
+        """Run *script* on *user_ids* (None: every failed member), a batch at a time."""
+        # The scripts check each member again: one that settled meanwhile is left alone.
+        users = list(
+            dict.fromkeys(await self.client.hkeys(self.failed) if user_ids is None else user_ids)
+        )
+        done: list[str] = []
+        for start in range(0, len(users), ENQUEUE_BATCH):
+            done += await script(keys=keys, args=users[start : start + ENQUEUE_BATCH])
+        return done
 
     def reader(self, worker: str, *, claim_idle: float) -> RedisStream:
         """The queue as worker *worker* reads it, taking over entries idle *claim_idle* s."""
@@ -407,10 +513,11 @@ class RedisJob:
                     result.rewards += lines.count("\n")
         await anyio.Path(partial).replace(out)
         result.members = len(seen)
-        failures: Any = await self.client.hgetall(self.failed)
-        for user_id, record in failures.items():
-            failure = json.loads(record)
-            result.failed[user_id] = f"{failure['error']}: {failure['message']}"
+        for key, into in [(self.failed, result.failed), (self.dropped, result.dropped)]:
+            records: Any = await self.client.hgetall(key)
+            for user_id, record in sorted(records.items()):
+                failure = json.loads(record)
+                into[user_id] = f"{failure['error']}: {failure['message']}"
         result.unfinished = await self.client.scard(self.queued)
         return result
 
@@ -518,23 +625,23 @@ async def _run_on_redis(args: argparse.Namespace, users: list[str]) -> int:
 
     from crowdtwist_async.redis import RedisRateLimiter
 
+    await wait_for_redis(args.redis, wait=args.redis_wait)
     client = Redis.from_url(args.redis, decode_responses=True)
     try:
         job = RedisJob(client, args.job)
         if args.enqueue:
             queued = await job.enqueue(users)
-            print(f"queued {queued} members (others exported or queued already)", file=sys.stderr)
+            print(
+                f"queued {queued} members (others exported, dropped or queued already)",
+                file=sys.stderr,
+            )
             return 0
         if args.collect:
             collected = await job.collect(args.out)
-            print(
-                f"{collected.members} members ({collected.rewards} rewards) written to "
-                f"{args.out}, {len(collected.failed)} failed, {collected.unfinished} unfinished",
-                file=sys.stderr,
-            )
-            for user_id, error in collected.failed.items():
-                print(f"  failed: {user_id}: {error}", file=sys.stderr)
-            return 1 if collected.failed or collected.unfinished else 0
+            _report(collected, args.out)
+            return 0 if collected.complete else 1
+        if args.retry_failed or args.drop_failed:
+            return await _retry_or_drop(job, args, users)
         reader = job.reader(args.worker, claim_idle=args.claim_idle)
         await reader.join()
         async with (
@@ -555,12 +662,76 @@ async def _run_on_redis(args: argparse.Namespace, users: list[str]) -> int:
     return 0
 
 
+def _report(collected: Collected, out: Path) -> None:
+    """What `--collect` found, on stderr: every member failed or dropped, and what to do next."""
+    print(
+        f"{collected.members} members ({collected.rewards} rewards) written to {out}, "
+        f"{len(collected.failed)} failed, {len(collected.dropped)} dropped, "
+        f"{collected.unfinished} unfinished",
+        file=sys.stderr,
+    )
+    for user_id, error in collected.failed.items():
+        print(f"  failed: {user_id}: {error}", file=sys.stderr)
+    for user_id, error in collected.dropped.items():
+        print(f"  dropped: {user_id}: {error}", file=sys.stderr)
+    if collected.failed:
+        print(
+            f"not complete: {len(collected.failed)} failed. With the same --redis and --job, "
+            "try them again (--retry-failed, or --retry-failed MEMBER...), start workers and "
+            "--collect again; or give up on them (--drop-failed MEMBER..., or --drop-failed "
+            "--all)",
+            file=sys.stderr,
+        )
+    if collected.unfinished:
+        print(
+            f"not complete: {collected.unfinished} still queued or in flight. Start workers "
+            "(or let them finish), then --collect again",
+            file=sys.stderr,
+        )
+
+
+async def _retry_or_drop(job: RedisJob, args: argparse.Namespace, users: list[str]) -> int:
+    """`--retry-failed` or `--drop-failed`: 0 if every member named was failed (or dropped)."""
+    named = users or None
+    if args.retry_failed:
+        done = await job.retry_failed(named)
+        what, others = "queued again", "neither failed nor dropped"
+        after = "start workers, then --collect"
+    else:
+        done = await job.drop_failed(named)
+        what, others = "dropped", "not failed"
+        after = "--collect leaves them out; --retry-failed MEMBER queues one again"
+    if done:
+        print(f"{what} ({len(done)}): {_listed(done)}; {after}", file=sys.stderr)
+    else:
+        print(f"{what}: none", file=sys.stderr)
+    missed = [user for user in users if user not in set(done)]
+    if missed:
+        print(f"{others}, so left as they are: {_listed(missed)}", file=sys.stderr)
+    return 1 if missed else 0
+
+
+def _listed(user_ids: Sequence[str], shown: int = 20) -> str:
+    """The members, the first *shown* of them: one line, however many."""
+    more = f" and {len(user_ids) - shown} more" if len(user_ids) > shown else ""
+    return ", ".join(user_ids[:shown]) + more
+
+
 def _main_on_redis(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     users = _members(args)
     if args.enqueue and not users:
         parser.error("no members to enqueue: give USER_IDs or --users-file")
-    if users and not args.enqueue:
-        parser.error("with --redis, members come from the queue: give them with --enqueue")
+    if users and not (args.enqueue or args.retry_failed or args.drop_failed):
+        parser.error(
+            "with --redis, members come from the queue: give them with --enqueue "
+            "(or name failed ones with --retry-failed or --drop-failed)"
+        )
+    if args.all and not (args.retry_failed or args.drop_failed):
+        parser.error("--all goes with --retry-failed or --drop-failed")
+    if args.all and users:
+        parser.error("name the members, or give --all: not both")
+    if args.drop_failed and not (users or args.all):
+        parser.error("--drop-failed needs the members to drop (USER_IDs, --users-file), or --all")
     if args.collect != (args.out is not None):
         parser.error("with --redis, --out goes with --collect, and --collect needs it")
     if args.concurrency < 1:
@@ -570,6 +741,9 @@ def _main_on_redis(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         return anyio.run(_run_on_redis, args, users)
+    except RedisUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NO_REDIS
     except (ct.AuthenticationError, ct.RateLimiterError) as exc:
         print(f"stopped: {exc}; its members stay pending: rerun the job", file=sys.stderr)
         return 1
@@ -587,8 +761,10 @@ def _members(args: argparse.Namespace) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the export; the exit status is 0 once every member is exported.
 
-    With --redis: enqueue (0), work until the queue is drained (0), or
-    collect (0 once every member queued was exported).
+    With --redis: enqueue (0), work until the queue is drained (0), collect
+    (0 once every member queued was exported or dropped), retry or drop
+    failed members (0 when every member named was failed); 3 when Redis did
+    not answer within --redis-wait seconds at start.
     """
     parser = argparse.ArgumentParser(
         description="Export members' rewards to one NDJSON file; rerun to resume."
@@ -617,6 +793,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     step.add_argument(
         "--collect", action="store_true", help="write what was exported to --out, exit"
     )
+    step.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="queue failed members again (those named, dropped ones too; else every failed one)",
+    )
+    step.add_argument(
+        "--drop-failed",
+        action="store_true",
+        help="give up on failed members (those named, or --all): --collect then leaves them out",
+    )
+    on_redis.add_argument(
+        "--all",
+        action="store_true",
+        help="with --drop-failed (or --retry-failed): every failed member",
+    )
     on_redis.add_argument(
         "--job", default="batch-export", help="the prefix of the job's keys (default: %(default)s)"
     )
@@ -642,11 +833,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="crowdtwist:rate",
         help="the Redis key of the shared rate limit (default: %(default)s)",
     )
+    add_redis_wait(on_redis.add_argument)
     args = parser.parse_args(argv)
     if args.redis is not None:
         return _main_on_redis(parser, args)
-    if args.enqueue or args.collect:
-        parser.error("--enqueue and --collect need --redis")
+    if args.enqueue or args.collect or args.retry_failed or args.drop_failed or args.all:
+        parser.error("--enqueue, --collect, --retry-failed, --drop-failed and --all need --redis")
     if args.out is None:
         parser.error("the following arguments are required: --out")
     users = _members(args)

@@ -36,7 +36,12 @@ consumer group (`--group`):
 - SIGTERM stops the reading; events in flight get `--grace` seconds, and
   those not finished by then stay pending, for another consumer to take over;
 - one Session per process, and one `RedisRateLimiter` (`--rate` requests a
-  second, key `--rate-key`) shared by every process.
+  second, key `--rate-key`) shared by every process;
+- Redis not answering yet at start (both started together, say), a process
+  waits up to `--redis-wait` seconds (60), trying again with the read loop's
+  backoff and logging each failed try (the URL's password masked); then it
+  exits with 3 and one line saying why. Lost later, Redis is waited for
+  without end: the read loop backs off and tries again.
 
 Delivery is at least once: a consumer killed after a lookup but before its
 acknowledgement leaves the event to be handled again by another. So the
@@ -67,6 +72,8 @@ import json
 import logging
 import math
 import os
+import random
+import re
 import signal
 import socket
 import sys
@@ -74,6 +81,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
+from urllib.parse import unquote, urlsplit
 
 import anyio
 from anyio.abc import ObjectReceiveStream
@@ -410,10 +418,10 @@ class _StreamEvents(ObjectReceiveStream[Delivery]):
         except (ConnectionError, TimeoutError) as exc:
             # Redis restarting, say: nothing is lost, since what was read and
             # not acknowledged stays pending. Try again, slower and slower.
-            delay = min(0.5 * 2**self._failures, 10.0)
+            delay = retry_delay(self._failures)
             self._failures += 1
             log.warning(
-                "cannot read from Redis (%s: %s); again in %g s", type(exc).__name__, exc, delay
+                "cannot read from Redis (%s: %s); again in %.1f s", type(exc).__name__, exc, delay
             )
             await anyio.sleep(delay)
             return []
@@ -423,6 +431,122 @@ class _StreamEvents(ObjectReceiveStream[Delivery]):
     async def aclose(self) -> None:
         # Anything read and not handed out stays pending: another consumer takes it over.
         self._ready.clear()
+
+
+# -- reaching Redis ----------------------------------------------------------------
+
+#: The backoff between tries at Redis, at start and in the read loop: the first
+#: wait and the longest, in seconds, doubling in between. Each is jittered
+#: (half to all of it), so that processes that lost Redis together do not all
+#: come back in the same instant.
+RETRY_FIRST = 0.5
+RETRY_CAP = 10.0
+
+#: How long a process waits at start for Redis to answer, by default (`--redis-wait`).
+REDIS_WAIT = 60.0
+
+#: How long one try at Redis may take (connecting and PING).
+TRY_TIMEOUT = 5.0
+
+#: The exit status when Redis did not answer within `--redis-wait`, or cannot be used.
+EXIT_NO_REDIS = 3
+
+
+class RedisUnavailable(Exception):
+    """Redis did not answer in time, or cannot be used (a bad URL, a refused password)."""
+
+
+def retry_delay(failures: int) -> float:
+    """Seconds to wait after *failures* + 1 failed tries in a row: doubling, capped, jittered."""
+    # The exponent is capped too: a float cannot hold 2**1024 (a few hours of tries).
+    return min(RETRY_FIRST * 2.0 ** min(failures, 32), RETRY_CAP) * random.uniform(0.5, 1.0)
+
+
+#: A `password=` query parameter, which redis-py's URLs also accept.
+_PASSWORD_PARAM = re.compile(r"([?&;]password=)[^&;#]*", re.IGNORECASE)
+
+
+def shown_url(url: str) -> str:
+    """*url* as it is logged: its password, if any, replaced by `***`."""
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return "<the Redis URL>"
+    userinfo, at, host = netloc.rpartition("@")
+    if ":" in userinfo:
+        url = url.replace(netloc, f"{userinfo.partition(':')[0]}:***{at}{host}", 1)
+    return _PASSWORD_PARAM.sub(r"\g<1>***", url)
+
+
+def _masked(text: str, url: str) -> str:
+    """*text* without the URL's password, should redis-py ever quote it."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    for secret in {password, unquote(password)} if password else ():
+        text = text.replace(secret, "***")
+    return text
+
+
+async def wait_for_redis(url: str, *, wait: float = REDIS_WAIT) -> None:
+    """Return once Redis at *url* answers PING, trying for up to *wait* seconds.
+
+    Each failed try is logged as one line, the URL's password masked, and the
+    next comes after `retry_delay()`, the read loop's backoff. Raises
+    RedisUnavailable once *wait* has passed, or at once for a bad URL or a
+    refused password (waiting would not help).
+    """
+    from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import AuthenticationError, ConnectionError, RedisError, TimeoutError
+
+    shown = shown_url(url)
+    give_up = anyio.current_time() + wait
+    tries = 0
+    while True:
+        tries += 1
+        try:
+            # A client of its own that tries once: the backoff is this loop's.
+            probe = Redis.from_url(url, retry=Retry(NoBackoff(), 0))
+        except ValueError as exc:
+            detail = _masked(str(exc), url)
+            raise RedisUnavailable(f"not a usable Redis URL ({shown}): {detail}") from None
+        # The last try, too, gets a moment, however little of *wait* is left.
+        timeout = min(TRY_TIMEOUT, max(give_up - anyio.current_time(), 0.5))
+        error = f"no answer within {timeout:.1f} s"
+        try:
+            with anyio.move_on_after(timeout):
+                await probe.ping()
+                error = ""
+        except AuthenticationError as exc:
+            detail = _masked(str(exc), url)
+            raise RedisUnavailable(f"Redis at {shown} refused the credentials: {detail}") from None
+        except (ConnectionError, TimeoutError, OSError) as exc:
+            error = f"{type(exc).__name__}: {_masked(str(exc), url)}"
+        except RedisError as exc:
+            detail = f"{type(exc).__name__}: {_masked(str(exc), url)}"
+            raise RedisUnavailable(f"Redis at {shown} answered PING with {detail}") from None
+        finally:
+            with anyio.CancelScope(shield=True):
+                await probe.aclose()
+        if not error:
+            if tries > 1:
+                log.info("Redis at %s answered, at try %d", shown, tries)
+            return
+        left = give_up - anyio.current_time()
+        if left <= 0:
+            raise RedisUnavailable(
+                f"Redis at {shown} did not answer within {wait:g} s "
+                f"({tries} {'try' if tries == 1 else 'tries'}, the last: {error}); "
+                "is it running? --redis-wait sets how long to wait"
+            )
+        delay = min(retry_delay(tries - 1), left)
+        log.warning(
+            "Redis at %s did not answer (try %d: %s); again in %.1f s", shown, tries, error, delay
+        )
+        await anyio.sleep(delay)
 
 
 # -- running it --------------------------------------------------------------------
@@ -481,6 +605,7 @@ async def _run(args: argparse.Namespace) -> Consumer:
 async def _add_to_stream(args: argparse.Namespace) -> list[str]:
     from redis.asyncio import Redis
 
+    await wait_for_redis(args.redis, wait=args.redis_wait)
     client = Redis.from_url(args.redis, decode_responses=True)
     try:
         return await add_events(client, args.stream, args.user_ids)
@@ -493,6 +618,7 @@ async def _consume_stream(args: argparse.Namespace) -> Consumer:
 
     from crowdtwist_async.redis import RedisRateLimiter
 
+    await wait_for_redis(args.redis, wait=args.redis_wait)
     client = Redis.from_url(args.redis, decode_responses=True)
     try:
         stream = RedisStream(
@@ -532,11 +658,31 @@ def _positive(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, 0 or more, got {text}")
+    return value
+
+
+def add_redis_wait(add_argument: Callable[..., object]) -> None:
+    """Add the `--redis-wait SECONDS` option, the same in both examples, with *add_argument*."""
+    add_argument(
+        "--redis-wait",
+        type=_seconds,
+        default=REDIS_WAIT,
+        metavar="SECONDS",
+        help="at start, wait this long for Redis to answer, trying again and again "
+        f"(default: {REDIS_WAIT:g}; 0: try once); then exit with {EXIT_NO_REDIS}",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Consume the given events, or a Redis Stream's.
 
     The exit status is 0 when every given event was handled; on a Redis
-    Stream, when the consumer was stopped (SIGTERM, Ctrl-C).
+    Stream, when the consumer was stopped (SIGTERM, Ctrl-C); 3 when Redis
+    did not answer within --redis-wait seconds at start.
     """
     parser = argparse.ArgumentParser(description="Look up members' usable coupons, as events.")
     parser.add_argument(
@@ -589,6 +735,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="crowdtwist:rate",
         help="the Redis key of the shared rate limit (default: %(default)s)",
     )
+    add_redis_wait(on_redis.add_argument)
     args = parser.parse_args(argv)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
@@ -601,12 +748,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     # httpx logs every request at INFO: noise here (the SDK masks the key in it).
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    if args.produce:
-        added = anyio.run(_add_to_stream, args)
-        print(f"added {len(added)} events to {args.stream}", file=sys.stderr)
-        return 0
     try:
+        if args.produce:
+            added = anyio.run(_add_to_stream, args)
+            print(f"added {len(added)} events to {args.stream}", file=sys.stderr)
+            return 0
         consumer = anyio.run(_run if args.redis is None else _consume_stream, args)
+    except RedisUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NO_REDIS
     except KeyboardInterrupt:  # the second Ctrl-C
         return 130
     print(

@@ -5,6 +5,8 @@ waits until it answers PING and stops it again; `running_redis()` wraps that
 as a context manager yielding its URL. A missing redis-server fails the test
 that needs it, with the command that installs it: it is never skipped.
 `Children` runs an example's processes (the consumers, the batch workers).
+`stalling_proxy()` stands between a client and Redis, and can make the
+connections it holds stop answering, as a peer gone without a reset does.
 """
 
 from __future__ import annotations
@@ -16,16 +18,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import IO
 
 import anyio
 import pytest
-from anyio.abc import Process
+from anyio.abc import ByteStream, Process, SocketStream
 
-__all__ = ["Children", "RedisServer", "running_redis"]
+__all__ = ["Children", "RedisServer", "StallingProxy", "running_redis", "stalling_proxy"]
 
 #: How long redis-server may take to answer its first PING.
 START_TIMEOUT = 15.0
@@ -176,3 +178,123 @@ class Children:
             await process.aclose()
         for file in self._files:
             file.close()
+
+
+# -- a Redis that is not up yet (appended: late_redis) -------------------------------
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now: for a Redis that comes later, or never."""
+    return _free_port()
+
+
+class LateRedisServer(RedisServer):
+    """A redis-server on a port chosen beforehand, started (and restarted) when the test says.
+
+    For processes started while nothing listens there yet. `stop()` then
+    `start()` again restarts it on the same port, loading what a `SAVE` wrote.
+    """
+
+    def __init__(self, workdir: Path, port: int) -> None:
+        super().__init__(workdir)
+        self.port = port
+
+    def start(self) -> None:
+        executable = shutil.which("redis-server")
+        if executable is None:
+            pytest.fail("redis-server is not installed: apt-get install -y redis-server")
+        log = self.workdir / f"redis-{self.port}.log"
+        # RedisServer's command line, on this port; with --dir, a restart loads dump.rdb.
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [
+                    *(executable, "--port", str(self.port), "--bind", "127.0.0.1"),
+                    *("--save", "", "--appendonly", "no", "--dir", str(self.workdir)),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline and self.process.poll() is None:
+            if _pong(self.port):
+                return
+            time.sleep(0.02)
+        self.stop()
+        pytest.fail(f"redis-server did not answer PING: {log.read_text(errors='replace')[-2000:]}")
+
+
+async def until_logged(children: Children, name: str, needle: str, count: int = 1) -> str:
+    """Wait until child *name*'s stderr holds *needle* *count* times; that stderr.
+
+    Fails the test if the child exits first.
+    """
+    while True:
+        text = children.stderr(name)
+        if text.count(needle) >= count:
+            return text
+        if children.processes[name].returncode is not None:
+            pytest.fail(f"{name} exited ({children.processes[name].returncode}) first:\n{text}")
+        await anyio.sleep(0.05)
+
+
+# -- a connection that stops answering (stalling_proxy) ---------------------------------
+
+
+class StallingProxy:
+    """A loopback TCP proxy to a Redis port (see `stalling_proxy()`)."""
+
+    def __init__(self, port: int, target_port: int) -> None:
+        self.port = port
+        self.target_port = target_port
+        #: How many connections it has accepted.
+        self.connections = 0
+        self._stalled: set[int] = set()
+        self._open: set[int] = set()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stall(self) -> None:
+        """The connections open now stop passing bytes, and stay open;
+        connections made later pass them as before."""
+        self._stalled |= self._open
+
+    async def _pipe(self, number: int, source: ByteStream, sink: ByteStream) -> None:
+        async for chunk in source:
+            if number in self._stalled:
+                await anyio.sleep_forever()
+            await sink.send(chunk)
+        await sink.send_eof()
+
+    async def _handle(self, client: SocketStream) -> None:
+        self.connections += 1
+        number = self.connections
+        self._open.add(number)
+        try:
+            async with (
+                client,
+                await anyio.connect_tcp("127.0.0.1", self.target_port) as server,
+                anyio.create_task_group() as group,
+            ):
+                group.start_soon(self._pipe, number, client, server)
+                group.start_soon(self._pipe, number, server, client)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            pass  # either side hung up: the other is closed with it
+        finally:
+            self._open.discard(number)
+
+
+@asynccontextmanager
+async def stalling_proxy(target_port: int) -> AsyncIterator[StallingProxy]:
+    """A `StallingProxy` to Redis on *target_port*, served on a free loopback
+    port by the running event loop until the block ends."""
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    proxy = StallingProxy(port, target_port)
+    async with listener, anyio.create_task_group() as group:
+        group.start_soon(listener.serve, proxy._handle)
+        try:
+            yield proxy
+        finally:
+            group.cancel_scope.cancel()

@@ -45,13 +45,16 @@ from anyio.abc import TaskStatus
 
 from crowdtwist_async.testing import FakeCrowdTwist, RecordedRequest
 
-from .redis_support import Children, RedisServer
+from .redis_support import Children, LateRedisServer, RedisServer, free_port, until_logged
+
+# Every test here starts a redis-server and the example's own processes.
+pytestmark = pytest.mark.slow
 
 SCRIPT = Path(__file__).resolve().parent.parent / "examples" / "batch_export.py"
 SECRET = "sk-redis-batch-Hx42Wd"
 JOB = "test-export"
-QUEUE, QUEUED, EXPORTED, FAILED = (
-    f"{JOB}:{name}" for name in ("queue", "queued", "exported", "failed")
+QUEUE, QUEUED, EXPORTED, FAILED, DROPPED = (
+    f"{JOB}:{name}" for name in ("queue", "queued", "exported", "failed", "dropped")
 )
 GROUP = "workers"
 RATE = 40.0  # requests a second, for the three workers together
@@ -274,7 +277,10 @@ async def test_three_workers_one_killed_then_rerun_every_reward_exactly_once(
     assert len(text.splitlines()) == sum(map(len, expected.values()))
     assert status == 1  # the unknown members failed
     rewards = sum(map(len, expected.values()))
-    assert f"60 members ({rewards} rewards) written to {out}, 2 failed, 0 unfinished" in collected
+    assert (
+        f"60 members ({rewards} rewards) written to {out}, 2 failed, 0 dropped, 0 unfinished"
+        in collected
+    )
 
     # The unknown members recorded as failed, in both runs; the rerun tried them again.
     assert set(after_first_run) == set(UNKNOWN)
@@ -308,3 +314,235 @@ async def test_three_workers_one_killed_then_rerun_every_reward_exactly_once(
     # any second (three separate limits would allow 120).
     busiest = max(sum(start <= t < start + 1.0 for t in arrivals) for start in arrivals)
     assert busiest <= RATE * 1.3
+
+
+# -- Redis not up at start; failed members retried or dropped --------------------------
+
+#: What a process logs for each failed try at Redis, at start.
+WAITING = "did not answer (try "
+PASSWORD = "pw-Rt52Vn"
+NOBODY = "nobody@example.com"
+
+
+def waiting_line(url_shown: str) -> str:
+    """The pattern of one logged failed try at Redis (`wait_for_redis`)."""
+    return (
+        rf"WARNING Redis at {re.escape(url_shown)} did not answer "
+        r"\(try (\d+): ConnectionError: [^\n]*\); again in \d+\.\d s"
+    )
+
+
+def tries_logged(stderr: str, url_shown: str) -> int:
+    """How many failed tries *stderr* logged, checking they are numbered 1, 2, ..."""
+    tries = [int(n) for n in re.findall(waiting_line(url_shown), stderr)]
+    assert tries == list(range(1, len(tries) + 1)), stderr
+    return len(tries)
+
+
+def members_with_rewards(fake: FakeCrowdTwist, count: int) -> dict[str, list[str]]:
+    """*count* new members of *fake*, with rewards: e-mail -> reward ids, in listing order."""
+    rng = random.Random(11)
+    expected: dict[str, list[str]] = {}
+    for i in range(count):
+        user = fake.add_user(email=f"member{i}@example.com")
+        for _ in range(rng.randint(3, 12)):
+            fake.add_reward(user)
+        assert user.email is not None
+        expected[user.email] = [
+            str(record["id"]) for record in user.rewards if record["current_quantity"] != 0
+        ]
+    return expected
+
+
+@pytest.mark.anyio
+async def test_steps_and_workers_started_before_redis_wait_for_it(tmp_path: Path) -> None:
+    fake = FakeCrowdTwist(seed=0, api_key=SECRET, latency=0.01)
+    expected = members_with_rewards(fake, 6)
+    (tmp_path / "redis").mkdir()
+    server = LateRedisServer(tmp_path / "redis", free_port())
+    out = tmp_path / "rewards.ndjson"
+    with fake.serve() as base_url:
+        workers = Workers(tmp_path, server.url, base_url)
+        try:
+            with anyio.fail_after(90):
+                # --enqueue before Redis: it waits (the default --redis-wait, 60 s).
+                await workers.spawn(
+                    "enqueue", *("--redis", server.url, "--job", JOB, "--enqueue", *expected)
+                )
+                await until_logged(workers, "enqueue", WAITING, 2)
+                server.start()
+                assert await workers.wait("enqueue") == 0, workers.stderr("enqueue")
+
+                # Redis restarts (what it holds saved) while two workers start: they wait.
+                store = redis.asyncio.Redis.from_url(server.url, decode_responses=True)
+                try:
+                    assert await store.xlen(QUEUE) == 6
+                    await store.save()
+                finally:
+                    await store.aclose()
+                server.stop()
+                for name in WORKERS[:2]:
+                    await workers.start(name)
+                for name in WORKERS[:2]:
+                    await until_logged(workers, name, WAITING, 1)
+                server.start()
+                for name in WORKERS[:2]:
+                    assert await workers.wait(name) == 0, workers.stderr(name)
+
+                status, collected = await workers.run("--collect", "--out", str(out))
+        finally:
+            await workers.aclose()
+            server.stop()
+
+    assert status == 0, collected
+    assert exported(out.read_text()) == expected
+    # Each waited, one line a try, then went on; no traceback.
+    assert "queued 6 members" in workers.stderr("enqueue")
+    for name, at_least in [("enqueue", 2), (WORKERS[0], 1), (WORKERS[1], 1)]:
+        stderr = workers.stderr(name)
+        assert "Traceback" not in stderr, stderr
+        tries = tries_logged(stderr, server.url)
+        assert tries >= at_least
+        assert f"INFO Redis at {server.url} answered, at try {tries + 1}\n" in stderr
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("step", ["enqueue", "work", "collect", "retry-failed"])
+async def test_a_step_whose_redis_never_comes_exits_with_one_clean_line(
+    tmp_path: Path, step: str
+) -> None:
+    port = free_port()
+    url = f"redis://app:{PASSWORD}@127.0.0.1:{port}/0"
+    shown = f"redis://app:***@127.0.0.1:{port}/0"
+    args = {
+        "enqueue": ["--enqueue", NOBODY],
+        "work": ["--sandbox"],
+        "collect": ["--collect", "--out", str(tmp_path / "out.ndjson")],
+        "retry-failed": ["--retry-failed"],
+    }[step]
+    children = Children(tmp_path, SCRIPT, SECRET)
+    started = time.monotonic()
+    done = await anyio.run_process(
+        children.argv("--redis", url, "--redis-wait", "2", *args), env=children.env(), check=False
+    )
+    elapsed = time.monotonic() - started
+    stderr = done.stderr.decode()
+
+    assert done.returncode == 3, stderr
+    # It tried until --redis-wait had passed, and not much longer: time is the behaviour here.
+    assert 2.0 <= elapsed < 30.0
+    *tries, last = stderr.splitlines()
+    assert all(re.fullmatch(waiting_line(shown), line) for line in tries), stderr
+    assert tries_logged(stderr, shown) == len(tries) >= 1
+    assert re.fullmatch(
+        rf"error: Redis at {re.escape(shown)} did not answer within 2 s \({len(tries) + 1} tries, "
+        r"the last: ConnectionError: [^\n]*\); is it running\? --redis-wait sets how long to wait",
+        last,
+    ), last
+    assert PASSWORD not in stderr
+    assert not (tmp_path / "out.ndjson").exists()
+
+
+@pytest.mark.anyio
+async def test_a_failed_member_is_retried_or_dropped_until_collect_exits_0(
+    redis_server: RedisServer, store: redis.asyncio.Redis, tmp_path: Path
+) -> None:
+    fake = FakeCrowdTwist(seed=0, api_key=SECRET, latency=0.01)
+    expected = members_with_rewards(fake, 6)
+    members = [*list(expected)[:3], NOBODY, *list(expected)[3:]]
+    rewards = sum(map(len, expected.values()))
+    out = tmp_path / "rewards.ndjson"
+
+    async def failures(key: str = FAILED) -> dict[str, dict[str, str]]:
+        records: dict[str, str] = await store.hgetall(key)  # type: ignore[assignment]
+        return {member: json.loads(record) for member, record in records.items()}
+
+    with fake.serve() as base_url:
+        workers = Workers(tmp_path, redis_server.url, base_url)
+
+        async def work(name: str) -> None:
+            await workers.start(name)
+            assert await workers.wait(name) == 0, workers.stderr(name)
+
+        try:
+            with anyio.fail_after(90):
+                assert (await workers.run("--enqueue", *members))[0] == 0
+                await work("first")
+
+                # --collect fails, naming the member and saying what to do.
+                status, collected = await workers.run("--collect", "--out", str(out))
+                assert status == 1, collected
+                lines = collected.splitlines()
+                assert lines[0] == (
+                    f"6 members ({rewards} rewards) written to {out}, "
+                    "1 failed, 0 dropped, 0 unfinished"
+                )
+                assert lines[1].startswith(f"  failed: {NOBODY}: NotFoundError: ")
+                assert lines[2:] == [
+                    "not complete: 1 failed. With the same --redis and --job, try them again "
+                    "(--retry-failed, or --retry-failed MEMBER...), start workers and --collect "
+                    "again; or give up on them (--drop-failed MEMBER..., or --drop-failed --all)"
+                ]
+
+                # --retry-failed queues every failed member again, and a worker tries it.
+                status, retried = await workers.run("--retry-failed")
+                assert status == 0, retried
+                assert f"queued again (1): {NOBODY}; start workers, then --collect\n" in retried
+                assert await failures() == {}
+                assert await store.smembers(QUEUED) == {NOBODY}
+                assert await store.xlen(QUEUE) == 1
+                status, collected = await workers.run("--collect", "--out", str(out))
+                assert status == 1
+                assert collected.splitlines()[1:] == [
+                    "not complete: 1 still queued or in flight. Start workers (or let them "
+                    "finish), then --collect again"
+                ]
+                assert ", 0 failed, 0 dropped, 1 unfinished" in collected.splitlines()[0]
+                await work("second")
+                assert (await failures())[NOBODY]["worker"] == "second"
+
+                # A member that did not fail is not queued again, and says so.
+                status, retried = await workers.run("--retry-failed", members[0])
+                assert status == 1
+                assert f"neither failed nor dropped, so left as they are: {members[0]}" in retried
+                assert (await store.scard(QUEUED), await store.xlen(QUEUE)) == (0, 0)
+
+                # --drop-failed needs members or --all; dropped, the member is left out.
+                assert (await workers.run("--drop-failed"))[0] == 2
+                status, dropped = await workers.run("--drop-failed", NOBODY)
+                assert status == 0, dropped
+                assert f"dropped (1): {NOBODY}; --collect leaves them out" in dropped
+                assert await failures() == {}
+                assert (await failures(DROPPED))[NOBODY]["error"] == "NotFoundError"
+                # Enqueueing the same members again queues nobody: the loop ends.
+                status, queued = await workers.run("--enqueue", *members)
+                assert "queued 0 members" in queued
+                status, collected = await workers.run("--collect", "--out", str(out))
+                assert status == 0, collected
+                lines = collected.splitlines()
+                assert lines[0] == (
+                    f"6 members ({rewards} rewards) written to {out}, "
+                    "0 failed, 1 dropped, 0 unfinished"
+                )
+                assert lines[1].startswith(f"  dropped: {NOBODY}: NotFoundError: ")
+                assert len(lines) == 2
+                assert exported(out.read_text()) == expected
+
+                # Named, a dropped member is queued again; failing again, --all drops it.
+                assert (await workers.run("--retry-failed", NOBODY))[0] == 0
+                assert (await failures(DROPPED), await store.smembers(QUEUED)) == ({}, {NOBODY})
+                await work("third")
+                assert (await failures())[NOBODY]["worker"] == "third"
+                status, dropped = await workers.run("--drop-failed", "--all")
+                assert status == 0, dropped
+                assert (await failures(), list(await failures(DROPPED))) == ({}, [NOBODY])
+                status, collected = await workers.run("--collect", "--out", str(out))
+        finally:
+            await workers.aclose()
+
+    assert status == 0, collected
+    # Every other member's rewards exactly once, in listing order, whatever was retried.
+    text = out.read_text()
+    assert exported(text) == expected
+    assert len(text.splitlines()) == rewards
+    assert SECRET not in text

@@ -40,7 +40,10 @@ from anyio.abc import TaskStatus
 
 from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist, RecordedRequest
 
-from .redis_support import Children, RedisServer
+from .redis_support import Children, LateRedisServer, RedisServer, free_port, until_logged
+
+# Every test here starts a redis-server and the example's own processes.
+pytestmark = pytest.mark.slow
 
 SCRIPT = Path(__file__).resolve().parent.parent / "examples" / "event_consumer.py"
 SECRET = "sk-redis-consumer-Qm71Zt"
@@ -326,3 +329,108 @@ async def test_three_consumers_one_killed_every_event_handled_or_dead_lettered(
     assert len(arrivals) >= EVENTS
     busiest = max(sum(start <= t < start + 1.0 for t in arrivals) for start in arrivals)
     assert busiest <= RATE * 1.3
+
+
+# -- Redis not up at start -----------------------------------------------------------
+
+#: What a process logs for each failed try at Redis, at start.
+WAITING = "did not answer (try "
+PASSWORD = "pw-Jk83Lq"
+
+
+def waiting_line(url_shown: str) -> str:
+    """The pattern of one logged failed try at Redis (`wait_for_redis`)."""
+    return (
+        rf"WARNING Redis at {re.escape(url_shown)} did not answer "
+        r"\(try (\d+): ConnectionError: [^\n]*\); again in \d+\.\d s"
+    )
+
+
+def try_number(line: str, url_shown: str) -> int:
+    """The number of the failed try *line* logs; it must be one."""
+    match = re.fullmatch(waiting_line(url_shown), line)
+    assert match is not None, line
+    return int(match[1])
+
+
+@pytest.mark.anyio
+async def test_a_consumer_and_a_producer_started_before_redis_wait_for_it(tmp_path: Path) -> None:
+    (tmp_path / "redis").mkdir()
+    server = LateRedisServer(tmp_path / "redis", free_port())
+    events = [*KNOWN, "nobody@example.com"]
+    children = Children(tmp_path, SCRIPT, SECRET)
+    common = ("--redis", server.url, "--stream", STREAM, "--group", GROUP)
+    try:
+        with anyio.fail_after(90):
+            # Both before Redis: the default --redis-wait (60 s) lets them wait for it.
+            await children.spawn(
+                "consumer",
+                *common,
+                *("--consumer", "early", "--sandbox", "--id-type", "email", "--claim-idle", "1"),
+            )
+            await children.spawn("producer", *common, "--produce", *events)
+            await until_logged(children, "consumer", WAITING, 2)
+            await until_logged(children, "producer", WAITING, 1)
+            server.start()
+
+            assert await children.processes["producer"].wait() == 0, children.stderr("producer")
+            store = redis.asyncio.Redis.from_url(server.url, decode_responses=True)
+            try:
+                while await store.hlen(RESULTS) + await store.xlen(DEAD_LETTERS) < len(events):
+                    await anyio.sleep(0.05)
+                results: dict[str, str] = await store.hgetall(RESULTS)  # type: ignore[assignment]
+                dead: Any = await store.xrange(DEAD_LETTERS)
+            finally:
+                await store.aclose()
+            children.processes["consumer"].terminate()
+            assert await children.processes["consumer"].wait() == 0, children.stderr("consumer")
+    finally:
+        await children.aclose()
+        server.stop()
+
+    # Every event handled once it came: the known members' results, the other's dead letter.
+    assert sorted(json.loads(result)["user_id"] for result in results.values()) == sorted(KNOWN)
+    assert [(fields["user_id"], fields["error"]) for _, fields in dead] == [
+        ("nobody@example.com", "NotFoundError")
+    ]
+    # Each logged its waiting, one line a try, numbered, then that Redis answered; no traceback.
+    for name in ["consumer", "producer"]:
+        stderr = children.stderr(name)
+        assert "Traceback" not in stderr, stderr
+        tries = [int(n) for n in re.findall(waiting_line(server.url), stderr)]
+        assert tries == list(range(1, len(tries) + 1))
+        assert len(tries) >= (2 if name == "consumer" else 1)
+        assert f"INFO Redis at {server.url} answered, at try {len(tries) + 1}\n" in stderr
+    assert f"added {len(events)} events to {STREAM}" in children.stderr("producer")
+    assert "handled 4, failed 1, unfinished 0" in children.stderr("consumer")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("step", ["consume", "produce"])
+async def test_a_consumer_whose_redis_never_comes_exits_with_one_clean_line(
+    tmp_path: Path, step: str
+) -> None:
+    port = free_port()
+    url = f"redis://app:{PASSWORD}@127.0.0.1:{port}/0"
+    shown = f"redis://app:***@127.0.0.1:{port}/0"
+    children = Children(tmp_path, SCRIPT, SECRET)
+    args = ["--produce", SANDBOX_EMAIL] if step == "produce" else ["--sandbox"]
+    started = time.monotonic()
+    done = await anyio.run_process(
+        children.argv("--redis", url, "--redis-wait", "2", *args), env=children.env(), check=False
+    )
+    elapsed = time.monotonic() - started
+    stderr = done.stderr.decode()
+
+    assert done.returncode == 3, stderr
+    # It tried until --redis-wait had passed, and not much longer: time is the behaviour here.
+    assert 2.0 <= elapsed < 30.0
+    *tries, last = stderr.splitlines()
+    assert [try_number(line, shown) for line in tries] == list(range(1, len(tries) + 1))
+    assert len(tries) >= 1
+    assert re.fullmatch(
+        rf"error: Redis at {re.escape(shown)} did not answer within 2 s \({len(tries) + 1} tries, "
+        r"the last: ConnectionError: [^\n]*\); is it running\? --redis-wait sets how long to wait",
+        last,
+    ), last
+    assert PASSWORD not in stderr
