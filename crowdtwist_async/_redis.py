@@ -3,6 +3,7 @@ whose docstring says what it does and how it decides."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from types import TracebackType
@@ -28,29 +29,58 @@ except ImportError as exc:
 
 __all__ = ["INSTALL_HINT", "RedisRateLimiter"]
 
-#: How long each round trip to Redis may take, by default, in seconds.
+#: How long a caller waits for its start time, and each round trip to Redis
+#: may take, by default, in seconds.
 DEFAULT_TIMEOUT: Final = 1.0
+
+#: The slowest rate taken: one request a day. The key lives about one
+#: interval past the schedule (its TTL), and a rate far below this is a
+#: mistake (1e-300 would ask Redis for a TTL it refuses, failing every call).
+MIN_RATE: Final = 1 / 86_400
+
+#: The fastest rate taken: one request a microsecond. The schedule is kept in
+#: microseconds of the server's clock and each wait is answered in whole
+#: microseconds, so a faster rate could not be kept as asked.
+MAX_RATE: Final = 1_000_000.0
+
+#: The longest `timeout` taken: a day. Longer does not fit every socket
+#: timeout (1e300 overflows one) and cannot be meant for one round trip.
+MAX_TIMEOUT: Final = 86_400.0
+
+#: The most start times one round trip reserves. Callers arriving while a
+#: round trip is out join the next one; past this many, the one after. It
+#: keeps each script short, since Redis runs one at a time for every client.
+MAX_BATCH: Final = 1000
 
 #: GCRA with reservation. KEYS[1] holds the program's theoretical arrival
 #: time (TAT) in microseconds of this server's clock. ARGV[1] is the emission
 #: interval (1 / rate) and ARGV[2] the burst tolerance ((burst - 1) x the
-#: interval), both in microseconds. Answers the caller's wait in microseconds.
+#: interval), both in microseconds; ARGV[3] how many start times to reserve,
+#: one after the other, as that many calls at the same instant would.
+#: Answers each one's wait in microseconds, in reservation order.
 #: The TAT is stored with 17 significant digits, which a double round-trips
 #: exactly (Lua's default tostring keeps 14: 100 µs steps at today's epoch).
+#: The key's format is the one earlier releases used (one reservation a
+#: call), so processes running either share one schedule.
 GCRA_SCRIPT: Final = """
 if redis.replicate_commands then redis.replicate_commands() end
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
+local count = tonumber(ARGV[3])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local tat = tonumber(redis.call('GET', KEYS[1]))
 if tat == nil or tat < now then tat = now end
-local start = tat - tolerance
-if start < now then start = now end
-local next_tat = tat + interval
-local ttl = math.ceil((next_tat - now) / 1000) + 1
-redis.call('SET', KEYS[1], string.format('%.17g', next_tat), 'PX', ttl)
-return math.ceil(start - now)
+local waits = {}
+for i = 1, count do
+  local start = tat - tolerance
+  if start < now then start = now end
+  waits[i] = math.ceil(start - now)
+  tat = tat + interval
+end
+local ttl = math.ceil((tat - now) / 1000) + 1
+redis.call('SET', KEYS[1], string.format('%.17g', tat), 'PX', ttl)
+return waits
 """
 
 #: A `password=` query parameter, which redis-py's URLs also accept.
@@ -86,14 +116,22 @@ class RedisRateLimiter:
             connection), or a `redis.asyncio.Redis` client of yours, used as
             it is and left open.
         rate: requests a second for the whole program, across every process:
-            positive and finite. CrowdTwist's limit is 10,000 a minute (about
-            166 a second); leave room for anything else using the key.
+            from `1 / 86400` (one a day) to `1_000_000` (one a microsecond,
+            the schedule's resolution). CrowdTwist's limit is 10,000 a minute
+            (about 166 a second); leave room for anything else using the key.
         key: the Redis key holding the program's schedule, the same in every
             process that shares the limit: e.g. `"crowdtwist:program:123"`.
         burst: how many requests may start at once after an idle spell
             (default 1: evenly spaced, never two at the same instant).
-        timeout: seconds each round trip to Redis may take (default 1.0);
-            past it, `acquire()` raises `RateLimiterError`.
+        timeout: seconds a caller waits for its start time to be reserved
+            (default 1.0, at most a day), counted from when `acquire()`
+            starts to wait; past it, `acquire()` raises `RateLimiterError`.
+            It then sleeps until that start time, which no timeout bounds.
+            Each round trip to Redis is given up after it too.
+
+    Any number of callers may wait at once on one connection: callers that
+    arrive while a round trip is out are reserved together by the next one,
+    in the order they arrived, so one limiter keeps one connection busy.
 
     Raises `RuntimeError` when made under trio (redis-py's client runs on
     asyncio only), or, for one made outside any event loop, at its first
@@ -107,6 +145,8 @@ class RedisRateLimiter:
         "_closed",
         "_key",
         "_owns_client",
+        "_pump",
+        "_queue",
         "_rate",
         "_script",
         "_secrets",
@@ -125,7 +165,14 @@ class RedisRateLimiter:
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self._rate = _check_positive("rate", rate, "requests per second")
+        if not MIN_RATE <= self._rate <= MAX_RATE:
+            raise ValueError(
+                "rate must be from 1/86400 (one request a day) to 1000000 requests "
+                f"per second, got {rate!r}"
+            )
         self._timeout = _check_positive("timeout", timeout, "a number of seconds")
+        if self._timeout > MAX_TIMEOUT:
+            raise ValueError(f"timeout must be at most 86400 seconds (a day), got {timeout!r}")
         if isinstance(burst, bool) or not isinstance(burst, int):
             raise TypeError(f"burst must be an int, got {type(burst).__name__}")
         if burst < 1:
@@ -157,6 +204,11 @@ class RedisRateLimiter:
                 f"got {kind.__module__}.{kind.__qualname__}"
             )
         self._closed = False
+        # Callers waiting for the next round trip, oldest first; each future
+        # gets its start time (the loop's clock) or why there is none.
+        self._queue: list[asyncio.Future[float | str]] = []
+        # The task sending round trips while anyone waits, one at a time.
+        self._pump: asyncio.Task[None] | None = None
         interval = 1_000_000 / self._rate
         self._args = (interval, (burst - 1) * interval)
         self._script = self._client.register_script(GCRA_SCRIPT)
@@ -183,43 +235,102 @@ class RedisRateLimiter:
         """Reserve the next start time for the program and wait until it.
 
         Raises `RateLimiterError` when Redis does not answer within `timeout`
-        or fails; the caller's request is then not sent.
+        or fails, or when `aclose()` is called while it waits; the caller's
+        request is then not sent.
         """
-        wait = await self._reserve()
-        if wait > 0:
-            await anyio.sleep(wait)
+        start = await self._reserve_start()
+        if start > anyio.current_time():
+            await anyio.sleep_until(start)
 
     async def _reserve(self) -> float:
-        """One round trip: the caller's slot reserved, how long until it (seconds)."""
+        """The caller's slot reserved: how long until it, in seconds."""
+        return max(0.0, await self._reserve_start() - anyio.current_time())
+
+    async def _reserve_start(self) -> float:
+        """The caller's slot reserved: when it starts, on the loop's clock."""
         check_event_loop()
         if self._closed:
             raise RuntimeError("this RedisRateLimiter is closed")
-        error: RateLimiterError | None = None
-        # The error is raised after the except blocks, so that redis-py's
-        # exception (and whatever its text holds) does not ride along as
-        # __context__; its type and masked text are in the message.
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[float | str] = loop.create_future()
+        self._queue.append(waiter)
+        if self._pump is None:
+            self._pump = loop.create_task(self._serve())
+        outcome: float | str
+        # The round trip runs in the pump, not in any caller, so a caller
+        # cancelled or timed out leaves the others' answer intact: it only
+        # gives up its own future (and its slot, unused, if already reserved).
         try:
             with anyio.fail_after(self._timeout):
-                reply: Any = await self._script(keys=[self._key], args=list(self._args))
+                outcome = await waiter
+        except TimeoutError:
+            outcome = self._timed_out()
+        finally:
+            waiter.cancel()
+        # Raised here, not in the pump: each caller has an exception of its
+        # own, with no traceback or context from another task.
+        if isinstance(outcome, str):
+            raise RateLimiterError(outcome)
+        return outcome
+
+    async def _serve(self) -> None:
+        """Reserve for everyone waiting, a batch a round trip, until none is left."""
+        batch: list[asyncio.Future[float | str]] = []
+        try:
+            while True:
+                waiting = [waiter for waiter in self._queue if not waiter.done()]
+                if not waiting:
+                    return
+                batch, self._queue = waiting[:MAX_BATCH], waiting[MAX_BATCH:]
+                outcome = await self._round_trip(len(batch))
+                for n, waiter in enumerate(batch):
+                    if not waiter.done():
+                        waiter.set_result(outcome if isinstance(outcome, str) else outcome[n])
+                batch = []
+        finally:
+            # Normally nobody is left; when aclose() (or the loop's end)
+            # cancels the pump, whoever still waits is told so.
+            self._pump = None
+            left, self._queue = batch + self._queue, []
+            closed = f"the rate limiter was closed while the caller waited (key {self._key!r})"
+            for waiter in left:
+                if not waiter.done():
+                    waiter.set_result(closed)
+
+    async def _round_trip(self, count: int) -> list[float] | str:
+        """*count* start times reserved (on the loop's clock), or why not.
+
+        Bounded by `timeout` from when it is sent: a connection that stops
+        answering (and whose client has no socket timeout) is given up, and
+        redis-py drops it, so the next round trip opens a fresh one.
+        """
+        try:
+            with anyio.fail_after(self._timeout):
+                reply: Any = await self._script(keys=[self._key], args=[*self._args, count])
         except (TimeoutError, redis.exceptions.TimeoutError):
-            error = RateLimiterError(
-                f"the rate limiter's Redis did not answer within {self._timeout} s "
-                f"(key {self._key!r})"
-            )
-        except (redis.exceptions.RedisError, OSError) as exc:
+            return self._timed_out()
+        except Exception as exc:  # anything at all: the callers must hear of it
             detail = self._mask(str(exc))
-            error = RateLimiterError(
+            return (
                 f"the rate limiter's Redis could not be asked (key {self._key!r}, "
                 f"timeout {self._timeout} s): {type(exc).__name__}: {detail}"
             )
-        if error is not None:
-            raise error
-        if isinstance(reply, bool) or not isinstance(reply, int):
-            raise RateLimiterError(
-                f"the rate limiter's Redis answered {type(reply).__name__}, not a wait "
-                f"(key {self._key!r})"
+        received = anyio.current_time()
+        if not (
+            isinstance(reply, list)
+            and len(reply) == count
+            and all(isinstance(wait, int) and not isinstance(wait, bool) for wait in reply)
+        ):
+            return (
+                f"the rate limiter's Redis answered {type(reply).__name__}, not {count} "
+                f"wait(s) (key {self._key!r})"
             )
-        return reply / 1_000_000
+        return [received + wait / 1_000_000 for wait in reply]
+
+    def _timed_out(self) -> str:
+        return (
+            f"the rate limiter's Redis did not answer within {self._timeout} s (key {self._key!r})"
+        )
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -231,6 +342,12 @@ class RedisRateLimiter:
         if self._closed:
             return
         self._closed = True
+        pump = self._pump
+        if pump is not None:
+            # Its callers are told the limiter closed; its round trip stops.
+            pump.cancel()
+            with anyio.move_on_after(self._timeout, shield=True):
+                await asyncio.wait([pump])
         if not self._owns_client:
             return
         # redis-py 5.0.0 has close() only; later ones deprecate it for aclose().
@@ -272,7 +389,7 @@ class RedisRateLimiter:
 
     @property
     def timeout(self) -> float:
-        """Seconds each round trip to Redis may take."""
+        """Seconds a caller waits for its start time (and a round trip may take)."""
         return self._timeout
 
     @property

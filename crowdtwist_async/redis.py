@@ -38,9 +38,15 @@ interval (1 / `rate`) and answers how long the caller is to wait. Then:
 - the key is written with an expiry (`SET ... PX`) a millisecond past the
   TAT, when the value stops mattering: an idle program leaves nothing behind.
 
-**When Redis cannot answer.** Each round trip to Redis is bounded by
-`timeout` (`anyio.fail_after`, plus the socket timeouts of a client built
-from a URL). Past it, or when Redis refuses the connection or answers with an
+**Many callers, one connection.** Callers that arrive while a round trip
+is out are reserved together by the next one (one script call reserves up to
+1,000 start times, in the order they asked), so one limiter keeps one
+connection busy however many requests wait on it.
+
+**When Redis cannot answer.** A caller waits at most `timeout` for its start
+time, from when it asks, and each round trip is given up after `timeout` too
+(`anyio.fail_after`, plus the socket timeouts of a client built from a URL),
+whatever socket timeouts a client of yours has. Past it, or when Redis refuses the connection or answers with an
 error, `acquire()` raises `crowdtwist_async.RateLimiterError` naming the key
 and the timeout, and the request is not sent. Nothing falls back to a local
 limit on its own: a silent fallback would let every process run at the whole

@@ -7,6 +7,11 @@ port by `tests/redis_support.py`; without one these tests fail, they are not
 skipped. Time is asserted only where it is the behaviour (the rate, the
 timeout), with generous bounds: the machine running them may be busy.
 
+Many callers at once share one connection: the tests count the limiter's
+client connections (`CLIENT LIST`), freeze the server (SIGSTOP) under waiting
+callers, and stall a connection through `stalling_proxy()` to show that each
+caller, and each round trip, is bounded by the limiter's own timeout.
+
 The deployment tests run `tests/limiter_worker.py` as separate processes
 sharing one limiter, and count at FakeCrowdTwist, served on a loopback port by
 this process, what reached the program.
@@ -14,6 +19,7 @@ this process, what reached the program.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import math
@@ -38,7 +44,7 @@ import crowdtwist_async as ct
 from crowdtwist_async.redis import INSTALL_HINT, RedisRateLimiter
 from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist
 
-from .redis_support import RedisServer, running_redis
+from .redis_support import RedisServer, running_redis, stalling_proxy
 
 WORKER = Path(__file__).resolve().with_name("limiter_worker.py")
 
@@ -96,6 +102,7 @@ async def tokens_taken(store: redis.asyncio.Redis, key: str, interval: float) ->
 # -- the script's arithmetic, on the server's clock -------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_n_acquires_at_rate_r_take_n_minus_1_intervals(redis_url: str, key: str) -> None:
     async with RedisRateLimiter(redis_url, rate=20, key=key) as limiter:
@@ -108,6 +115,7 @@ async def test_n_acquires_at_rate_r_take_n_minus_1_intervals(redis_url: str, key
     assert 0.5 - 0.02 <= elapsed < 0.5 + 1.5, elapsed
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_each_caller_reserves_the_next_slot_and_is_told_its_wait(
     redis_url: str, key: str, store: redis.asyncio.Redis
@@ -122,6 +130,7 @@ async def test_each_caller_reserves_the_next_slot_and_is_told_its_wait(
     assert 4.5 <= await tokens_taken(store, key, 0.1) <= 5.0
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_burst_lets_that_many_start_at_once_then_the_rate_holds(
     redis_url: str, key: str
@@ -136,6 +145,7 @@ async def test_burst_lets_that_many_start_at_once_then_the_rate_holds(
     assert 1.0 - 0.5 <= sixth <= 1.0, sixth
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_the_key_expires_once_the_schedule_is_past(
     redis_url: str, key: str, store: redis.asyncio.Redis
@@ -151,6 +161,7 @@ async def test_the_key_expires_once_the_schedule_is_past(
         assert await store.exists(key + ":idle") == 0  # an idle program leaves nothing
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_a_script_flushed_from_the_server_is_loaded_again(
     redis_url: str, key: str, store: redis.asyncio.Redis
@@ -161,9 +172,218 @@ async def test_a_script_flushed_from_the_server_is_loaded_again(
         await limiter.acquire()
 
 
+# -- many callers at once, one connection -----------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_a_thousand_callers_at_once_are_all_served_paced_on_one_connection(
+    redis_url: str, key: str, store: redis.asyncio.Redis
+) -> None:
+    callers, rate = 1000, 2000.0
+    name = f"limiter-{uuid.uuid4().hex}"
+    finished: list[float] = []
+    refused: list[ct.RateLimiterError] = []
+
+    async def caller(limiter: RedisRateLimiter) -> None:
+        try:
+            await limiter.acquire()
+        except ct.RateLimiterError as exc:
+            refused.append(exc)
+        else:
+            finished.append(time.perf_counter())
+
+    async with RedisRateLimiter(f"{redis_url}?client_name={name}", rate=rate, key=key) as limiter:
+        async with anyio.create_task_group() as group:
+            for _ in range(callers):
+                group.start_soon(caller, limiter)
+        # The pool keeps every connection it opened until aclose().
+        opened = [c for c in await store.client_list() if c["name"] == name]
+    assert refused == []
+    assert len(finished) == callers
+    assert len(opened) == 1, opened
+    # Each holds a start time of its own, one interval after the one before:
+    # never sooner than that (the bound is on slowness only, the rate is the spec).
+    spread = max(finished) - min(finished)
+    print(f"{callers} callers at {rate:g}/s: spread {spread:.3f} s, connections {len(opened)}")
+    assert spread >= (callers - 1) / rate - 0.1, spread
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_a_session_gathering_150_requests_sends_them_all(redis_url: str, key: str) -> None:
+    fake = FakeCrowdTwist()
+    async with (
+        RedisRateLimiter(redis_url, rate=500, key=key) as limiter,
+        ct.Session(
+            api_key=fake.api_key,
+            base_url=fake.base_url,
+            transport=fake.transport(),
+            rate_limit=limiter,
+            max_concurrency=4,
+        ) as session,
+    ):
+        # The Session asks the limiter before it takes a concurrency slot:
+        # all 150 wait on the limiter at once.
+        results = await asyncio.gather(
+            *(session.users.usable_coupons(SANDBOX_EMAIL, id_type="email") for _ in range(150)),
+            return_exceptions=True,
+        )
+    failed = [r for r in results if isinstance(r, BaseException)]
+    assert failed == []
+    assert [len(coupons) for coupons in results] == [3] * 150  # type: ignore[arg-type]
+    assert [r.status for r in fake.requests] == [200] * 150
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_a_cancelled_caller_leaves_the_others_served(tmp_path: Path) -> None:
+    cancelled = anyio.CancelScope()
+    served: list[int] = []
+
+    async def first(limiter: RedisRateLimiter) -> None:
+        with cancelled:
+            await limiter.acquire()
+            served.append(0)
+
+    async def other(limiter: RedisRateLimiter, n: int) -> None:
+        await limiter.acquire()
+        served.append(n)
+
+    with running_redis(tmp_path) as server:
+        async with RedisRateLimiter(server.url, rate=1000, key="k", timeout=10.0) as limiter:
+            await limiter.acquire()  # connected, so the round trips below wait on Redis only
+            server.pause()
+            try:
+                async with anyio.create_task_group() as group:
+                    # The first caller and four more in one round trip, held by
+                    # the frozen Redis, five more waiting for the next; the
+                    # first (the one that set the round trips going) is cancelled.
+                    group.start_soon(first, limiter)
+                    for n in range(1, 5):
+                        group.start_soon(other, limiter, n)
+                    await anyio.sleep(0.1)
+                    for n in range(5, 10):
+                        group.start_soon(other, limiter, n)
+                    await anyio.sleep(0.1)
+                    cancelled.cancel()
+                    await anyio.sleep(0.1)
+                    server.resume()
+            finally:
+                server.resume()
+    assert cancelled.cancelled_caught
+    assert sorted(served) == list(range(1, 10))
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_closing_the_limiter_tells_the_callers_still_waiting(tmp_path: Path) -> None:
+    errors: list[ct.RateLimiterError] = []
+
+    async def caller(limiter: RedisRateLimiter) -> None:
+        with pytest.raises(ct.RateLimiterError) as caught:
+            await limiter.acquire()
+        errors.append(caught.value)
+
+    with running_redis(tmp_path) as server:
+        limiter = RedisRateLimiter(server.url, rate=1000, key="crowdtwist:program:7", timeout=10.0)
+        await limiter.acquire()
+        server.pause()
+        try:
+            with anyio.fail_after(5):  # far less than the timeout: aclose() answered them
+                async with anyio.create_task_group() as group:
+                    for _ in range(3):
+                        group.start_soon(caller, limiter)
+                    await anyio.sleep(0.1)
+                    await limiter.aclose()
+        finally:
+            server.resume()
+    assert [str(error) for error in errors] == [
+        "the rate limiter was closed while the caller waited (key 'crowdtwist:program:7')"
+    ] * 3
+    assert all(e.__context__ is None and e.__cause__ is None for e in errors)
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_a_frozen_redis_fails_each_caller_within_its_timeout_without_socket_timeouts(
+    tmp_path: Path,
+) -> None:
+    """The limiter's own bound, not the client's: this client has no socket timeouts."""
+    timeout = 2.0
+    took: list[float] = []
+
+    async def caller() -> None:
+        started = time.monotonic()
+        with pytest.raises(ct.RateLimiterError) as caught:
+            await limiter.acquire()
+        took.append(time.monotonic() - started)
+        assert str(caught.value) == (
+            f"the rate limiter's Redis did not answer within {timeout} s (key 'k')"
+        )
+
+    with running_redis(tmp_path) as server:
+        # redis-py's own default is a 5 s socket timeout: none at all here.
+        client = redis.asyncio.Redis.from_url(
+            server.url, socket_timeout=None, socket_connect_timeout=None
+        )
+        try:
+            limiter = RedisRateLimiter(client, rate=1000, key="k", timeout=timeout)
+            await limiter.acquire()
+            server.pause()
+            try:
+                with anyio.fail_after(30):
+                    async with anyio.create_task_group() as group:
+                        group.start_soon(caller)
+                        # The second arrives while the first's round trip is out:
+                        # its timeout counts from its own start, not from when
+                        # the first's runs out.
+                        await anyio.sleep(0.1)
+                        group.start_soon(caller)
+            finally:
+                server.resume()
+            await limiter.acquire()  # and once Redis is back, so is the limiter
+        finally:
+            await client.aclose()
+    assert len(took) == 2
+    for elapsed in took:
+        assert timeout <= elapsed < timeout + 1.0, took
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_a_connection_that_stops_answering_is_given_up_for_a_new_one(
+    redis_server: RedisServer,
+) -> None:
+    """A peer gone without a reset (a partition, a failover) on a client with no
+    socket timeouts: the round trip is given up after `timeout`, not only its
+    callers, so the next round trip is sent on a fresh connection."""
+    # Each step takes a second at most; a hung round trip fails the test here.
+    with anyio.fail_after(30):
+        async with stalling_proxy(redis_server.port) as proxy:
+            client = redis.asyncio.Redis.from_url(
+                proxy.url, socket_timeout=None, socket_connect_timeout=None
+            )
+            try:
+                limiter = RedisRateLimiter(client, rate=1000, key="k", timeout=1.0)
+                await limiter.acquire()
+                assert proxy.connections == 1
+                proxy.stall()
+                with pytest.raises(ct.RateLimiterError) as caught:
+                    await limiter.acquire()
+                assert str(caught.value) == (
+                    "the rate limiter's Redis did not answer within 1.0 s (key 'k')"
+                )
+                await limiter.acquire()
+                assert proxy.connections == 2
+            finally:
+                await client.aclose()
+
+
 # -- every attempt takes a token ---------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_every_attempt_takes_a_token_retries_included(
     redis_url: str, key: str, store: redis.asyncio.Redis, fast_retries: None
@@ -201,6 +421,29 @@ async def test_every_attempt_takes_a_token_retries_included(
         ({"rate": -5.0}, ValueError, "rate must be positive and finite, got -5.0"),
         ({"rate": math.inf}, ValueError, "rate must be positive and finite, got inf"),
         ({"rate": math.nan}, ValueError, "rate must be positive and finite, got nan"),
+        (
+            {"rate": 1e-300},
+            ValueError,
+            "rate must be from 1/86400 (one request a day) to 1000000 requests per second, "
+            "got 1e-300",
+        ),
+        (
+            {"rate": 1 / 86_400 * 0.999},
+            ValueError,
+            "rate must be from 1/86400 (one request a day) to 1000000 requests per second, "
+            f"got {1 / 86_400 * 0.999!r}",
+        ),
+        (
+            {"rate": 1_000_001},
+            ValueError,
+            "rate must be from 1/86400 (one request a day) to 1000000 requests per second, "
+            "got 1000001",
+        ),
+        (
+            {"timeout": 1e300},
+            ValueError,
+            "timeout must be at most 86400 seconds (a day), got 1e+300",
+        ),
         ({"burst": 0}, ValueError, "burst must be at least 1, got 0"),
         ({"burst": 2.0}, TypeError, "burst must be an int, got float"),
         ({"timeout": 0}, ValueError, "timeout must be positive and finite, got 0"),
@@ -220,6 +463,21 @@ def test_arguments_are_checked(
     with pytest.raises(error) as caught:
         RedisRateLimiter("redis://127.0.0.1:1/0", **arguments)
     assert str(caught.value) == message
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_the_slowest_and_fastest_rates_taken_work(
+    redis_url: str, key: str, store: redis.asyncio.Redis
+) -> None:
+    async with RedisRateLimiter(redis_url, rate=1 / 86_400, key=key, timeout=86_400) as daily:
+        await daily.acquire()
+        # The next start a day on, and the key kept until then.
+        assert 86_400 - 60 <= await daily._reserve() <= 86_400
+        assert 2 * 86_400_000 - 60_000 <= await store.pttl(key) <= 2 * 86_400_000 + 1
+    async with RedisRateLimiter(redis_url, rate=1_000_000, key=key + ":fast") as fast:
+        for _ in range(3):
+            await fast.acquire()
 
 
 def test_only_a_url_or_an_asyncio_client_is_taken() -> None:
@@ -285,6 +543,7 @@ async def test_errors_mask_the_password_and_chain_nothing() -> None:
         assert "s3cr" not in shown
 
 
+@pytest.mark.slow
 def test_importing_the_package_does_not_import_redis() -> None:
     code = (
         "import sys, crowdtwist_async as ct\n"
@@ -315,6 +574,7 @@ def test_without_redis_py_the_error_names_the_extra(monkeypatch: pytest.MonkeyPa
     assert info.value.name == "redis"
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["trio"])
 async def test_under_trio_it_is_refused_at_construction(redis_url: str) -> None:
@@ -323,6 +583,7 @@ async def test_under_trio_it_is_refused_at_construction(redis_url: str) -> None:
     assert str(info.value) == NEEDS_ASYNCIO
 
 
+@pytest.mark.slow
 def test_under_trio_one_made_outside_a_loop_is_refused_at_first_acquire(
     redis_url: str, key: str
 ) -> None:
@@ -338,6 +599,7 @@ def test_under_trio_one_made_outside_a_loop_is_refused_at_first_acquire(
     anyio.run(then_on_asyncio, backend="asyncio")
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_a_client_passed_in_is_left_open_one_made_from_a_url_is_closed(
     redis_url: str, key: str, store: redis.asyncio.Redis
@@ -408,6 +670,7 @@ async def run_until_refused(
     return errors, latest, len(fake.requests)
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_redis_stopped_during_a_run_fails_the_next_requests_fast(
     tmp_path: Path,
@@ -425,6 +688,7 @@ async def test_redis_stopped_during_a_run_fails_the_next_requests_fast(
     print(f"Redis stopped: every task had its RateLimiterError {latest:.3f} s later")
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_redis_frozen_during_a_run_fails_the_next_requests_within_the_timeout(
     tmp_path: Path,
@@ -518,6 +782,7 @@ def served() -> Iterator[tuple[FakeCrowdTwist, str]]:
         yield fake, url
 
 
+@pytest.mark.slow
 def test_four_processes_share_one_rate_and_local_limits_do_not(
     served: tuple[FakeCrowdTwist, str], redis_url: str, key: str, tmp_path: Path
 ) -> None:
@@ -535,6 +800,7 @@ def test_four_processes_share_one_rate_and_local_limits_do_not(
     assert local > 200, local
 
 
+@pytest.mark.slow
 def test_a_process_killed_partway_leaves_the_others_at_the_shared_rate(
     served: tuple[FakeCrowdTwist, str], redis_url: str, key: str, tmp_path: Path
 ) -> None:
