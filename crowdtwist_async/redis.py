@@ -46,9 +46,10 @@ connection busy however many requests wait on it.
 **When Redis cannot answer.** A caller waits at most `timeout` for its start
 time, from when it asks, and each round trip is given up after `timeout` too
 (`anyio.fail_after`, plus the socket timeouts of a client built from a URL),
-whatever socket timeouts a client of yours has. Past it, or when Redis refuses the connection or answers with an
-error, `acquire()` raises `crowdtwist_async.RateLimiterError` naming the key
-and the timeout, and the request is not sent. Nothing falls back to a local
+whatever socket timeouts a client of yours has. Past it, or when Redis
+refuses the connection or answers with an error, `acquire()` raises
+`crowdtwist_async.RateLimiterError` naming the key and the timeout, and the
+request is not sent. Nothing falls back to a local
 limit on its own: a silent fallback would let every process run at the whole
 program's rate at once. Catch the error and choose, e.g. a Session with
 `rate_limit=<this process's share>`.
