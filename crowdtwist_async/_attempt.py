@@ -3,23 +3,34 @@
 `Sender` is what a Session and the copies `with_options` makes of it share
 for talking to the network: the HTTP client, the concurrency slots and the
 pacer. It knows nothing of retries (`_retry`) or of what a body means
-(`_protocol`); it turns httpx's failures into the SDK's own, with the key
-left out.
+(`_protocol`). Whatever the stack below raises (httpx, httpcore, h11,
+aiohttp, a decoder, a transport of the caller's) comes out as the SDK's own
+error, built after the failure was handled, so nothing of the original (its
+request, whose URL or headers hold the key) is chained to it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
+import weakref
 from typing import Final, Protocol, runtime_checkable
 
 import anyio
 import httpx
 
 from ._config import Limits, Timeout
-from ._exceptions import APIConnectionError, APITimeoutError, ResponseDecodeError
-from ._redact import KeyMask
+from ._exceptions import (
+    APIConnectionError,
+    APITimeoutError,
+    CrowdTwistError,
+    ResponseDecodeError,
+    excerpt,
+)
+from ._loops import running_library
+from ._redact import KeyMask, mask_query_keys
 
 __all__ = ["RateLimiter", "Response", "Sender"]
 
@@ -31,6 +42,12 @@ _DRAIN_LIMIT: Final = 1024 * 1024
 
 #: What one attempt gives back: the status, the headers and the whole body.
 Response = tuple[int, httpx.Headers, bytes]
+
+#: Why a Session refuses to run on a second event loop (see `Sender.check_loop`).
+OTHER_LOOP: Final = (
+    "this Session's connections belong to another event loop: "
+    "make a Session on the loop that uses it"
+)
 
 
 @runtime_checkable
@@ -83,7 +100,7 @@ class _Pacer:
 class Sender:
     """Sends one attempt of a request within the session's limits."""
 
-    __slots__ = ("_limiter", "_max_body", "_pacer", "client")
+    __slots__ = ("_limiter", "_loop", "_max_body", "_pacer", "client")
 
     def __init__(
         self, client: httpx.AsyncClient, limits: Limits, limiter: RateLimiter | None = None
@@ -97,6 +114,41 @@ class Sender:
         if limiter is None and limits.rate_limit is not None:
             self._pacer = _Pacer(limits.rate_limit)
         self._max_body = limits.max_body_bytes
+        # The event loop (asyncio's loop, trio's token) of the first request.
+        self._loop: weakref.ref[object] | None = None
+
+    def check_loop(self) -> None:
+        """Refuse to send on another event loop than the first request's.
+
+        Pooled connections, the slots and the pacer belong to the loop that
+        made them: on another, they fail later and obscurely ("Event loop is
+        closed", a hang). Raised before anything is sent.
+        """
+        current = _running_loop()
+        if current is None:
+            return
+        bound = self._loop
+        if bound is None:
+            self._loop = weakref.ref(current)
+        elif bound() is not current:
+            raise RuntimeError(OTHER_LOOP)
+
+    def on_another_loop(self) -> bool:
+        """Whether a request was sent, and on another event loop than this one."""
+        bound = self._loop
+        return bound is not None and bound() is not _running_loop()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client, on the loop its connections belong to.
+
+        Called on another loop (the first one closed, or running elsewhere),
+        it closes nothing: the connections' sockets are registered with that
+        loop, and awaiting them here fails ("Event loop is closed") or touches
+        a loop from outside it. They are closed when garbage-collected, as
+        they would have been had `aclose` not been called.
+        """
+        if not self.on_another_loop():
+            await self.client.aclose()
 
     async def send(
         self,
@@ -110,35 +162,43 @@ class Sender:
 
         *auth*, when given, signs the request (its flow runs in this attempt).
 
-        Raises `APITimeoutError` or `APIConnectionError` (never an httpx
-        exception, whose request and text may hold the key *mask* hides), or
-        `ResponseDecodeError` for a body over the cap.
+        Raises `APITimeoutError`, `APIConnectionError` (retried), or
+        `ResponseDecodeError` for a body over the cap or one that does not
+        decode (not retried: the same bytes would come back); a
+        `RuntimeError` for a closed client or another event loop. Never an
+        exception of the stack below, and nothing chained: their request and
+        text may hold the key, which *mask* hides in the text kept.
         """
+        self.check_loop()
         # Pace first, then take a slot: a request waiting for its start time
         # must not hold a slot another could use.
         if self._pacer is not None:
             await self._pacer.acquire()
         async with self._limiter:
             started = time.perf_counter()
+            status: int | None = None
+            failure: Exception | None = None
             try:
                 with anyio.fail_after(limits.total):
                     response = await self.client.send(
                         request, stream=True, follow_redirects=False, auth=auth
                     )
+                    status = response.status_code
                     try:
-                        body = await self._read_capped(response)
+                        body = await self._read_capped(response, mask)
                     finally:
                         await response.aclose()
-            # httpx's exceptions hold the request, whose URL may hold the key,
-            # and a proxy error's text may too: the message is rebuilt with the
-            # key redacted and the original is kept out of tracebacks.
-            except (httpx.TimeoutException, TimeoutError) as exc:
-                raise APITimeoutError(f"GET {path} timed out ({type(exc).__name__})") from None
-            except httpx.TransportError as exc:
-                detail = mask(str(exc))
-                raise APIConnectionError(
-                    f"GET {path} failed: {type(exc).__name__}: {detail}"
-                ) from None
+            except CrowdTwistError:
+                raise  # the body's own errors, made here with nothing chained
+            except Exception as exc:  # every failure below becomes the SDK's
+                failure = exc
+            if failure is not None:
+                # Raised outside the except block, so that the original does
+                # not ride along as __context__ (`from None` only hides it
+                # from tracebacks, not from code that walks the chain).
+                error = _translate(failure, path, mask, status)
+                del failure
+                raise error
         log.debug(
             "GET %s -> %d (%d bytes, %.0f ms)",
             path,
@@ -148,8 +208,9 @@ class Sender:
         )
         return response.status_code, response.headers, body
 
-    async def _read_capped(self, response: httpx.Response) -> bytes:
-        """Read the body, refusing one larger than the cap before reading it all."""
+    async def _read_capped(self, response: httpx.Response, mask: KeyMask) -> bytes:
+        """Read and decode the body, refusing one larger than the cap (decoded)
+        before reading it all, and one that does not decode."""
         limit = self._max_body
         headers = response.headers
         declared = headers.get("content-length")
@@ -160,25 +221,60 @@ class Sender:
                 # HTTP/1.1 frames the body by its Content-Length: no more can
                 # come. A compressed body could still unpack past the cap.
                 return await response.aread()
+        if response.is_stream_consumed:
+            # Built in memory (a transport that passed `content=`): httpx
+            # has read and decoded it already.
+            body = response.content
+            if len(body) > limit:
+                raise _too_large(response.status_code, f"over {len(body)} bytes", limit)
+            return body
+        # httpx's own decoders for the Content-Encoding (gzip, deflate, and
+        # br or zstd when their packages are installed), run here on the raw
+        # bytes rather than inside httpx's body iterator: one that fails
+        # there would leave the iterators below it suspended.
+        decoder = response._get_content_decoder()
         chunks: list[bytes] = []
         size = 0
+        overflow = 0
+        undecodable: str | None = None
         # Leaving httpx's body iterator early would leave its nested async
-        # generators suspended, and trio warns when it collects those. So an
-        # oversized body is stopped from the inside: cancel, and the next network
-        # read raises through every layer. A stream that never awaits (an
-        # in-memory one) is abandoned after a few more chunks instead.
+        # generators suspended, and trio warns when it collects those. So a
+        # body that is oversized or does not decode is stopped from the
+        # inside: cancel, and the next network read raises through every
+        # layer. A stream that never awaits (an in-memory one) is abandoned
+        # after a few more chunks instead.
         with anyio.CancelScope() as cut:
-            async for chunk in response.aiter_bytes():
+            async for raw in response.aiter_raw():
+                if cut.cancel_called:
+                    overflow += len(raw)
+                    if overflow > _DRAIN_LIMIT:
+                        break
+                    continue
+                try:
+                    chunk = decoder.decode(raw)
+                except httpx.DecodingError as exc:
+                    undecodable = str(exc)
+                    cut.cancel()
+                    continue
                 size += len(chunk)
                 if size <= limit:
                     chunks.append(chunk)
-                elif not cut.cancel_called:
+                else:
                     cut.cancel()
-                    overflow = size
-                elif size - overflow > _DRAIN_LIMIT:
-                    break
-        if cut.cancel_called:
-            raise _too_large(response.status_code, f"over {overflow} bytes", limit)
+            if not cut.cancel_called:
+                try:
+                    chunk = decoder.flush()
+                except httpx.DecodingError as exc:
+                    undecodable = str(exc)
+                else:
+                    size += len(chunk)
+                    if size <= limit:
+                        chunks.append(chunk)
+        if undecodable is not None:
+            encoding = headers.get("content-encoding", "")
+            raise _undecodable(response.status_code, encoding, undecodable, mask)
+        if size > limit:
+            raise _too_large(response.status_code, f"over {size} bytes", limit)
         return b"".join(chunks)
 
 
@@ -187,3 +283,53 @@ def _too_large(status: int, detail: str, limit: int) -> ResponseDecodeError:
         f"HTTP {status} response body is too large ({detail}; the limit is {limit} bytes)",
         status_code=status,
     )
+
+
+def _undecodable(
+    status: int | None, encoding: str | None, detail: str, mask: KeyMask
+) -> ResponseDecodeError:
+    """A body its Content-Encoding does not describe: a server bug, not retried."""
+    where = "response body" if status is None else f"HTTP {status} response body"
+    how = "" if encoding is None else f" ({_shown(encoding, mask)})"
+    return ResponseDecodeError(
+        f"{where} could not be decoded{how}: {_shown(detail, mask)}", status_code=status
+    )
+
+
+def _shown(text: str, mask: KeyMask) -> str:
+    """*text* from below the SDK, fit for an SDK error: the key masked in
+    every form (then cut short: an echo of the request can be long)."""
+    return excerpt(mask(mask_query_keys(text)))
+
+
+def _translate(
+    exc: Exception, path: str, mask: KeyMask, status: int | None
+) -> CrowdTwistError | RuntimeError:
+    """The SDK's error for a failure of the stack below, holding none of it.
+
+    A timeout, and anything that broke the exchange (a refused or dropped
+    connection, a reply that is not HTTP, an exception of a transport or of
+    a library below that no mapping foresaw), is retried. A body that does
+    not decode is a `ResponseDecodeError`, not retried. A `RuntimeError`
+    (a closed client, another event loop) stays one: it is a lifecycle error.
+    """
+    kind = type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+        return APITimeoutError(f"GET {path} timed out ({kind})")
+    if isinstance(exc, httpx.DecodingError):
+        return _undecodable(status, None, str(exc), mask)
+    if isinstance(exc, RuntimeError):
+        return RuntimeError(_shown(str(exc), mask))
+    return APIConnectionError(f"GET {path} failed: {kind}: {_shown(str(exc), mask)}")
+
+
+def _running_loop() -> object | None:
+    """What identifies the running event loop: asyncio's loop, or trio's run."""
+    library = running_library()
+    if library == "asyncio":
+        return asyncio.get_running_loop()
+    if library == "trio":
+        import trio
+
+        return trio.lowlevel.current_trio_token()
+    return None

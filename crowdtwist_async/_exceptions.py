@@ -44,6 +44,9 @@ __all__ = [
 #: How much of an unexpected body an exception keeps, in characters.
 BODY_EXCERPT_CHARS = 500
 
+#: What marks text cut short.
+CUT = "…"
+
 
 def excerpt(body: str | bytes | None) -> str:
     """Return at most `BODY_EXCERPT_CHARS` of *body* as text, marking a cut."""
@@ -51,7 +54,7 @@ def excerpt(body: str | bytes | None) -> str:
         return ""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     if len(text) > BODY_EXCERPT_CHARS:
-        return text[:BODY_EXCERPT_CHARS] + "…"
+        return text[:BODY_EXCERPT_CHARS] + CUT
     return text
 
 

@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import logging
 import re
-import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Final
 from urllib.parse import quote, quote_plus
 
-from ._exceptions import CrowdTwistError
+from ._exceptions import CUT, CrowdTwistError
 
 MASK: Final = "***"
+
+#: The shortest start of the key masked at the end of cut-short text: fewer
+#: characters give nothing away, and would mask ordinary words.
+_MIN_CUT_PREFIX: Final = 4
 
 _API_KEY_PARAM: Final = re.compile(r"((?:^|[?&;\s])api_key=)[^&#\s\"']+", re.IGNORECASE)
 
@@ -60,27 +63,46 @@ class KeyMask:
 
     The match ignores case, so `%2b` is found as well as `%2B`; a string that
     differs from the key only in case is masked too, which costs nothing.
-    Without a key (a session signing with an `httpx.Auth`) it masks nothing.
+    Text cut short with `…` (an excerpt of a body) that ends in the first
+    characters of a form has them masked too. Without a key (a session
+    signing with an `httpx.Auth`) it masks nothing.
     """
 
-    __slots__ = ("_pattern",)
+    __slots__ = ("_forms", "_pattern")
 
     def __init__(self, secret: str | None) -> None:
         self._pattern: re.Pattern[str] | None = None
+        self._forms: tuple[str, ...] = ()
         if secret:
             forms = {secret, quote_plus(secret), quote(secret, safe="")}
             # Longest first, so that an encoded form is masked whole rather
             # than around a shorter form found inside it.
             alternatives = sorted(forms, key=len, reverse=True)
             self._pattern = re.compile("|".join(map(re.escape, alternatives)), re.IGNORECASE)
+            self._forms = tuple(form.lower() for form in alternatives)
 
     def __call__(self, text: str) -> str:
         """*text* with every form of the key replaced by `***`."""
-        return text if self._pattern is None else self._pattern.sub(MASK, text)
+        if self._pattern is None:
+            return text
+        text = self._pattern.sub(MASK, text)
+        if text.endswith(CUT):
+            text = self._mask_cut_tail(text)
+        return text
 
     def found_in(self, text: str) -> bool:
         """Whether *text* holds the key in any form."""
         return self._pattern is not None and self._pattern.search(text) is not None
+
+    def _mask_cut_tail(self, text: str) -> str:
+        """Mask the start of a form that an excerpt's cut left at its end."""
+        head = text[: -len(CUT)]
+        for form in self._forms:
+            # Longest first: mask as much of the form as the tail holds.
+            for length in range(len(form) - 1, _MIN_CUT_PREFIX - 1, -1):
+                if head[-length:].lower() == form[:length]:
+                    return head[:-length] + MASK + CUT
+        return text
 
 
 class _MaskApiKeys(logging.Filter):
@@ -134,16 +156,74 @@ def install_log_filter(names: Iterable[str] = DEFAULT_LOGGERS) -> None:
 
 
 def scrub(exc: CrowdTwistError, mask: KeyMask) -> None:
-    """Mask the key in every text *exc* holds, and cut causes that hold it.
+    """Mask the key in every text *exc* holds, and cut a chain that may hold it.
 
-    An error page or a record may echo the request URL back, key included,
-    into the message, the body, the request id or any other attribute.
+    The last guard before an SDK error leaves a public call. Errors of the
+    network are built with nothing chained (`_attempt`), but an error made
+    from the response can quote it, and an error page or a record may echo
+    the request URL back, key included, into the message, the body, the
+    request id or any other attribute: those texts are masked here.
+
+    Two kinds of chain are left by parsing the body. A hidden `__context__`
+    (`raise ... from None` inside an except block: the JSON decoder's error,
+    holding the whole body) is dropped: tracebacks never show it, and only
+    code that walks the chain would find it. A shown cause (the error a
+    record's structuring raised) is kept for diagnosis, unless the key, an
+    `api_key=` value or a credential header is found anywhere in it.
     """
     for name, value in vars(exc).items():
         if isinstance(value, str):
             setattr(exc, name, mask(value))
     exc.args = tuple(mask(arg) if isinstance(arg, str) else arg for arg in exc.args)
-    if mask.found_in("".join(traceback.format_exception(exc))):
-        # The key is in a chained exception we cannot edit: leave it out.
+    if exc.__suppress_context__ and exc.__cause__ is None:
+        exc.__context__ = None
+    chained = (exc.__cause__, exc.__context__)
+    if any(_holds_secret(link, mask, set(), 0) for link in chained if link is not None):
         exc.__cause__ = None
+        exc.__context__ = None
         exc.__suppress_context__ = True
+
+
+#: How deep `_holds_secret` looks into what an exception holds.
+_MAX_DEPTH: Final = 8
+
+_LEAVES: Final = (type(None), bool, int, float, complex, type)
+
+
+def _holds_secret(obj: object, mask: KeyMask, seen: set[int], depth: int) -> bool:
+    """Whether *obj*, or anything it holds, shows the key or a credential."""
+    if isinstance(obj, bytes | bytearray):
+        obj = bytes(obj).decode("latin-1")
+    if isinstance(obj, str):
+        return mask.found_in(obj) or mask_query_keys(obj) != obj
+    if isinstance(obj, _LEAVES) or id(obj) in seen or depth > _MAX_DEPTH:
+        return False
+    seen.add(id(obj))
+    try:
+        shown = repr(obj)
+    except Exception:  # a broken repr shows nothing
+        shown = ""
+    if _holds_secret(shown, mask, seen, depth):
+        return True
+    return any(_holds_secret(child, mask, seen, depth + 1) for child in _held(obj))
+
+
+def _held(obj: object) -> Iterator[object]:
+    """What *obj* holds: its chain, its items, its attributes."""
+    if isinstance(obj, BaseException):
+        yield str(obj)
+        yield obj.args
+        yield obj.__cause__
+        yield obj.__context__
+        yield getattr(obj, "__notes__", None)
+        yield getattr(obj, "exceptions", None)  # an exception group's
+    if isinstance(obj, Mapping):
+        yield from obj.keys()
+        yield from obj.values()
+    elif isinstance(obj, list | tuple | set | frozenset):
+        yield from obj
+    yield from getattr(obj, "__dict__", {}).values()
+    for cls in type(obj).__mro__:
+        for name in getattr(cls, "__slots__", ()):
+            if name not in ("__dict__", "__weakref__"):
+                yield getattr(obj, name, None)

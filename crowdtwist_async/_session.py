@@ -341,15 +341,23 @@ class Session:
         Requests still running (in other tasks) end at once with a
         RuntimeError; later ones are refused. Idempotent. On a copy made by
         `with_options()` this does nothing: the original owns the connections.
+        Called on another event loop than the one the session's requests ran
+        on, it marks the session closed and leaves that loop's connections to
+        the garbage collector: they cannot be closed from here.
         """
         shared = self._shared
         if self._derived or shared.state is _State.CLOSED:
             return
         shared.state = _State.CLOSED
+        if shared.sender.on_another_loop():
+            # Used on one event loop, closed on another: the requests still
+            # in flight, and the connections, belong to that loop and cannot
+            # be touched from this one (see `Sender.aclose`).
+            return
         for scope in shared.in_flight:
             scope.cancel()
         if shared.owns_client:
-            await shared.sender.client.aclose()
+            await shared.sender.aclose()
 
     def _check_open(self) -> None:
         if self._shared.state is _State.CLOSED:

@@ -4,11 +4,19 @@
 127.0.0.1. A test gives it a `script`: a function of (page, attempt) that
 returns a `Fault`, or None for the normal page. The app records every request
 it saw, so tests assert exactly which pages were asked for and how often.
+
+`RawServer` is for what no ASGI server would send: broken framing, bad
+header bytes, a reply that is not HTTP. It answers every request with bytes
+a test writes (from the request's own head, to echo it), in a thread, so
+it serves tests on asyncio and trio alike.
 """
 
 from __future__ import annotations
 
 import json
+import socket
+import struct
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,6 +52,9 @@ class Fault:
     trickle: float | None = None
     #: The body is the request's path and query, as some error pages echo it.
     echo: bool = False
+    #: Send the body in chunks of this many bytes without a Content-Length
+    #: (chunked transfer encoding), instead of in one piece with it.
+    chunked: int | None = None
 
 
 class ResetConnection(Exception):
@@ -122,10 +133,17 @@ class FaultServer:
             body = self.page_json(page) if fault.body is None else fault.body
         headers = [
             (b"content-type", fault.content_type.encode()),
-            (b"content-length", str(len(body)).encode()),
             *((k.encode(), v.encode()) for k, v in fault.headers),
         ]
+        if fault.chunked is None:
+            headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": fault.status, "headers": headers})
+        if fault.chunked is not None:
+            for start in range(0, len(body), fault.chunked):
+                part = body[start : start + fault.chunked]
+                await send({"type": "http.response.body", "body": part, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+            return
         if fault.trickle is not None:
             await self._trickle(receive, send, body, fault.trickle)
             return
@@ -156,6 +174,83 @@ class FaultServer:
         for _ in range(fault.stream_bytes // len(chunk)):
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
+
+
+Reply = Callable[[bytes], bytes]
+
+
+class RawServer:
+    """A loopback TCP server that answers each request with raw bytes.
+
+    *reply* gets the request's head (request line and headers) and returns
+    what to write back, byte for byte; then the connection is closed, with a
+    TCP reset when *reset* is set. One request per connection. `requests`
+    holds every head received, so tests count the attempts.
+    """
+
+    def __init__(self, reply: Reply, *, reset: bool = False) -> None:
+        self.reply = reply
+        self.reset = reset
+        self.requests: list[bytes] = []
+        self._lock = threading.Lock()
+
+    def handle(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5.0)
+            head = b""
+            try:
+                while b"\r\n\r\n" not in head:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    head += data
+                with self._lock:
+                    self.requests.append(head)
+                conn.sendall(self.reply(head))
+                if self.reset:
+                    # Linger on, for zero seconds: close() sends a RST.
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    return
+                # A FIN after the reply; then wait (briefly) for the client to
+                # close its side, so no unread byte turns the close into a RST.
+                conn.shutdown(socket.SHUT_WR)
+                conn.settimeout(1.0)
+                while conn.recv(65536):
+                    pass
+            except OSError:
+                return
+
+
+@contextmanager
+def serve_raw(server: RawServer) -> Iterator[str]:
+    """Serve *server* on a free port of 127.0.0.1 in threads; yield its base URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+    workers: list[threading.Thread] = []
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            worker = threading.Thread(target=server.handle, args=(conn,), daemon=True)
+            workers.append(worker)
+            worker.start()
+
+    acceptor = threading.Thread(target=accept, name="raw-server", daemon=True)
+    acceptor.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        acceptor.join()
+        listener.close()
+        for worker in workers:
+            worker.join(timeout=5.0)
 
 
 @contextmanager
