@@ -88,6 +88,7 @@ def connector(transport: AiohttpTransport) -> aiohttp.BaseConnector:
 # -- choosing the backend ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_importing_the_package_does_not_import_aiohttp() -> None:
     code = (
         "import sys, crowdtwist_async as ct\n"
@@ -397,6 +398,7 @@ def test_proxy_credentials_travel_in_a_header() -> None:
 # -- logging -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_aiohttp_logger_masks_the_key(caplog: pytest.LogCaptureFixture) -> None:
     ct.Session(API_KEY, base_url=BASE_URL, http_backend="aiohttp")
     assert all(_FILTER in logging.getLogger(name).filters for name in AIOHTTP_LOGGERS)

@@ -86,6 +86,7 @@ async def until(condition: Any) -> None:
             await anyio.sleep(0.001)
 
 
+@pytest.mark.slow
 @pytest.mark.asyncio
 @pytest.mark.parametrize("how", ["break", "cancel", "raise", "aclose"])
 async def test_abandoning_an_entered_listing_mid_body_cleans_up(how: str, watched: Watched) -> None:
@@ -115,6 +116,7 @@ async def test_abandoning_an_entered_listing_mid_body_cleans_up(how: str, watche
         assert asyncio.all_tasks() == {asyncio.current_task()}
 
 
+@pytest.mark.slow
 @pytest.mark.asyncio
 @pytest.mark.parametrize("how", ["break", "cancel", "aclose-elsewhere"])
 async def test_abandoning_a_plain_listing_mid_body_cleans_up(how: str, watched: Watched) -> None:
@@ -146,6 +148,7 @@ async def _read_all(rewards: ct.AsyncPaginator[ct.Reward]) -> None:
         pass
 
 
+@pytest.mark.slow
 @pytest.mark.asyncio
 async def test_closing_the_session_ends_a_listing_in_flight(watched: Watched) -> None:
     ledger, client = watched

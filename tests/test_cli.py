@@ -58,12 +58,14 @@ def sandbox_ids() -> list[str]:
     return [json.loads(line)["id"] for line in result.stdout.splitlines()]
 
 
+@pytest.mark.slow
 def test_ndjson_is_one_reward_per_line(sandbox_ids: list[str]) -> None:
     # The sandbox user has about 200 rewards over about 20 pages, each once.
     assert len(sandbox_ids) == 203
     assert len(set(sandbox_ids)) == 203
 
 
+@pytest.mark.slow
 def test_json_is_an_array_of_every_field(sandbox_ids: list[str]) -> None:
     result = cli(*ALICE, "--sandbox", "--format", "json")
     assert result.returncode == 0, result.stderr
@@ -76,6 +78,7 @@ def test_json_is_an_array_of_every_field(sandbox_ids: list[str]) -> None:
     datetime.fromisoformat(first["date_start"])
 
 
+@pytest.mark.slow
 def test_csv_has_a_header_and_a_row_per_reward(sandbox_ids: list[str]) -> None:
     result = cli(*ALICE, "--sandbox", "--format", "csv")
     assert result.returncode == 0, result.stderr
@@ -87,6 +90,7 @@ def test_csv_has_a_header_and_a_row_per_reward(sandbox_ids: list[str]) -> None:
     assert {"name", "subscription_id", "eligibility_type"} <= set(json.loads(segments[0]))
 
 
+@pytest.mark.slow
 def test_table_lists_every_reward(sandbox_ids: list[str]) -> None:
     result = cli(*ALICE, "--sandbox")
     assert result.returncode == 0, result.stderr
@@ -95,6 +99,7 @@ def test_table_lists_every_reward(sandbox_ids: list[str]) -> None:
     assert result.stderr.strip() == "203 rows"
 
 
+@pytest.mark.slow
 def test_include_soldout_and_page_size(sandbox_ids: list[str]) -> None:
     result = cli(*ALICE, "--sandbox", "--format", "ndjson", "--include-soldout", "--page-size", "7")
     assert result.returncode == 0, result.stderr
@@ -103,6 +108,7 @@ def test_include_soldout_and_page_size(sandbox_ids: list[str]) -> None:
     assert set(sandbox_ids) < set(ids)
 
 
+@pytest.mark.slow
 def test_coupons() -> None:
     fake = FakeCrowdTwist(seed=0)
     alice = next(user for user in fake.users if user.email == SANDBOX_EMAIL)
@@ -125,6 +131,7 @@ def test_coupons() -> None:
     assert len(json.loads(with_expired.stdout)) == len(usable) + 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
@@ -177,6 +184,7 @@ def free_port() -> int:
         return port
 
 
+@pytest.mark.slow
 def test_a_connection_failure_exits_1_without_the_key() -> None:
     result = cli(
         *ALICE,
@@ -199,6 +207,7 @@ def served() -> Iterator[tuple[FakeCrowdTwist, str]]:
         yield fake, url
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["auto", "httpx", "aiohttp"])
 def test_against_the_fake_on_a_real_port(
     served: tuple[FakeCrowdTwist, str], sandbox_ids: list[str], backend: str
@@ -221,6 +230,7 @@ def test_against_the_fake_on_a_real_port(
     assert SECRET not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_progress_goes_to_a_terminal_on_stderr_only(tmp_path: Path) -> None:
     controller, terminal = pty.openpty()
     output = tmp_path / "stdout.json"
@@ -273,6 +283,7 @@ def many_rewards() -> Iterator[dict[str, str]]:
         yield {"CROWDTWIST_API_KEY": SECRET, "CROWDTWIST_BASE_URL": url}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["ndjson", "csv", "json", "table"])
 @pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
 def test_a_reader_that_leaves_early_is_not_an_error(
@@ -297,6 +308,7 @@ def test_a_reader_that_leaves_early_is_not_an_error(
     assert process.returncode == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["ndjson", "table"])
 def test_an_unencodable_stdout_is_one_error_line(fmt: str) -> None:
     # The sandbox's titles have non-ASCII characters, e.g. "–".
@@ -310,6 +322,7 @@ def test_an_unencodable_stdout_is_one_error_line(fmt: str) -> None:
 HOSTILE_TITLE = "\x1b]0;pwned\x07 \x1b[31mred\nnext \u202eevil"
 
 
+@pytest.mark.slow
 def test_the_table_shows_server_text_literally(served: tuple[FakeCrowdTwist, str]) -> None:
     fake, url = served
     member = fake.add_user(email="mallory@example.com")
@@ -379,6 +392,7 @@ def test_visible_escapes_exactly_the_control_format_and_separator_characters() -
     assert wrong == []
 
 
+@pytest.mark.slow
 def test_a_server_message_is_escaped_on_stderr(served: tuple[FakeCrowdTwist, str]) -> None:
     fake, url = served
     fake.script(400, json={"error": "bad_request", "message": HOSTILE_TITLE})
@@ -395,6 +409,7 @@ def test_a_server_message_is_escaped_on_stderr(served: tuple[FakeCrowdTwist, str
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "base_url",
     [
@@ -410,6 +425,7 @@ def test_a_refused_base_url_is_not_echoed(base_url: str) -> None:
     assert SECRET not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_ctrl_c_exits_130(served: tuple[FakeCrowdTwist, str]) -> None:
     fake, url = served
     fake.latency = 30.0  # every page hangs, as on a stalled network
@@ -430,6 +446,7 @@ def test_ctrl_c_exits_130(served: tuple[FakeCrowdTwist, str]) -> None:
     assert b"Traceback" not in stderr
 
 
+@pytest.mark.slow
 def test_version_and_help() -> None:
     from crowdtwist_async import __version__
 
@@ -439,6 +456,7 @@ def test_version_and_help() -> None:
     assert "--include-soldout" in helped.stdout
 
 
+@pytest.mark.slow
 def test_the_help_reads_its_defaults_from_the_sdk() -> None:
     from crowdtwist_async._cli import build_parser
 
@@ -477,6 +495,7 @@ def test_the_http_backend_is_aiohttp_where_it_is_installed(
     assert session._http_backend == expected
 
 
+@pytest.mark.slow
 def test_the_sandbox_answers_through_httpx() -> None:
     from crowdtwist_async._cli import _session, build_parser
 

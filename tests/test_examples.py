@@ -432,6 +432,7 @@ def run_script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_export_script_on_the_sandbox(tmp_path: Path) -> None:
     out = tmp_path / "rewards.ndjson"
     args = ("--sandbox", "--id-type", "email", "--out", str(out), ALICE, BOB, NOBODY)
@@ -581,6 +582,7 @@ async def test_consumer_stop_cancels_work_that_outlasts_the_grace(fake: FakeCrow
     assert (consumer.handled, consumer.failed, consumer.unfinished) == (1, 0, [ALICE])
 
 
+@pytest.mark.slow
 def test_consumer_script_on_the_sandbox() -> None:
     result = run_script("event_consumer.py", "--sandbox", "--id-type", "email", ALICE, NOBODY, BOB)
 

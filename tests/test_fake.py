@@ -898,6 +898,7 @@ def command() -> Iterator[list[subprocess.Popen[str]]]:
             process.communicate(timeout=10)
 
 
+@pytest.mark.slow
 def test_the_serve_command(command: list[subprocess.Popen[str]]) -> None:
     port = free_port()
     process = subprocess.Popen(

@@ -163,6 +163,7 @@ async def test_connection_reset_mid_body_is_retried(
     assert server.attempts[3] == 2
 
 
+@pytest.mark.slow
 async def test_connection_reset_every_time_raises_after_earlier_pages(
     server: FaultServer, session: ct.Session
 ) -> None:
@@ -196,6 +197,7 @@ async def test_a_burst_of_503s_then_success(server: FaultServer, session: ct.Ses
     assert sorted(server.attempts.items()) == [(p, 3) for p in range(1, 6)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("form", ["delta-seconds", "http-date"])
 async def test_429_with_retry_after_is_honoured(
     server: FaultServer, session: ct.Session, form: str
@@ -233,6 +235,7 @@ async def test_a_retry_after_beyond_a_minute_raises_rate_limit_error(
     assert server.attempts[2] == 1
 
 
+@pytest.mark.slow
 async def test_a_response_slower_than_the_timeout(
     server: FaultServer, loopback: tuple[Dispatch, str], http_backend: HttpBackend
 ) -> None:
@@ -249,6 +252,7 @@ async def test_a_response_slower_than_the_timeout(
     assert time.monotonic() - started < 4.0
 
 
+@pytest.mark.slow
 async def test_a_slow_first_attempt_then_a_fast_one(
     server: FaultServer, loopback: tuple[Dispatch, str], http_backend: HttpBackend
 ) -> None:
@@ -404,6 +408,7 @@ async def test_an_oversized_body_without_a_length(server: FaultServer, session: 
     assert server.attempts[2] == 1
 
 
+@pytest.mark.slow
 async def test_a_trickling_body_hits_the_total_timeout(
     server: FaultServer, loopback: tuple[Dispatch, str], http_backend: HttpBackend
 ) -> None:
@@ -472,6 +477,7 @@ async def test_a_refused_connection_is_a_connection_error(
     assert "failed: ConnectError:" in str(info.value)
 
 
+@pytest.mark.slow
 async def test_a_server_that_hangs_up_before_answering(http_backend: HttpBackend) -> None:
     hangup = HangUp()
 
@@ -546,6 +552,7 @@ async def test_https_proxy_from_the_environment_is_used(
     assert API_KEY.encode() not in proxy.received
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("auth", ["query", "header"])
 async def test_no_log_record_holds_the_key_in_any_form(
     server: FaultServer,

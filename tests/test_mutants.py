@@ -46,6 +46,7 @@ def url(server: FaultServer) -> Iterator[str]:
 # -- with_options(timeout=) -------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_a_longer_timeout_from_with_options_lets_a_slow_answer_through(
     server: FaultServer, url: str, http_backend: HttpBackend
 ) -> None:
@@ -92,6 +93,7 @@ async def silent() -> AsyncIterator[tuple[Silent, str]]:
         group.cancel_scope.cancel()
 
 
+@pytest.mark.slow
 async def test_a_shorter_connect_timeout_from_with_options_is_applied(
     silent: tuple[Silent, str], http_backend: HttpBackend
 ) -> None:

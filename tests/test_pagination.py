@@ -177,6 +177,7 @@ async def test_a_slow_consumer_holds_back_fetching(
     assert sorted(api.pages_requested) == list(range(1, 31))
 
 
+@pytest.mark.slow
 async def test_the_plain_form_runs_nothing_between_items(
     api: FakeRewardsAPI, make_session: SessionFactory
 ) -> None:

@@ -25,6 +25,7 @@ def served() -> Iterator[tuple[FakeCrowdTwist, str]]:
         yield fake, url
 
 
+@pytest.mark.slow
 async def test_200_tasks_never_exceed_the_session_limit(
     served: tuple[FakeCrowdTwist, str],
 ) -> None:
@@ -51,6 +52,7 @@ async def test_200_tasks_never_exceed_the_session_limit(
     assert len(fake.requests) == 150 + 50 * 21
 
 
+@pytest.mark.slow
 async def test_a_rate_limit_holds_over_two_seconds(served: tuple[FakeCrowdTwist, str]) -> None:
     fake, url = served
     async with ct.Session(fake.api_key, base_url=url, max_concurrency=16, rate_limit=50) as session:
@@ -68,6 +70,7 @@ async def test_a_rate_limit_holds_over_two_seconds(served: tuple[FakeCrowdTwist,
     assert 90 <= served_count <= 110
 
 
+@pytest.mark.slow
 async def test_abandoned_listings_neither_starve_nor_block_others(
     served: tuple[FakeCrowdTwist, str],
 ) -> None:

@@ -24,7 +24,7 @@ from crowdtwist_async._aiohttp import AiohttpTransport
 from .conftest import API_KEY, HttpBackend, Stack
 from .faultserver import Fault, FaultServer, serve
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 ROUNDS = 200
 

@@ -384,6 +384,7 @@ class FailingTransport(httpx.AsyncBaseTransport):
         return await self._inner.handle_async_request(request)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", ["APITimeoutError", "APIConnectionError"])
 async def test_an_attempt_that_gets_no_response_names_the_error(
     fake: FakeCrowdTwist,
@@ -795,6 +796,7 @@ anyio.run(main, backend=sys.argv[1])
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_without_opentelemetry_a_listing_works_untraced(backend: str) -> None:
     result = run_python(WITHOUT_OPENTELEMETRY, backend)
@@ -838,6 +840,7 @@ anyio.run(main, backend=sys.argv[1])
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_with_the_default_provider_nothing_is_traced_until_one_is_set(backend: str) -> None:
     result = run_python(WITH_THE_DEFAULT_PROVIDER, backend, "default")
@@ -853,6 +856,7 @@ def test_with_the_default_provider_nothing_is_traced_until_one_is_set(backend: s
     assert result.stderr == ""
 
 
+@pytest.mark.slow
 def test_with_the_no_op_provider_nothing_is_traced() -> None:
     result = run_python(WITH_THE_DEFAULT_PROVIDER, "asyncio", "noop")
     assert result.returncode == 0, result.stderr
@@ -1009,6 +1013,7 @@ def request_line(page: int) -> str:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("value", ["info", "debug", " INFO "])
 def test_crowdtwist_log_shows_the_listing_and_the_requests(value: str) -> None:
     result = run_python(LISTING_SCRIPT, env={"CROWDTWIST_LOG": value})
@@ -1049,6 +1054,7 @@ logging.getLogger("crowdtwist_async").debug("not shown at info")
 """
 
 
+@pytest.mark.slow
 def test_crowdtwist_log_masks_what_child_loggers_pass_up() -> None:
     result = run_python(CHILD_LOGGERS_SCRIPT, env={"CROWDTWIST_LOG": "info"})
     assert result.returncode == 0, result.stderr
@@ -1063,6 +1069,7 @@ def test_crowdtwist_log_masks_what_child_loggers_pass_up() -> None:
     ]
 
 
+@pytest.mark.slow
 def test_without_crowdtwist_log_nothing_is_written() -> None:
     result = run_python(LISTING_SCRIPT)
     assert result.returncode == 0, result.stderr
@@ -1070,6 +1077,7 @@ def test_without_crowdtwist_log_nothing_is_written() -> None:
     assert result.stderr == ""
 
 
+@pytest.mark.slow
 def test_an_unknown_crowdtwist_log_is_named_in_a_warning_and_ignored() -> None:
     result = run_python(LISTING_SCRIPT, env={"CROWDTWIST_LOG": "verbose"})
     assert result.returncode == 0, result.stderr
