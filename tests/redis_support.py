@@ -12,6 +12,7 @@ connections it holds stop answering, as a peer gone without a reset does.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -52,9 +53,11 @@ def _pong(port: int) -> bool:
 class RedisServer:
     """One redis-server process; `start()` it, `url` it, `stop()` it."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
         self.workdir = workdir
-        self.port = 0
+        #: The port asked for, or None for a free one at each start.
+        self.fixed_port = port
+        self.port = port or 0
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -68,11 +71,14 @@ class RedisServer:
                 "redis-server is not installed: the RedisRateLimiter tests need a real one. "
                 "Install Debian's: apt-get install -y redis-server"
             )
-        # A free port can be taken between the probe and the bind: try again.
-        for _ in range(3):
-            self.port = _free_port()
+        # A free port can be taken between the probe and the bind: try again
+        # (on a port of its own; one chosen beforehand is kept, see LateRedisServer).
+        for _ in range(3 if self.fixed_port is None else 1):
+            self.port = _free_port() if self.fixed_port is None else self.fixed_port
             log = self.workdir / f"redis-{self.port}.log"
-            with log.open("wb") as out:
+            # Appended to: a restart on a fixed port keeps the earlier log. With
+            # --dir, a restart loads what a SAVE wrote there (dump.rdb).
+            with log.open("ab") as out:
                 self.process = subprocess.Popen(
                     [
                         executable,
@@ -196,31 +202,16 @@ class LateRedisServer(RedisServer):
     """
 
     def __init__(self, workdir: Path, port: int) -> None:
-        super().__init__(workdir)
-        self.port = port
+        super().__init__(workdir, port)
 
-    def start(self) -> None:
-        executable = shutil.which("redis-server")
-        if executable is None:
-            pytest.fail("redis-server is not installed: apt-get install -y redis-server")
-        log = self.workdir / f"redis-{self.port}.log"
-        # RedisServer's command line, on this port; with --dir, a restart loads dump.rdb.
-        with log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [
-                    *(executable, "--port", str(self.port), "--bind", "127.0.0.1"),
-                    *("--save", "", "--appendonly", "no", "--dir", str(self.workdir)),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline and self.process.poll() is None:
-            if _pong(self.port):
-                return
-            time.sleep(0.02)
-        self.stop()
-        pytest.fail(f"redis-server did not answer PING: {log.read_text(errors='replace')[-2000:]}")
+
+def waiting_line(url_shown: str) -> str:
+    """The pattern of one failed try at Redis an example logs at start
+    (`wait_for_redis`), with the try's number as its group."""
+    return (
+        rf"WARNING Redis at {re.escape(url_shown)} did not answer "
+        r"\(try (\d+): ConnectionError: [^\n]*\); again in \d+\.\d s"
+    )
 
 
 async def until_logged(children: Children, name: str, needle: str, count: int = 1) -> str:

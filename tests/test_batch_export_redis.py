@@ -45,7 +45,14 @@ from anyio.abc import TaskStatus
 
 from crowdtwist_async.testing import FakeCrowdTwist, RecordedRequest
 
-from .redis_support import Children, LateRedisServer, RedisServer, free_port, until_logged
+from .redis_support import (
+    Children,
+    LateRedisServer,
+    RedisServer,
+    free_port,
+    until_logged,
+    waiting_line,
+)
 
 # Every test here starts a redis-server and the example's own processes.
 pytestmark = pytest.mark.slow
@@ -322,14 +329,6 @@ async def test_three_workers_one_killed_then_rerun_every_reward_exactly_once(
 WAITING = "did not answer (try "
 PASSWORD = "pw-Rt52Vn"
 NOBODY = "nobody@example.com"
-
-
-def waiting_line(url_shown: str) -> str:
-    """The pattern of one logged failed try at Redis (`wait_for_redis`)."""
-    return (
-        rf"WARNING Redis at {re.escape(url_shown)} did not answer "
-        r"\(try (\d+): ConnectionError: [^\n]*\); again in \d+\.\d s"
-    )
 
 
 def tries_logged(stderr: str, url_shown: str) -> int:

@@ -43,6 +43,27 @@ def cli(
     )
 
 
+def read_terminal(controller: int, process: subprocess.Popen[bytes]) -> bytes:
+    """What *process* wrote to the pseudo-terminal whose controller end is
+    *controller*, until it closed its end or exited (60 s at most)."""
+    seen = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([controller], [], [], 0.1)
+        if not ready:
+            if process.poll() is not None:
+                break
+            continue
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the terminal's other end closed: the command is done
+            break
+        if not chunk:
+            break
+        seen += chunk
+    return seen
+
+
 def environment(env: dict[str, str] | None = None) -> dict[str, str]:
     """This process's environment without the CROWDTWIST_ settings, plus *env*."""
     result = {k: v for k, v in os.environ.items() if not k.startswith("CROWDTWIST_")}
@@ -243,21 +264,7 @@ def test_progress_goes_to_a_terminal_on_stderr_only(tmp_path: Path) -> None:
                 env={**os.environ, "COLUMNS": "100"},
             )
         os.close(terminal)
-        seen = b""
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([controller], [], [], 0.1)
-            if not ready:
-                if process.poll() is not None:
-                    break
-                continue
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:  # the terminal's other end closed: the command is done
-                break
-            if not chunk:
-                break
-            seen += chunk
+        seen = read_terminal(controller, process)
         process.wait(timeout=60)
     finally:
         os.close(controller)

@@ -9,10 +9,8 @@ import io
 import json
 import os
 import pty
-import select
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import NamedTuple
@@ -21,6 +19,8 @@ import pytest
 
 from crowdtwist_async._cli import main
 from crowdtwist_async.testing import FakeCrowdTwist, FakeUser
+
+from .test_cli import read_terminal
 
 KEY = "cli-output-key-Vb72"
 START = datetime(2025, 2, 26, tzinfo=timezone.utc)
@@ -358,21 +358,7 @@ def test_csv_on_a_real_terminal(fake_url: tuple[FakeCrowdTwist, str]) -> None:
             },
         )
         os.close(terminal)
-        seen = b""
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([controller], [], [], 0.1)
-            if not ready:
-                if process.poll() is not None:
-                    break
-                continue
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:  # the terminal's other end closed: the command is done
-                break
-            if not chunk:
-                break
-            seen += chunk
+        seen = read_terminal(controller, process)
         _, stderr = process.communicate(timeout=60)
     finally:
         os.close(controller)

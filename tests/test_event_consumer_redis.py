@@ -40,7 +40,14 @@ from anyio.abc import TaskStatus
 
 from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist, RecordedRequest
 
-from .redis_support import Children, LateRedisServer, RedisServer, free_port, until_logged
+from .redis_support import (
+    Children,
+    LateRedisServer,
+    RedisServer,
+    free_port,
+    until_logged,
+    waiting_line,
+)
 
 # Every test here starts a redis-server and the example's own processes.
 pytestmark = pytest.mark.slow
@@ -336,14 +343,6 @@ async def test_three_consumers_one_killed_every_event_handled_or_dead_lettered(
 #: What a process logs for each failed try at Redis, at start.
 WAITING = "did not answer (try "
 PASSWORD = "pw-Jk83Lq"
-
-
-def waiting_line(url_shown: str) -> str:
-    """The pattern of one logged failed try at Redis (`wait_for_redis`)."""
-    return (
-        rf"WARNING Redis at {re.escape(url_shown)} did not answer "
-        r"\(try (\d+): ConnectionError: [^\n]*\); again in \d+\.\d s"
-    )
 
 
 def try_number(line: str, url_shown: str) -> int:

@@ -23,6 +23,7 @@ import crowdtwist_async as ct
 from .conftest import SessionFactory
 from .fakeapi import FakeRewardsAPI, make_reward
 from .test_pagination import expected_ids, form, read
+from .test_pagination_checks import shifted_by_one
 
 pytestmark = pytest.mark.anyio
 
@@ -194,12 +195,8 @@ async def test_a_record_pushed_past_the_end_is_still_read(
 ) -> None:
     # Reward 10 was met twice because one was inserted before it while the
     # total stayed (another went): reward 30 is on the page past the last.
-    def shifted(page: int, size: int) -> list[dict[str, Any]]:
-        first = 1 if page == 1 else (page - 1) * size
-        return [make_reward(i) for i in range(first, min(first + size, 31))]
-
     api.total = 30
-    api.rewards_for = shifted
+    api.rewards_for = shifted_by_one
     async with make_session() as session:
         got, error = await read(session.users.aiter_rewards("alice"), form)
     assert (got, error) == (expected_ids(30), None)
