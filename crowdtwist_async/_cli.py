@@ -11,7 +11,8 @@ separators, and the other Unicode format characters but the joiners ZWJ and
 ZWNJ; see `_ESCAPED_CATEGORIES`) are escaped. json and ndjson always write
 them as `\\uXXXX`, which any JSON reader decodes back to the same text; the
 table, error lines and csv on a terminal show them as Python escapes
-(`\\x1b`, `\\u202e`); csv written to a file or pipe keeps the exact text.
+(`\\x1b`, `\\u202e`); csv written to a file or pipe keeps the exact text,
+but for NUL, which csv cannot carry on every supported Python (`\\x00`).
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
         "bidi and other invisible format characters, U+2028 and U+2029 are written as "
         "\\uXXXX in json and ndjson (the same text once decoded), and shown as escapes "
         "such as \\x1b or \\u202e in the table, in error messages, and in csv on a "
-        "terminal; csv to a file or a pipe is exact",
+        "terminal; csv to a file or a pipe is exact, but for NUL (written \\x00)",
     )
     common.add_argument(
         "--api-key",
@@ -460,7 +461,7 @@ async def _write_json(items: AsyncIterator[Any], out: IO[str], _: object) -> Non
 async def _write_csv(items: AsyncIterator[Any], out: IO[str], _: object) -> None:
     # Exact text for a file or a pipe; on a terminal, escaped as the table's
     # cells are (csv's quoting would let a newline or an ESC through).
-    text: Callable[[str], str] = _visible if out.isatty() else str
+    text: Callable[[str], str] = _visible if out.isatty() else _csv_exact
     writer: csv.DictWriter[str] | None = None
     async for item in items:
         row = {key: _csv_cell(value, text) for key, value in to_dict(item).items()}
@@ -468,6 +469,13 @@ async def _write_csv(items: AsyncIterator[Any], out: IO[str], _: object) -> None
             writer = csv.DictWriter(out, fieldnames=list(row), lineterminator="\n")
             writer.writeheader()
         writer.writerow(row)
+
+
+def _csv_exact(text: str) -> str:
+    """*text* as csv can carry it on every supported Python: as it is, but
+    NUL, which Python 3.10's csv writer refuses (3.11 writes it raw), is
+    written as `\\x00` on all of them."""
+    return text.replace("\x00", "\\x00")
 
 
 def _csv_cell(value: object, text: Callable[[str], str]) -> object:

@@ -210,7 +210,8 @@ def test_csv_on_a_terminal_shows_escapes(run: RunCli, case: Case) -> None:
 def test_csv_into_a_pipe_is_exact(run: RunCli, case: Case) -> None:
     out = run.rewards(case.id, "csv", tty=False)
     [row] = csv.DictReader(io.StringIO(out, newline=""))
-    assert row["title"] == row["description"] == case.text
+    # But for NUL, which Python 3.10's csv writer refuses: `\x00` on every Python.
+    assert row["title"] == row["description"] == case.text.replace("\x00", "\\x00")
     assert row["extra_data"] == f'{{"{case.json}": "{case.json}"}}'
     assert json.loads(row["extra_data"]) == {case.text: case.text}
 
