@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
+from types import TracebackType
 
 import anyio
 import httpx
@@ -34,20 +36,48 @@ class _Mode:
 _MODE = _Mode()
 
 
-def set_testing(testing: bool) -> None:
+class _RestoreTesting:
+    """What `set_testing` returns: leaving it as a context manager restores
+    the state before the call; used as a plain call, it does nothing more."""
+
+    __slots__ = ("_previous",)
+
+    def __init__(self, previous: bool) -> None:
+        self._previous = previous
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        _MODE.skip_waits = self._previous
+
+
+def set_testing(testing: bool) -> AbstractContextManager[None]:
     """Skip the waits between retries (`True`), or wait again (`False`).
 
     For test suites, yours included: failures are still retried as often as
     `max_retries` allows, and a `Retry-After` too long to wait for still
     raises `RateLimitError`, but no backoff or `Retry-After` is slept on.
+    It takes effect at once, for the whole process; used as a context
+    manager (as stamina's is), it puts back the state it found on leaving.
 
     ```python
     from crowdtwist_async.testing import set_testing
 
     set_testing(True)  # e.g. in a session-scoped fixture or conftest.py
+
+    with set_testing(True):  # or for one block, then as it was
+        ...
     ```
     """
+    restore = _RestoreTesting(_MODE.skip_waits)
     _MODE.skip_waits = bool(testing)
+    return restore
 
 
 async def send_with_retries(

@@ -88,11 +88,8 @@ async def make_session(api: FakeRewardsAPI) -> AsyncIterator[SessionFactory]:
 @pytest.fixture
 def fast_retries() -> Iterator[None]:
     """Retries without their waits, for this test only (`set_testing`)."""
-    set_testing(True)
-    try:
+    with set_testing(True):
         yield
-    finally:
-        set_testing(False)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ the SDK sleep a minute and read exactly how long it slept, in no real time.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import random
@@ -17,6 +18,7 @@ import trio
 import trio.testing
 
 import crowdtwist_async as ct
+from crowdtwist_async.testing import set_testing
 
 from .conftest import API_KEY, BASE_URL
 
@@ -149,3 +151,40 @@ async def test_each_retry_is_logged_with_its_wait_and_reason(
         "retrying GET /v2.1/users/alice/rewards in 0.50s after APIConnectionError (retry 1)",
         "retrying GET /v2.1/users/alice/rewards in 1.00s after HTTP 503 (retry 2)",
     ]
+
+
+async def test_set_testing_as_a_context_manager_puts_back_what_it_found() -> None:
+    def throttled() -> Clocked:
+        return Clocked(
+            httpx.Response(503, headers={"Retry-After": "30"}),
+            httpx.Response(200, json=EMPTY_PAGE),
+        )
+
+    waits = []
+    with set_testing(True):
+        for switch in (None, False, None):
+            with set_testing(switch) if switch is not None else contextlib.nullcontext():
+                answers = throttled()
+                await fetch(answers, max_retries=1)
+                waits.append(answers.waits)
+    answers = throttled()
+    await fetch(answers, max_retries=1)
+    waits.append(answers.waits)
+    # On, off inside the inner block, on again after it, and off after the outer.
+    assert waits == [[0], [30], [0], [30]]
+
+
+async def test_set_testing_called_plainly_stays_set_until_called_again() -> None:
+    waits = []
+    try:
+        for testing in (True, False):
+            set_testing(testing)  # what it returns is left unused
+            answers = Clocked(
+                httpx.Response(503, headers={"Retry-After": "30"}),
+                httpx.Response(200, json=EMPTY_PAGE),
+            )
+            await fetch(answers, max_retries=1)
+            waits.append(answers.waits)
+    finally:
+        set_testing(False)
+    assert waits == [[0], [30]]

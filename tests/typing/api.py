@@ -98,7 +98,17 @@ async def typed_use() -> None:
 
 
 async def typed_testing() -> None:
-    from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist, FakeUser, RecordedRequest
+    from crowdtwist_async.testing import (
+        SANDBOX_EMAIL,
+        FakeCrowdTwist,
+        FakeUser,
+        RecordedRequest,
+        set_testing,
+    )
+
+    set_testing(True)
+    with set_testing(False) as nothing:
+        assert nothing is None
 
     fake = FakeCrowdTwist(seed=1, latency=0.01, jitter=0.0, failure_rate=0.0, retry_after=None)
     fake.script(status=503, body=b"busy", headers={"Retry-After": "0"}, page=2)
