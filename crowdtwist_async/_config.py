@@ -19,6 +19,8 @@ __all__ = [
     "Limits",
     "Retries",
     "Timeout",
+    "merge_limits",
+    "merge_retries",
 ]
 
 
@@ -130,3 +132,40 @@ class Limits:
 DEFAULT_TIMEOUT: Final = Timeout()
 DEFAULT_RETRIES: Final = Retries()
 DEFAULT_LIMITS: Final = Limits()
+
+
+def merge_retries(retries: Retries | None, max_retries: int | None) -> Retries:
+    """A Session's `Retries`: *retries* (default `DEFAULT_RETRIES`), or the
+    shortcut `max_retries` on the defaults; not both."""
+    if retries is not None and not isinstance(retries, Retries):
+        raise TypeError(f"retries must be a crowdtwist_async.Retries, got {type(retries).__name__}")
+    if retries is not None and max_retries is not None:
+        raise ValueError(
+            "pass retries=Retries(...) or max_retries=, not both "
+            "(Retries(max_retries=...) says it once)"
+        )
+    base = DEFAULT_RETRIES if retries is None else retries
+    return base if max_retries is None else attrs.evolve(base, max_retries=max_retries)
+
+
+def merge_limits(
+    limits: Limits | None, max_concurrency: int | None, rate_limit: float | None
+) -> Limits:
+    """A Session's `Limits`: *limits* (default `DEFAULT_LIMITS`), or the
+    shortcuts `max_concurrency` and `rate_limit` (requests a second) on the
+    defaults; not both."""
+    if limits is not None and not isinstance(limits, Limits):
+        raise TypeError(f"limits must be a crowdtwist_async.Limits, got {type(limits).__name__}")
+    for name, value in (("max_concurrency", max_concurrency), ("rate_limit", rate_limit)):
+        if limits is not None and value is not None:
+            raise ValueError(
+                f"pass limits=Limits(...) or {name}=, not both (Limits({name}=...) says it once)"
+            )
+    if limits is not None:
+        return limits
+    changes: dict[str, Any] = {}
+    if max_concurrency is not None:
+        changes["max_concurrency"] = max_concurrency
+    if rate_limit is not None:
+        changes["rate_limit"] = rate_limit
+    return attrs.evolve(DEFAULT_LIMITS, **changes)

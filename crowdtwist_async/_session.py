@@ -18,7 +18,7 @@ import attrs
 import httpx
 
 from ._attempt import RateLimiter, Response, Sender
-from ._config import DEFAULT_LIMITS, DEFAULT_RETRIES, DEFAULT_TIMEOUT, Limits, Retries, Timeout
+from ._config import DEFAULT_TIMEOUT, Limits, Retries, Timeout, merge_limits, merge_retries
 from ._endpoints import Users
 from ._exceptions import CrowdTwistError, ResponseDecodeError, excerpt
 from ._pagination import ASSUMED_PAGE_SIZE, AsyncPaginator, Key, Page, Select, new_items
@@ -122,14 +122,22 @@ class Session:
             session sends no key of its own and `api_key` is not needed.
         timeout: limits for each attempt: a `Timeout`, or seconds for the
             whole attempt (connecting gets at most 3 of them), or None.
-        max_retries: further attempts after a connection error, a timeout or
-            a 408/429/500/502/503/504 response (see `Retries`).
-        max_concurrency: requests in flight at once across every task using
-            this session; also the default for each listing.
+        retries: when a request is tried again and how long to wait in
+            between: a `Retries` (default `Retries()`).
+        limits: what the session allows at once: a `Limits` (default
+            `Limits()`), its body cap included.
+        max_retries: the shortcut for `Retries(max_retries=...)`: further
+            attempts after a connection error, a timeout or a
+            408/429/500/502/503/504 response (default 2). Not with `retries`.
+        max_concurrency: the shortcut for `Limits(max_concurrency=...)`:
+            requests in flight at once across every task using this session;
+            also the default for each listing (default 4). Not with `limits`.
         rate_limit: at most this many requests a second (retries included)
-            across every task using this session; None for no limit. Or a
-            `RateLimiter` shared further, e.g. across processes by
-            `crowdtwist_async.redis.RedisRateLimiter`.
+            across every task using this session (the shortcut for
+            `Limits(rate_limit=...)`, not with `limits`); None for no limit.
+            Or a `RateLimiter` shared further, e.g. across processes by
+            `crowdtwist_async.redis.RedisRateLimiter` (beside `limits`, whose
+            `rate_limit` is then None).
         http_client: an `httpx.AsyncClient` to use; the session leaves it open.
             Without one the session makes its own and closes it on `aclose()`.
         transport: an `httpx.AsyncBaseTransport` for the client the session
@@ -153,9 +161,11 @@ class Session:
         environment: str = "",
         auth: AuthMode | httpx.Auth = "query",
         timeout: float | Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_RETRIES.max_retries,
-        max_concurrency: int = DEFAULT_LIMITS.max_concurrency,
-        rate_limit: float | RateLimiter | None = DEFAULT_LIMITS.rate_limit,
+        retries: Retries | None = None,
+        limits: Limits | None = None,
+        max_retries: int | None = None,
+        max_concurrency: int | None = None,
+        rate_limit: float | RateLimiter | None = None,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_backend: HttpBackend = "httpx",
@@ -216,14 +226,15 @@ class Session:
             self._headers["X-CT-Authorization"] = f"CTApiKey {self._api_key}"
         self._timeout = Timeout.coerce(timeout)
         self._httpx_timeout = self._timeout.for_httpx()
-        self._retries = attrs.evolve(DEFAULT_RETRIES, max_retries=max_retries)
-        limiter: RateLimiter | None = None
-        per_second: float | None = None
-        if isinstance(rate_limit, RateLimiter):
-            limiter = rate_limit
-        else:
-            per_second = rate_limit
-        self._limits = Limits(max_concurrency=max_concurrency, rate_limit=per_second)
+        self._retries = merge_retries(retries, max_retries)
+        # A limiter object travels beside the Limits, which hold numbers only.
+        limiter = rate_limit if isinstance(rate_limit, RateLimiter) else None
+        per_second = None if isinstance(rate_limit, RateLimiter) else rate_limit
+        self._limits = merge_limits(limits, max_concurrency, per_second)
+        if limiter is not None and self._limits.rate_limit is not None:
+            raise ValueError(
+                "pass a RateLimiter as rate_limit= or limits=Limits(rate_limit=...), not both"
+            )
         self._derived = False
         self._http_backend: HttpBackend = http_backend
         if http_backend == "aiohttp":

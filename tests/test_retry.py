@@ -188,3 +188,21 @@ async def test_set_testing_called_plainly_stays_set_until_called_again() -> None
     finally:
         set_testing(False)
     assert waits == [[0], [30]]
+
+
+@pytest.mark.usefixtures("at_the_ceiling")
+async def test_the_backoff_and_the_longest_retry_after_are_the_sessions_to_set() -> None:
+    retries = ct.Retries(max_retries=4, backoff_base=0.25, backoff_cap=1.0, max_retry_after=5.0)
+    answers = Clocked(*[httpx.Response(503)] * 4, httpx.Response(200, json=EMPTY_PAGE))
+    with respx.mock() as router:
+        router.get(REWARDS_URL).mock(side_effect=answers)
+        async with ct.Session(API_KEY, base_url=BASE_URL, retries=retries) as session:
+            await session.users.get_rewards_page("alice")
+            assert answers.waits == [0.25, 0.5, 1.0, 1.0]
+            # A Retry-After past the session's 5 s is not slept on.
+            answers = Clocked(httpx.Response(429, headers={"Retry-After": "6"}))
+            router.get(REWARDS_URL).mock(side_effect=answers)
+            with pytest.raises(ct.RateLimitError) as raised:
+                await session.users.get_rewards_page("alice")
+    assert raised.value.retry_after == 6.0
+    assert len(answers.times) == 1

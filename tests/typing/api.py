@@ -28,6 +28,15 @@ async def typed_use() -> None:
         rate_limit=25.0,
         http_client=httpx.AsyncClient(),
     )
+    with_objects = ct.Session(
+        "KEY",
+        base_url="https://api1.crowdtwist.com",
+        retries=ct.Retries(max_retries=1, backoff_base=0.1, backoff_cap=1.0, max_retry_after=5.0),
+        limits=ct.Limits(max_concurrency=2, rate_limit=None, max_body_bytes=1 << 20),
+    )
+    held_retries: ct.Retries = with_objects.retries
+    held_limits: ct.Limits = with_objects.limits
+    del held_retries, held_limits
     async with session:
         rewards: ct.AsyncPaginator[ct.Reward] = session.users.aiter_rewards(
             "alice@example.com",
