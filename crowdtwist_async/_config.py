@@ -156,16 +156,13 @@ def merge_limits(
     defaults; not both."""
     if limits is not None and not isinstance(limits, Limits):
         raise TypeError(f"limits must be a crowdtwist_async.Limits, got {type(limits).__name__}")
-    for name, value in (("max_concurrency", max_concurrency), ("rate_limit", rate_limit)):
-        if limits is not None and value is not None:
-            raise ValueError(
-                f"pass limits=Limits(...) or {name}=, not both (Limits({name}=...) says it once)"
-            )
-    if limits is not None:
-        return limits
-    changes: dict[str, Any] = {}
-    if max_concurrency is not None:
-        changes["max_concurrency"] = max_concurrency
-    if rate_limit is not None:
-        changes["rate_limit"] = rate_limit
-    return attrs.evolve(DEFAULT_LIMITS, **changes)
+    shortcuts = (("max_concurrency", max_concurrency), ("rate_limit", rate_limit))
+    given: dict[str, Any] = {name: value for name, value in shortcuts if value is not None}
+    if limits is None:
+        return attrs.evolve(DEFAULT_LIMITS, **given)
+    if given:
+        name = next(iter(given))
+        raise ValueError(
+            f"pass limits=Limits(...) or {name}=, not both (Limits({name}=...) says it once)"
+        )
+    return limits
