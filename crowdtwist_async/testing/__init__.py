@@ -2,8 +2,17 @@
 
 `FakeCrowdTwist` serves the User Rewards (v2.1), Usable Coupons (v2) and
 Redemption History (v2.2) endpoints from seeded sample data, with the
-vendor's documented paging, errors and wire quirks, plus latency, failures
-and scripted responses on demand, and records what it served.
+vendor's documented paging, errors and wire quirks, plus latency, failures,
+scripted responses and lying pages on demand, and records what it served.
+
+`fake.lie()` makes every page of a paginated endpoint misreport its paging
+(total, pages, links, page size), its records or its delay, as `PagingLies`
+describes, until the lies are removed from `fake.lies`. `fake.script()`
+also takes wire faults, the same through `transport()` as on a port: a
+connection dropped after `reset_after` bytes, a body trickled in pieces, a
+body sent without a Content-Length. `fake.serve_raw()` serves the fake on a
+loopback port where a test may answer any request with raw bytes no HTTP
+server would send: broken framing, bad header bytes, or not HTTP at all.
 
 **Usage**
 
@@ -29,6 +38,7 @@ $ python -m crowdtwist_async.testing serve --port 8000
 """
 
 from .._retry import set_testing
+from ._core import PagingLies
 from ._data import SANDBOX_EMAIL, FakeCoupon, FakeUser
 from ._fake import FakeCrowdTwist, RecordedRequest
 
@@ -37,6 +47,7 @@ __all__ = [
     "FakeCoupon",
     "FakeCrowdTwist",
     "FakeUser",
+    "PagingLies",
     "RecordedRequest",
     "set_testing",
 ]

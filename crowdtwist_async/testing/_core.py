@@ -8,12 +8,13 @@ faults, scripts, recording, the transport, ASGI and the server) wraps these two.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timezone
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 from urllib.parse import parse_qsl, unquote
 
 import attrs
@@ -21,7 +22,15 @@ import attrs
 from .._protocol import MAX_PAGE_SIZE
 from ._data import ID_TYPES, FakeUser, parse_int
 
-__all__ = ["Incoming", "Reply", "error_reply", "json_reply", "parse_request", "respond"]
+__all__ = [
+    "Incoming",
+    "PagingLies",
+    "Reply",
+    "error_reply",
+    "json_reply",
+    "parse_request",
+    "respond",
+]
 
 Route = Literal["rewards", "coupons", "redemptions"]
 
@@ -65,6 +74,119 @@ class Reply:
     status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes
+
+
+def _optional_callable(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not callable(value):
+        raise TypeError(
+            f"{attribute.name} must be a function of (page, truth) or None, "
+            f"got {type(value).__name__}"
+        )
+
+
+def _optional_pattern(_: object, __: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"path must be an fnmatch pattern (a str) or None, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class PagingLies:
+    """What the pages of a paginated endpoint say instead of the truth.
+
+    Each lie is a function of the page number the API read and of what that
+    page would truthfully say, and returns what it says instead (any JSON
+    value: a wrong number, None, a string...); a lie left None tells the
+    truth. Lies apply to every page the rewards listing or the redemption
+    history answers with 200, through every adapter (the transport, ASGI,
+    the served port), until removed from `FakeCrowdTwist.lies`; not to
+    errors. A `script()` that sends the real answer (one with no `json`,
+    `echo`, `body` of bytes or str, nor `status` without a `body` function)
+    sends it as the lies tell it, its `body` function given the lied body;
+    one that sends a body of its own sends it as scripted. Lies are taken
+    when a request arrives and called when it is answered, so they may read
+    the fake.
+    Several lies that match one request apply in the order they were added,
+    each to what the ones before made of the page.
+
+    Attributes:
+        path: only requests whose path (as sent) matches this `fnmatch`
+            pattern, e.g. `"/v2.1/*"` for the rewards listing; None: both.
+        page_size: `(page, size) -> int`, the size pages are cut at and
+            counted by; `size` is the one asked for or the endpoint's
+            default (10). Applied before the other lies, which see its result.
+        total: `(page, total) -> object`, sent as `paging.total`.
+        pages: `(page, pages) -> object`, sent as `paging.pages`.
+        next_page: `(page, link) -> object`, sent as `paging.next_page`
+            (the truth is a link or None).
+        prev_page: `(page, link) -> object`, sent as `paging.prev_page`.
+        items: `(page, records) -> object`, sent as the page's records (the
+            `rewards` or `redemptions` array): fewer, repeated, others, or
+            not a list at all. *records* are the member's own dicts: return
+            new ones rather than edit them.
+        delay: `(page, latency) -> float`, the seconds a request for the
+            page waits before it is answered instead of the latency drawn
+            (an error or a scripted response too; a `script()`'s own `delay`
+            wins); `math.inf` holds it until the client gives up.
+    """
+
+    path: str | None = attrs.field(default=None, validator=_optional_pattern)
+    page_size: Callable[[int, int], int] | None = attrs.field(
+        default=None, validator=_optional_callable
+    )
+    total: Callable[[int, int], object] | None = attrs.field(
+        default=None, validator=_optional_callable
+    )
+    pages: Callable[[int, int], object] | None = attrs.field(
+        default=None, validator=_optional_callable
+    )
+    next_page: Callable[[int, str | None], object] | None = attrs.field(
+        default=None, validator=_optional_callable
+    )
+    prev_page: Callable[[int, str | None], object] | None = attrs.field(
+        default=None, validator=_optional_callable
+    )
+    items: Callable[[int, list[dict[str, Any]]], object] | None = attrs.field(
+        default=None, validator=_optional_callable
+    )
+    delay: Callable[[int, float], float] | None = attrs.field(
+        default=None, validator=_optional_callable
+    )
+
+    def matches(self, path: str) -> bool:
+        """Whether these lies apply to a request for *path* (as sent)."""
+        return self.path is None or fnmatch.fnmatchcase(path, self.path)
+
+    def cut(self, page: int, size: int) -> int:
+        """The page size *page* is cut at, given the true *size*."""
+        if self.page_size is None:
+            return size
+        lied = self.page_size(page, size)
+        if isinstance(lied, bool) or not isinstance(lied, int) or lied < 1:
+            raise ValueError(f"a page_size lie must give an int >= 1, got {lied!r}")
+        return lied
+
+    def wait(self, page: int, latency: float) -> float:
+        """The seconds *page* waits, given the true *latency*."""
+        if self.delay is None:
+            return latency
+        lied = self.delay(page, latency)
+        if isinstance(lied, bool) or not isinstance(lied, int | float) or not lied >= 0:
+            raise ValueError(f"a delay lie must give seconds >= 0 (math.inf too), got {lied!r}")
+        return lied
+
+    def tell(
+        self, page: int, paging: dict[str, Any], records: object
+    ) -> tuple[dict[str, Any], object]:
+        """What *page* says, given what it would say (or what earlier lies made of it)."""
+        told = dict(paging)
+        for name in ("total", "pages", "next_page", "prev_page"):
+            lie: Callable[[int, Any], object] | None = getattr(self, name)
+            if lie is not None:
+                told[name] = lie(page, told[name])
+        if self.items is None:
+            return told, records
+        # What earlier lies made of the records need not be a list any more.
+        return told, self.items(page, cast("list[dict[str, Any]]", records))
 
 
 @attrs.frozen(kw_only=True)
@@ -132,8 +254,16 @@ def _requested_page(value: str | None) -> int:
     return 1 if number is None else number
 
 
-def respond(request: Incoming, users: Sequence[FakeUser], *, api_key: str, now: int) -> Reply:
-    """Answer *request* from *users*' records, as the API does at unix time *now*."""
+def respond(
+    request: Incoming,
+    users: Sequence[FakeUser],
+    *,
+    api_key: str,
+    now: int,
+    lies: Sequence[PagingLies] = (),
+) -> Reply:
+    """Answer *request* from *users*' records, as the API does at unix time *now*,
+    its pages as *lies* (those matching it) tell them."""
     if request.route is None or request.user_id is None:
         return error_reply(
             404, "page_not_found", "The requested page does not exist or has been removed."
@@ -153,10 +283,10 @@ def respond(request: Incoming, users: Sequence[FakeUser], *, api_key: str, now: 
         return error_reply(400, "page_not_found", "User does not exist.")
     if request.route == "rewards":
         assert request.page is not None
-        return _rewards(user, request.params, request.page)
+        return _rewards(user, request.params, request.page, lies)
     if request.route == "redemptions":
         assert request.page is not None
-        return _redemption_history(user, request.params, request.page)
+        return _redemption_history(user, request.params, request.page, lies)
     return _usable_coupons(user, request.params, now)
 
 
@@ -190,10 +320,16 @@ def _in_stock(record: Mapping[str, Any]) -> bool:
 
 
 def _paged(
-    route: Route, listed: Sequence[dict[str, Any]], page: int, size: int
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    route: Route,
+    listed: Sequence[dict[str, Any]],
+    page: int,
+    size: int,
+    lies: Sequence[PagingLies],
+) -> tuple[dict[str, Any], object]:
     """The `paging` envelope and the records of *page*, as every paginated
-    endpoint sends them; *listed* is not empty."""
+    endpoint sends them and *lies* tell them; *listed* is not empty."""
+    for lie in lies:
+        size = lie.cut(page, size)
     link = _PAGE_LINKS[route].format
     total = len(listed)
     pages = math.ceil(total / size)
@@ -207,15 +343,21 @@ def _paged(
         next_page = link(page + 1) if page < pages else None
         prev_page = link(page - 1) if page > 1 else None
     paging = {"total": total, "pages": pages, "next_page": next_page, "prev_page": prev_page}
-    return paging, records
+    told: object = records
+    for lie in lies:
+        paging, told = lie.tell(page, paging, told)
+    return paging, told
 
 
-def _rewards(user: FakeUser, params: Mapping[str, str], page: int) -> Reply:
+def _rewards(
+    user: FakeUser, params: Mapping[str, str], page: int, lies: Sequence[PagingLies]
+) -> Reply:
     soldout = _flag(params.get("include_soldout"))
     listed = [record for record in user.rewards if soldout or _in_stock(record)]
     if not listed:
         return error_reply(400, "no_data", "There are no rewards available to this client.")
-    paging, rewards = _paged("rewards", listed, page, _page_size(params.get("page_size")))
+    size = _page_size(params.get("page_size"))
+    paging, rewards = _paged("rewards", listed, page, size, lies)
     return json_reply(200, {"paging": paging, "rewards": rewards})
 
 
@@ -242,29 +384,20 @@ def _newest_first(record: Mapping[str, Any]) -> float:
     return -math.inf if when is None else when
 
 
-def _redemption_history(user: FakeUser, params: Mapping[str, str], page: int) -> Reply:
-    # Unlike the rewards listing, this endpoint refuses a page size it cannot
-    # serve (an empty value included) instead of serving its default.
-    raw_size = params.get("page_size")
-    size = _MAX_REDEMPTIONS_PAGE_SIZE if raw_size is None else parse_int(raw_size)
-    if size is None or not 1 <= size <= _MAX_REDEMPTIONS_PAGE_SIZE:
+def _redemption_history(
+    user: FakeUser, params: Mapping[str, str], page: int, lies: Sequence[PagingLies]
+) -> Reply:
+    size = _redemptions_page_size(params.get("page_size"))
+    if size is None:
         return error_reply(
             400,
             "param_error",
             f"Param page_size must be between 1 and {_MAX_REDEMPTIONS_PAGE_SIZE}.",
         )
-    days: dict[str, int] = {}
-    for name in ("start_date", "end_date"):
-        value = params.get(name)
-        if value is None:
-            continue
-        day = _day_start(value)
-        if day is None:
-            return error_reply(400, "param_error", f"Param {name} must be a date as YYYY-MM-DD.")
-        days[name] = day
-    # Both bounds are whole UTC days and inclusive: until the end of end_date.
-    since = days.get("start_date")
-    until = days["end_date"] + _DAY if "end_date" in days else None
+    bounds = _date_bounds(params)
+    if isinstance(bounds, Reply):
+        return bounds
+    since, until = bounds
     listed = user.redemptions
     if since is not None or until is not None:
         listed = [
@@ -278,8 +411,34 @@ def _redemption_history(user: FakeUser, params: Mapping[str, str], page: int) ->
         return error_reply(400, "no_data", "There is no redemption history for this user.")
     # `sorted` is stable with reverse=True too: equal dates keep the records' order.
     newest = sorted(listed, key=_newest_first, reverse=True)
-    paging, redemptions = _paged("redemptions", newest, page, size)
+    paging, redemptions = _paged("redemptions", newest, page, size, lies)
     return json_reply(200, {"paging": paging, "redemptions": redemptions})
+
+
+def _redemptions_page_size(raw: str | None) -> int | None:
+    # Unlike the rewards listing, this endpoint refuses a page size it cannot
+    # serve (an empty value included) instead of serving its default.
+    size = _MAX_REDEMPTIONS_PAGE_SIZE if raw is None else parse_int(raw)
+    if size is None or not 1 <= size <= _MAX_REDEMPTIONS_PAGE_SIZE:
+        return None
+    return size
+
+
+def _date_bounds(params: Mapping[str, str]) -> tuple[int | None, int | None] | Reply:
+    """The unix seconds from `start_date` and to `end_date` (exclusive), or the
+    error for a parameter that is not a date."""
+    days: dict[str, int] = {}
+    for name in ("start_date", "end_date"):
+        value = params.get(name)
+        if value is None:
+            continue
+        day = _day_start(value)
+        if day is None:
+            return error_reply(400, "param_error", f"Param {name} must be a date as YYYY-MM-DD.")
+        days[name] = day
+    # Both bounds are whole UTC days and inclusive: until the end of end_date.
+    until = days["end_date"] + _DAY if "end_date" in days else None
+    return days.get("start_date"), until
 
 
 def _usable_coupons(user: FakeUser, params: Mapping[str, str], now: int) -> Reply:

@@ -298,6 +298,31 @@ _COUPON_CATEGORIES: Final = (
 )
 
 
+@attrs.frozen(kw_only=True)
+class _Terms:
+    """A reward's terms, drawn before its record is written out."""
+
+    strings: bool
+    date_start: int
+    no_end_date: bool
+    date_end: int | None
+    total_quantity: int
+    total_coupons: int
+    min_age: int | None
+    #: (freq_period_id, freq_period_name) when the reward is frequency-capped.
+    period: tuple[str, str] | None
+    #: (the key's spelling, the number of winners).
+    winners: tuple[str, int | None]
+
+
+def _title(item: _Item, variant: str) -> str:
+    if not variant:
+        return item.title
+    return (
+        f"{item.title} – {variant}" if item.kind == "merchandise" else f"{item.title} ({variant})"
+    )
+
+
 class RecordFactory:
     """Makes realistic reward and coupon records from one seeded RNG.
 
@@ -345,15 +370,25 @@ class RecordFactory:
         variant: str = "",
     ) -> dict[str, Any]:
         """One realistic reward record, in stock."""
-        rng = self._rng
+        # The draws are made in a fixed order (the terms, then the record's
+        # fields as they are listed), so a seed keeps giving the same bytes.
         if item is None:
-            item = rng.choice(_CATALOG)
-            variant = rng.choice(item.variants) if item.variants else ""
+            item = self._rng.choice(_CATALOG)
+            variant = self._rng.choice(item.variants) if item.variants else ""
         if group_id is None:
             group_id = self._next_group_id
             self._next_group_id += 1
         number = self._next_reward_id
         self._next_reward_id += 1
+        terms = self._terms(item, now)
+        return {
+            **self._offer(number, item, variant, terms),
+            **self._rules(item, group_id, terms),
+            **self._extras(item, terms),
+        }
+
+    def _terms(self, item: _Item, now: int) -> _Terms:
+        rng = self._rng
         kind = item.kind
         strings = rng.random() < 0.4
         today = now - now % _DAY
@@ -362,67 +397,93 @@ class RecordFactory:
         date_end = None if no_end_date else today + rng.randint(14, 365) * _DAY
         unlimited = rng.random() < 0.3
         total_quantity = 9_999_999 if unlimited else rng.choice((100, 250, 500, 1000, 5000))
-        is_coupon = kind == "coupon"
-        total_coupons = rng.choice((500, 1000, 2500)) if is_coupon else 0
+        total_coupons = rng.choice((500, 1000, 2500)) if kind == "coupon" else 0
         min_age = 21 if "Wine" in item.title else 18 if kind == "sweepstakes" else None
         capped = rng.random() < 0.3
         period_id, period_name = rng.choice(_FREQUENCY_PERIODS)
         winners = rng.choice((1, 3, 10, 100)) if kind == "sweepstakes" else None
         # The API spells this key two ways; the converter must take both.
         winners_key = "sweepstakes_winners" if rng.random() < 0.5 else "sweepstake_winners"
-        title = f"{item.title} ({variant})" if variant and kind != "merchandise" else item.title
-        if variant and kind == "merchandise":
-            title = f"{item.title} – {variant}"
-        record: dict[str, Any] = {
+        return _Terms(
+            strings=strings,
+            date_start=date_start,
+            no_end_date=no_end_date,
+            date_end=date_end,
+            total_quantity=total_quantity,
+            total_coupons=total_coupons,
+            min_age=min_age,
+            period=(period_id, period_name) if capped else None,
+            winners=(winners_key, winners),
+        )
+
+    def _offer(self, number: int, item: _Item, variant: str, terms: _Terms) -> dict[str, Any]:
+        rng = self._rng
+        date_end = terms.date_end
+        return {
             # Mostly a string as documented, sometimes a number as sent.
             "id": number if rng.random() < 0.15 else str(number),
-            "title": title,
+            "title": _title(item, variant),
             "description": item.description,
-            "current_quantity": rng.randint(1, min(total_quantity, 750)),
+            "current_quantity": rng.randint(1, min(terms.total_quantity, 750)),
             "num_points": rng.choice(item.points),
-            "date_start": date_start,
+            "date_start": terms.date_start,
             "date_end": date_end,
             "date_end_redeemable": (
                 None if date_end is None or rng.random() < 0.5 else date_end + 30 * _DAY
             ),
+        }
+
+    def _rules(self, item: _Item, group_id: int, terms: _Terms) -> dict[str, Any]:
+        rng = self._rng
+        kind, strings = item.kind, terms.strings
+        winners_key, winners = terms.winners
+        return {
             "is_enabled": self._flag(True, strings),
             "category_id": _CATEGORIES[kind],
             "group_id": group_id,
-            "no_end_date": self._flag(no_end_date, strings),
-            "total_quantity": total_quantity,
+            "no_end_date": self._flag(terms.no_end_date, strings),
+            "total_quantity": terms.total_quantity,
             "max_select_quantity": rng.choice((None, None, 1, 3, 5)),
             "max_per_user": rng.choice((1, 2, 5, 10)),
             "is_shipping_required": self._flag(kind == "merchandise", strings),
             "is_phone_number_required": self._flag(kind == "experience", strings),
-            "is_min_age_required": self._flag(min_age is not None, not strings),
-            "min_age": min_age,
+            "is_min_age_required": self._flag(terms.min_age is not None, not strings),
+            "min_age": terms.min_age,
             "is_digital_download": self._flag(kind == "digital", strings),
             winners_key: winners,
+        }
+
+    def _extras(self, item: _Item, terms: _Terms) -> dict[str, Any]:
+        rng = self._rng
+        sweepstakes = item.kind == "sweepstakes"
+        period_id, period_name = terms.period or (None, None)
+        return {
             "extra_data": rng.choice(_EXTRA_DATA) if rng.random() < 0.25 else None,
             "reference_id": (
                 f"{rng.randrange(16**6):06x}" + rng.choice(("", " "))
                 if rng.random() < 0.3
                 else None
             ),
-            "total_coupons": total_coupons,
-            "remaining_coupons": rng.randint(0, total_coupons),
+            "total_coupons": terms.total_coupons,
+            "remaining_coupons": rng.randint(0, terms.total_coupons),
             # Documented as strings, and sent as strings.
-            "freq_cap": str(rng.randint(1, 3)) if capped else None,
-            "freq_period_id": period_id if capped else None,
-            "freq_period_name": period_name if capped else None,
+            "freq_cap": None if terms.period is None else str(rng.randint(1, 3)),
+            "freq_period_id": period_id,
+            "freq_period_name": period_name,
             "image": f"https://cdn.crowdtwist.com/img/v2/{rng.randrange(16**12):012x}.jpg",
             "reward_terms": (
                 f"https://cdn.crowdtwist.com/file/{rng.randrange(16**3):03x}/reward_terms.pdf"
-                if kind == "sweepstakes"
+                if sweepstakes
                 else None
             ),
             "min_tier_id": rng.choice((None, None, None, 45, 46)),
             "segment": dict(rng.choice(_SEGMENTS)) if rng.random() < 0.2 else None,
             "partner_info": (
-                dict(rng.choice(_PARTNERS)) if kind == "donation" or rng.random() < 0.15 else None
+                dict(rng.choice(_PARTNERS))
+                if item.kind == "donation" or rng.random() < 0.15
+                else None
             ),
         }
-        return record
 
     def coupon(self, now: int, *, expired: bool = False, expires: bool = True) -> dict[str, Any]:
         """One realistic usable-coupon record, ordered some days before *now*.

@@ -1,9 +1,12 @@
 """`FakeCrowdTwist`: the sample program, the fault knobs, the records, and the adapters.
 
-Every adapter (the httpx transport, the ASGI app and through it the server)
-hands its request to `FakeCrowdTwist._answer`, the one async path: it counts
-the request in flight, picks a scripted or injected-failure response or asks
-the pure core, sleeps the latency with `anyio.sleep`, and records the result.
+Every adapter (the httpx transport, the ASGI app and through it the server,
+and the raw server) hands its request to `FakeCrowdTwist._answer`, the one
+async path, which the fake gives the transport and the raw server as an
+`Answer` when it builds them: it counts the request in flight, picks a
+scripted or injected-failure response or asks the pure core, sleeps the
+latency with `anyio.sleep`, and records the result. It returns the answer and
+the `Wire` its body travels by, which each adapter follows (`_wire.py`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,15 @@ import anyio
 import attrs
 import httpx
 
-from ._core import Incoming, Reply, error_reply, json_reply, parse_request, respond
+from ._core import (
+    Incoming,
+    PagingLies,
+    Reply,
+    error_reply,
+    json_reply,
+    parse_request,
+    respond,
+)
 from ._data import (
     ID_TYPES,
     FakeCoupon,
@@ -35,6 +46,7 @@ from ._data import (
     timestamp,
     with_fields,
 )
+from ._wire import PLAIN, Answer, Wire, WireStream, quiet_drops, send_asgi_body
 
 __all__ = ["FakeCrowdTwist", "RecordedRequest"]
 
@@ -52,8 +64,8 @@ class RecordedRequest:
     `path` is as sent (still percent-encoded); `params` the query parameters
     without `api_key`; `page` the page the API read from them on a paginated
     endpoint, the rewards listing or the redemption history (absent or not an
-    integer means 1), None on other endpoints. `status` is None only in what
-    a `script(when=...)` predicate is shown.
+    integer means 1), None on other endpoints. `status` is None in what a
+    `script(when=...)` predicate is shown and in `cancelled`.
     """
 
     method: str
@@ -63,13 +75,67 @@ class RecordedRequest:
     status: int | None
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class _Script:
-    reply: Reply
+    """A queued script, as `FakeCrowdTwist.script()` describes it: which
+    requests it takes, what it sends and how. `_Script.of` checks the
+    arguments and builds it; nothing else does either."""
+
+    # None: the real answer, given `status`, `headers` and `rewrite`.
+    reply: Reply | None
+    status: int | None
+    headers: tuple[tuple[str, str], ...]
+    rewrite: Callable[[bytes], bytes] | None
+    echo: bool
+    wire: Wire
     delay: float | None
     path: str | None
     page: int | None
     when: Callable[[RecordedRequest], bool] | None
+    # None: every matching request, for as long as the fake lives.
+    times: int | None
+
+    @classmethod
+    def of(
+        cls,
+        status: int | None,
+        *,
+        json: object,
+        body: bytes | str | Callable[[bytes], bytes] | None,
+        echo: bool,
+        headers: Mapping[str, str] | None,
+        delay: float | None,
+        reset_after: int | None,
+        trickle: float | None,
+        chunk_size: int | None,
+        path: str | None,
+        page: int | None,
+        when: Callable[[RecordedRequest], bool] | None,
+        times: int | None,
+    ) -> _Script:
+        """`script()`'s arguments, checked in the order of its signature
+        (the numbers, then what makes the body) and made into a script."""
+        _check_numbers(status, delay, trickle, reset_after, chunk_size, times)
+        _check_body(json, body, echo)
+        named = tuple(
+            (name.lower(), value)
+            for name, value in (headers or {}).items()
+            if name.lower() not in _FRAMING_HEADERS
+        )
+        reply = _own_reply(status, json, body, echo)
+        return cls(
+            reply=None if reply is None else _with_headers(reply, named),
+            status=status,
+            headers=named,
+            rewrite=body if callable(body) else None,
+            echo=echo,
+            wire=Wire(reset_after=reset_after, trickle=trickle, chunk_size=chunk_size),
+            delay=delay,
+            path=path,
+            page=page,
+            when=when,
+            times=times,
+        )
 
     def matches(self, request: RecordedRequest) -> bool:
         if self.path is not None and not fnmatch.fnmatchcase(request.path, self.path):
@@ -77,6 +143,91 @@ class _Script:
         if self.page is not None and request.page != self.page:
             return False
         return self.when is None or self.when(request)
+
+    def served_once(self) -> _Script | None:
+        """The script once it has served one more request; None once spent."""
+        if self.times is None:
+            return self
+        return None if self.times == 1 else attrs.evolve(self, times=self.times - 1)
+
+    def shaped(self, reply: Reply, target: str) -> Reply:
+        """What is sent for a request to *target* (path and query as sent),
+        given `reply` or else the real answer *reply*."""
+        if self.echo:
+            return attrs.evolve(reply, body=target.encode("latin-1"))
+        if self.reply is not None:
+            return reply
+        if self.rewrite is not None:
+            reply = attrs.evolve(reply, body=bytes(self.rewrite(reply.body)))
+        if self.status is not None:
+            reply = attrs.evolve(reply, status=self.status)
+        return _with_headers(reply, self.headers)
+
+
+def _check_numbers(
+    status: object,
+    delay: object,
+    trickle: object,
+    reset_after: object,
+    chunk_size: object,
+    times: object,
+) -> None:
+    """Check `script()`'s numbers, each given or None, in the order of its signature."""
+    if status is not None:
+        _check_status(status)
+    for name, seconds in (("delay", delay), ("trickle", trickle)):
+        if seconds is not None:
+            _check_seconds(name, seconds)
+    for name, count, least in (
+        ("reset_after", reset_after, 0),
+        ("chunk_size", chunk_size, 1),
+        ("times", times, 1),
+    ):
+        if count is not None:
+            _check_count(name, count, least)
+
+
+def _check_body(json: object, body: object, echo: bool) -> None:
+    """Refuse the combinations of `json`, `body` and `echo` that name two bodies."""
+    # `body` by truth: an empty body beside `json` has always been ignored.
+    if json is not _UNSET and body:
+        raise ValueError("pass json or body, not both")
+    if echo and (json is not _UNSET or body is not None):
+        raise ValueError("pass echo or a body (json or body), not both")
+
+
+def _own_reply(status: int | None, json: object, body: object, echo: bool) -> Reply | None:
+    """The reply a script sends instead of the real answer, or None to send
+    the real answer (`body` then is None or a function of it)."""
+    code = 200 if status is None else status
+    if json is not _UNSET:
+        return json_reply(code, json)
+    if isinstance(body, bytes | bytearray | memoryview | str):
+        raw = body.encode() if isinstance(body, str) else bytes(body)
+        return Reply(status=code, headers=(), body=raw)
+    if body is None:
+        # An echo's body is filled in per request; a bare status sends none.
+        return Reply(status=code, headers=(), body=b"") if echo or status is not None else None
+    if not callable(body):
+        raise TypeError(f"body must be bytes, str or a function, got {type(body).__name__}")
+    return None
+
+
+def _with_headers(reply: Reply, headers: tuple[tuple[str, str], ...]) -> Reply:
+    """*reply* with *headers* (lower-case names) replacing its own of those names."""
+    if not headers:
+        return reply
+    named = {name for name, _ in headers}
+    return attrs.evolve(
+        reply, headers=(*(pair for pair in reply.headers if pair[0] not in named), *headers)
+    )
+
+
+def _check_count(name: str, value: object, least: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < least:
+        raise ValueError(f"{name} must be at least {least}, got {value!r}")
 
 
 def _check_seconds(name: str, value: object) -> None:
@@ -158,7 +309,8 @@ class FakeCrowdTwist:
     bytes every time.
 
     Reach it three ways: `transport()` in process, the instance itself as an
-    ASGI app, or `serve()` on a loopback port.
+    ASGI app, or `serve()` on a loopback port; `serve_raw()` serves it too,
+    with raw bytes where a test wants what no HTTP server would send.
 
     **Usage**
 
@@ -174,8 +326,9 @@ class FakeCrowdTwist:
 
     Every argument but `seed` is also an attribute that may be set later,
     even while serving; values are checked when set. Besides the knobs,
-    `script()` queues one-off responses, and `requests`, `in_flight` and
-    `max_in_flight` tell what was served.
+    `script()` queues scripted responses and wire faults, `lie()` makes every page of a
+    paginated endpoint lie (`PagingLies`), and `requests`, `cancelled`,
+    `in_flight` and `max_in_flight` tell what was served.
 
     Arguments:
         seed: seeds the sample data, the latency jitter and the failure draws.
@@ -210,6 +363,12 @@ class FakeCrowdTwist:
     requests: list[RecordedRequest] = attrs.field(init=False, factory=list)
     #: The most requests in flight at once so far; set it to 0 to measure anew.
     max_in_flight: int = attrs.field(init=False, default=0)
+    #: Requests whose answer was cancelled before it was sent (in process: the
+    #: client stopped waiting), in the order they were; `status` is None.
+    cancelled: list[RecordedRequest] = attrs.field(init=False, factory=list)
+    #: The lies the paginated endpoints' pages tell, applied in this order;
+    #: add with `lie()`, remove as from any list.
+    lies: list[PagingLies] = attrs.field(init=False, factory=list)
 
     _in_flight: int = attrs.field(init=False, default=0)
     # The server thread answers while the test's thread sets knobs and scripts.
@@ -342,75 +501,147 @@ class FakeCrowdTwist:
 
     def script(
         self,
-        status: int = 200,
+        status: int | None = None,
         *,
         json: object = _UNSET,
-        body: bytes | str = b"",
+        body: bytes | str | Callable[[bytes], bytes] | None = None,
+        echo: bool = False,
         headers: Mapping[str, str] | None = None,
         delay: float | None = None,
+        reset_after: int | None = None,
+        trickle: float | None = None,
+        chunk_size: int | None = None,
         path: str | None = None,
         page: int | None = None,
         when: Callable[[RecordedRequest], bool] | None = None,
+        times: int | None = 1,
     ) -> None:
-        """Queue a one-off response, served instead of the real answer.
+        """Queue a scripted response: one instead of the real answer, or the
+        real answer sent another way (late, cut short, trickled...).
 
-        Each request is given the first queued response whose filters all
-        match it (none means any request), which is then dropped: queued
-        responses are served once each, in order, before anything else,
-        authentication included.
+        Each request is given the first queued script whose filters all match
+        it (none means any request); a script is dropped once it has served
+        `times` requests. A script that replaces the answer is served before
+        anything else, authentication included.
+
+        What is sent: `json`, `body` or `echo` replace the answer, with
+        `status` (default 200); `status` alone sends an empty body. Without
+        any of them the request gets its real answer (as the data is once
+        the delay is over, and as any `lie()` tells it), with `status` and
+        `headers` if given; `body` as a function rewrites the real answer's
+        body. Then the wire arguments
+        say how the body travels, the same through `transport()` as on a
+        port: `reset_after` drops the connection (in process, httpx's
+        `RemoteProtocolError` is raised while the body is read), `trickle`
+        sends it slowly, `chunk_size` without a Content-Length.
 
         Arguments:
             status: the HTTP status.
-            json: a body to send as JSON (instead of `body`).
-            body: the raw body, e.g. a proxy's HTML error page.
-            headers: response headers, e.g. `{"Retry-After": "2"}`.
+            json: a body to send as JSON.
+            body: the raw body, e.g. a proxy's HTML error page; or a function
+                of the real answer's body, e.g. `gzip.compress` beside a
+                `Content-Encoding: gzip` header.
+            echo: send the request's path and query as sent, key and all,
+                as the body, as some error pages quote the request back.
+            headers: response headers, e.g. `{"Retry-After": "2"}`; a
+                `Content-Encoding` that does not describe the body makes a
+                body that does not decode. Content-Length and
+                Transfer-Encoding are the fake's to set.
             delay: seconds to wait instead of the latency.
+            reset_after: send this many bytes of the body, then drop the
+                connection. A client whose body was cut (or that was given
+                no length) sees the exchange fail.
+            trickle: send the body in pieces of `chunk_size` (default 16)
+                bytes, this many seconds apart.
+            chunk_size: send the body without a Content-Length, in pieces of
+                this many bytes (chunked transfer encoding on a port).
             path: only a request whose path (as sent) matches this
                 `fnmatch` pattern, e.g. `"*/usable_coupons"`.
             page: only a request for this page of a paginated endpoint (the
                 rewards listing or the redemption history; add `path` to
                 tell them apart).
             when: only a request this predicate accepts.
+            times: how many requests the script serves before it is dropped;
+                None: every request it matches, for as long as the fake lives.
 
         **Usage**
 
         ```python
         fake.script(502, body=b"<html>Bad Gateway</html>", headers={"content-type": "text/html"})
         fake.script(json={"paging": {}, "rewards": "oops"}, page=3)
+        fake.script(503, page=2, times=2)  # page 2's first two attempts
+        fake.script(reset_after=100, page=3)  # page 3, cut after 100 bytes, once
+        fake.script(trickle=0.05, page=2, times=None)  # page 2, slowly, every time
+        fake.script(500, echo=True, headers={"content-type": "text/plain"})
         ```
         """
-        _check_status(status)
-        if delay is not None:
-            _check_seconds("delay", delay)
-        if json is not _UNSET:
-            if body:
-                raise ValueError("pass json or body, not both")
-            reply = json_reply(status, json)
-        else:
-            raw = body.encode() if isinstance(body, str) else bytes(body)
-            reply = Reply(status=status, headers=(), body=raw)
-        if headers:
-            named = {name.lower() for name in headers}
-            reply = attrs.evolve(
-                reply,
-                headers=(
-                    *(pair for pair in reply.headers if pair[0] not in named),
-                    *(
-                        (name.lower(), value)
-                        for name, value in headers.items()
-                        if name.lower() not in _FRAMING_HEADERS
-                    ),
-                ),
-            )
+        script = _Script.of(
+            status,
+            json=json,
+            body=body,
+            echo=echo,
+            headers=headers,
+            delay=delay,
+            reset_after=reset_after,
+            trickle=trickle,
+            chunk_size=chunk_size,
+            path=path,
+            page=page,
+            when=when,
+            times=times,
+        )
         with self._lock:
-            self._scripts.append(_Script(reply, delay, path, page, when))
+            self._scripts.append(script)
+
+    def lie(
+        self,
+        *,
+        path: str | None = None,
+        page_size: Callable[[int, int], int] | None = None,
+        total: Callable[[int, int], object] | None = None,
+        pages: Callable[[int, int], object] | None = None,
+        next_page: Callable[[int, str | None], object] | None = None,
+        prev_page: Callable[[int, str | None], object] | None = None,
+        items: Callable[[int, list[dict[str, Any]]], object] | None = None,
+        delay: Callable[[int, float], float] | None = None,
+    ) -> PagingLies:
+        """Make every page of the paginated endpoints lie from now on; return the lies.
+
+        Each lie is a function of the page number and of what the page would
+        truthfully say, returning what it says instead; see `PagingLies` for
+        each one. Unlike `script()`, lies last: remove them from `lies`
+        (`fake.lies.remove(returned)`, `fake.lies.clear()`).
+
+        **Usage**
+
+        ```python
+        fake.lie(pages=lambda page, pages: 10**9)  # every page claims a billion pages
+        fake.lie(total=lambda page, total: total if page == 1 else total + 1)
+        fake.lie(path="/v2.1/*", items=lambda page, rewards: rewards if page != 3 else [])
+        fake.lie(delay=lambda page, latency: latency if page == 1 else math.inf)
+        ```
+        """
+        lies = PagingLies(
+            path=path,
+            page_size=page_size,
+            total=total,
+            pages=pages,
+            next_page=next_page,
+            prev_page=prev_page,
+            items=items,
+            delay=delay,
+        )
+        with self._lock:
+            self.lies.append(lies)
+        return lies
 
     # -- the one request path ---------------------------------------------------
 
     async def _answer(
         self, method: str, raw_path: str, query: str, headers: Mapping[str, str]
-    ) -> Reply:
-        """Answer one request as every adapter does: faults, core, recording."""
+    ) -> tuple[Reply, Wire]:
+        """Answer one request as every adapter does: faults, core, recording;
+        return the answer and how its body travels."""
         request = parse_request(method, raw_path, query, headers)
         try:
             with self._lock:
@@ -420,8 +651,11 @@ class FakeCrowdTwist:
                 # failure draws in the order they came in.
                 script = self._take_script(_recorded(request, None))
                 reply = script.reply if script is not None else self._draw_failure()
+                lies = [lie for lie in self.lies if lie.matches(request.path)]
                 delay = (
-                    self._draw_latency() if script is None or script.delay is None else script.delay
+                    self._wait(request, lies)
+                    if script is None or script.delay is None
+                    else script.delay
                 )
             # Even with no latency: an answer from a network always takes at
             # least a turn of the event loop, and code under test may rely on
@@ -429,18 +663,30 @@ class FakeCrowdTwist:
             await anyio.sleep(delay)
             if reply is None:
                 # The data may change during the latency: answer from it as it is now.
-                reply = respond(request, self.users, api_key=self.api_key, now=timestamp(self.now))
+                reply = respond(
+                    request, self.users, api_key=self.api_key, now=timestamp(self.now), lies=lies
+                )
+            if script is not None:
+                reply = script.shaped(reply, f"{raw_path}?{query}" if query else raw_path)
             with self._lock:
                 self.requests.append(_recorded(request, reply.status))
-            return reply
+            return reply, PLAIN if script is None else script.wire
+        except anyio.get_cancelled_exc_class():
+            with self._lock:
+                self.cancelled.append(_recorded(request, None))
+            raise
         finally:
             with self._lock:
                 self._in_flight -= 1
 
     def _take_script(self, request: RecordedRequest) -> _Script | None:
-        for script in self._scripts:
+        for index, script in enumerate(self._scripts):
             if script.matches(request):
-                self._scripts.remove(script)
+                left = script.served_once()
+                if left is None:
+                    del self._scripts[index]
+                else:
+                    self._scripts[index] = left
                 return script
         return None
 
@@ -449,6 +695,13 @@ class FakeCrowdTwist:
             status = self._faults.choice(self.failure_statuses)
             return _failure_reply(status, self.retry_after)
         return None
+
+    def _wait(self, request: Incoming, lies: list[PagingLies]) -> float:
+        delay = self._draw_latency()
+        if request.page is not None:
+            for lie in lies:
+                delay = lie.wait(request.page, delay)
+        return delay
 
     def _draw_latency(self) -> float:
         if not self.jitter:
@@ -468,7 +721,7 @@ class FakeCrowdTwist:
         )
         ```
         """
-        return _FakeTransport(self)
+        return _FakeTransport(self._answer)
 
     async def __call__(
         self,
@@ -492,26 +745,28 @@ class FakeCrowdTwist:
             name.decode("latin-1").lower(): value.decode("latin-1")
             for name, value in scope.get("headers", ())
         }
-        reply = await self._answer(
+        reply, wire = await self._answer(
             scope["method"],
             raw_path.decode("latin-1"),
             scope.get("query_string", b"").decode("latin-1"),
             headers,
         )
+        length = wire.length(reply.body)
+        framing = [] if length is None else [("content-length", length)]
         await send(
             {
                 "type": "http.response.start",
                 "status": reply.status,
                 "headers": [
-                    *(
-                        (name.encode("latin-1"), value.encode("latin-1"))
-                        for name, value in reply.headers
-                    ),
-                    (b"content-length", str(len(reply.body)).encode()),
+                    (name.encode("latin-1"), value.encode("latin-1"))
+                    for name, value in (*reply.headers, *framing)
                 ],
             }
         )
-        await send({"type": "http.response.body", "body": reply.body})
+        if wire.plain:
+            await send({"type": "http.response.body", "body": reply.body})
+        else:
+            await send_asgi_body(reply.body, wire, receive, send)
 
     @contextmanager
     def serve(
@@ -534,8 +789,51 @@ class FakeCrowdTwist:
         """
         from ._server import serve_in_thread
 
-        with serve_in_thread(self, host=host, port=port, allow_remote=allow_remote) as url:
+        with (
+            quiet_drops(),
+            serve_in_thread(self, host=host, port=port, allow_remote=allow_remote) as url,
+        ):
             yield url
+
+    @contextmanager
+    def serve_raw(
+        self, reply: Callable[[bytes], bytes | None], *, reset: bool = False
+    ) -> Iterator[str]:
+        """Serve the fake on a loopback port, letting *reply* answer in raw
+        bytes what no HTTP server would send; yield its base URL.
+
+        *reply* is given each request's head (request line and headers, as
+        bytes, ending in a blank line) and returns the bytes to write back,
+        byte for byte (broken framing, bad header bytes, something that is
+        not HTTP), or None for the fake's own answer, scripts and wire
+        faults included. Every request is recorded in `requests`; a raw
+        reply's `status` is the one its bytes begin with (None if they are
+        not HTTP). Each connection carries one request and is then closed,
+        with a TCP reset instead of a FIN when `reset`. Served from threads
+        by a small HTTP/1.1 server of the fake's own (no extra needed), so
+        it serves tests on any event loop.
+
+        **Usage**
+
+        ```python
+        def not_http(head: bytes) -> bytes | None:
+            return b"SSH-2.0-OpenSSH_9.6\r\n" if b"page=3" in head else None
+
+        with fake.serve_raw(not_http) as base_url:
+            ...  # page 3 of a listing fails with ct.APIConnectionError
+        ```
+        """
+        from ._raw import serve_raw
+
+        with serve_raw(reply, reset=reset, answer=self._answer, record=self._record) as url:
+            yield url
+
+    def _record(
+        self, method: str, raw_path: str, query: str, headers: Mapping[str, str], status: int | None
+    ) -> None:
+        request = parse_request(method, raw_path, query, headers)
+        with self._lock:
+            self.requests.append(_recorded(request, status))
 
 
 def _recorded(request: Incoming, status: int | None) -> RecordedRequest:
@@ -549,19 +847,27 @@ def _recorded(request: Incoming, status: int | None) -> RecordedRequest:
 
 
 class _FakeTransport(httpx.AsyncBaseTransport):
-    """Hands each request to the fake, in process."""
+    """Hands each request to the fake's *answer*, in process."""
 
-    def __init__(self, fake: FakeCrowdTwist) -> None:
-        self._fake = fake
+    def __init__(self, answer: Answer) -> None:
+        self._answer = answer
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         headers = {name.lower(): value for name, value in request.headers.items()}
-        reply = await self._fake._answer(
+        reply, wire = await self._answer(
             request.method,
             request.url.raw_path.partition(b"?")[0].decode("ascii"),
             request.url.query.decode("ascii"),
             headers,
         )
+        length = wire.length(reply.body)
+        framing = ("transfer-encoding", "chunked") if length is None else ("content-length", length)
+        # A stream, not `content=`: httpx would decode a body given whole
+        # here, in the transport, where a server's bad Content-Encoding must
+        # reach the client as it does over a network.
+        stream: httpx.AsyncByteStream = (
+            httpx.ByteStream(reply.body) if wire.plain else WireStream(reply.body, wire, request)
+        )
         return httpx.Response(
-            reply.status, headers=list(reply.headers), content=reply.body, request=request
+            reply.status, headers=[*reply.headers, framing], stream=stream, request=request
         )
