@@ -23,7 +23,6 @@ import random
 import statistics
 import time
 from collections.abc import Awaitable, Callable
-from operator import attrgetter
 from typing import Any
 
 import anyio
@@ -31,8 +30,10 @@ import attrs
 import httpx
 
 import crowdtwist_async as ct
-from crowdtwist_async._pagination import AsyncPaginator, Page, new_items, reward_page
-from crowdtwist_async._payload import structure_rewards_page
+from crowdtwist_async._endpoints import REWARDS
+from crowdtwist_async._listing import Walk
+from crowdtwist_async._page import Page, new_items
+from crowdtwist_async._pagination import AsyncPaginator
 
 from ._common import Section, Target
 from ._server import BIG_USER, build
@@ -129,9 +130,7 @@ class DesignOnly:
     page structured beforehand. What the design costs, without the CPU."""
 
     def __init__(self, pages: dict[int, bytes], latency: Latency) -> None:
-        self._pages = {
-            n: reward_page(structure_rewards_page(json.loads(body), n)) for n, body in pages.items()
-        }
+        self._pages = {n: REWARDS.parse_page(json.loads(body), n) for n, body in pages.items()}
         self._latency = latency
 
     async def fetch(self, page: int) -> Page[ct.Reward, ct.RewardsPage]:
@@ -141,10 +140,9 @@ class DesignOnly:
     async def read(self, concurrency: int, *, entered: bool) -> int:
         listing = AsyncPaginator(
             self.fetch,
-            max_concurrency=concurrency,
-            page_size=10,
+            walk=Walk(page_size=10, max_concurrency=concurrency),
             select=new_items,
-            key=attrgetter("id"),
+            key=REWARDS.key,
         )
         count = 0
         async with listing if entered else contextlib.nullcontext():

@@ -85,6 +85,7 @@ async def _read(name: str, listings: int, warmups: int, exporter: Any) -> dict[s
     # Imported only now, after the configuration is in place.
     import crowdtwist_async as ct
     from crowdtwist_async import _telemetry
+    from crowdtwist_async._state import STATE
 
     from .forms import CannedPages, Latency, encoded_pages
     from .pagination import sdk_listing
@@ -150,16 +151,15 @@ async def _read(name: str, listings: int, warmups: int, exporter: Any) -> dict[s
     calls = 20_000
     lookup = min(timeit.repeat(_telemetry.active_tracer, number=calls, repeat=5)) / calls
     # Whether the SDK saw the configuration as meant.
-    otel = _telemetry._OTEL
-    tracing = otel.tracer is not None
+    tracing = STATE.tracer is not None
     expected = {
-        NOT_IMPORTABLE: otel.api is False and not tracing,
-        NO_PROVIDER: otel.api not in (None, False) and not tracing,
+        NOT_IMPORTABLE: STATE.otel_api is False and not tracing,
+        NO_PROVIDER: STATE.otel_api not in (None, False) and not tracing,
         SDK_BARE: tracing,
         SDK_EXPORTING: tracing,
     }
     if not expected[name]:
-        raise AssertionError(f"{name}: the SDK saw api={otel.api!r}, tracer={otel.tracer!r}")
+        raise AssertionError(f"{name}: the SDK saw api={STATE.otel_api!r}, tracer={STATE.tracer!r}")
     return {"cpu": statistics.median(cpu), "spans": spans, "lookup": lookup}
 
 

@@ -11,7 +11,7 @@ async with ct.Session(api_key="KEY", client_id=123) as session:
 """
 
 from ._attempt import RateLimiter
-from ._config import DEFAULT_TIMEOUT, Limits, Retries, Timeout
+from ._config import DEFAULT_TIMEOUT, Limits, Timeout
 from ._converter import to_dict
 from ._endpoints import Users
 from ._exceptions import (
@@ -29,6 +29,7 @@ from ._exceptions import (
     ResponseDecodeError,
     ServerError,
 )
+from ._listing import ListingOptions
 from ._models import (
     EligibilityType,
     FrequencyPeriod,
@@ -41,6 +42,7 @@ from ._models import (
     UsableCoupon,
 )
 from ._pagination import AsyncPaginator
+from ._retry import Retries
 from ._session import Session
 from ._version import __version__
 
@@ -60,6 +62,7 @@ __all__ = [
     "IncompleteListingError",
     "Limits",
     "ListingChangedError",
+    "ListingOptions",
     "NotFoundError",
     "Partner",
     "RateLimitError",

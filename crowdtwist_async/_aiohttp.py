@@ -139,26 +139,28 @@ def _bypasses(no_proxy: str, url: httpx.URL) -> bool:
     `.example.com` its subdomains only; `host:port` only that port.
     """
     host = url.raw_host.decode("ascii").lower()
-    port = url.port or {"http": 80, "https": 443}.get(url.scheme)
+    port = str(url.port or {"http": 80, "https": 443}.get(url.scheme))
     for entry in (item.strip().lower() for item in no_proxy.split(",")):
         if entry == "*":
             return True
-        if not entry or "://" in entry:
-            continue
-        name, wanted = entry, None
-        if entry.startswith("["):  # [::1] or [::1]:8080
-            name, _, rest = entry[1:].partition("]")
-            wanted = rest[1:] or None
-        elif entry.count(":") == 1:
-            name, wanted = entry.split(":")
-        if wanted is not None and wanted != str(port):
-            continue
-        if name.startswith("."):
-            if host.endswith(name):
-                return True
-        elif host == name or host.endswith("." + name):
+        if entry and "://" not in entry and _names(entry, host, port):
             return True
     return False
+
+
+def _names(entry: str, host: str, port: str) -> bool:
+    """Whether one NO_PROXY *entry* (lowercase, no scheme) names *host* on *port*."""
+    name, wanted = entry, None
+    if entry.startswith("["):  # [::1] or [::1]:8080
+        name, _, rest = entry[1:].partition("]")
+        wanted = rest[1:] or None
+    elif entry.count(":") == 1:
+        name, wanted = entry.split(":")
+    if wanted is not None and wanted != port:
+        return False
+    if name.startswith("."):
+        return host.endswith(name)
+    return host == name or host.endswith("." + name)
 
 
 def _parse_proxy(address: str) -> _Proxy:

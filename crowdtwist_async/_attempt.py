@@ -22,26 +22,19 @@ import anyio
 import httpx
 
 from ._config import Limits, Timeout
-from ._exceptions import (
-    APIConnectionError,
-    APITimeoutError,
-    CrowdTwistError,
-    ResponseDecodeError,
-    excerpt,
-)
+from ._errors import too_large, transport_error, undecodable
+from ._exceptions import CrowdTwistError
 from ._loops import running_library
-from ._redact import KeyMask, mask_query_keys
+from ._redact import KeyMask
+from ._retry import Reply
 
-__all__ = ["RateLimiter", "Response", "Sender"]
+__all__ = ["RateLimiter", "Sender"]
 
 log = logging.getLogger("crowdtwist_async")
 
 #: Past the body cap, how much more of a stream that never awaits is read
 #: before it is abandoned (see `_read_capped`).
 _DRAIN_LIMIT: Final = 1024 * 1024
-
-#: What one attempt gives back: the status, the headers and the whole body.
-Response = tuple[int, httpx.Headers, bytes]
 
 #: Why a Session refuses to run on a second event loop (see `Sender.check_loop`).
 OTHER_LOOP: Final = (
@@ -100,7 +93,7 @@ class _Pacer:
 class Sender:
     """Sends one attempt of a request within the session's limits."""
 
-    __slots__ = ("_limiter", "_loop", "_max_body", "_pacer", "client")
+    __slots__ = ("_loop", "_max_body", "_pacer", "_slots", "client")
 
     def __init__(
         self, client: httpx.AsyncClient, limits: Limits, limiter: RateLimiter | None = None
@@ -109,7 +102,7 @@ class Sender:
         # anyio binds the semaphore to the event loop on first use, so a
         # Session can be made before any loop runs. A free slot is taken
         # without a checkpoint (the request right after it awaits anyway).
-        self._limiter = anyio.Semaphore(limits.max_concurrency, fast_acquire=True)
+        self._slots = anyio.Semaphore(limits.max_concurrency, fast_acquire=True)
         self._pacer: RateLimiter | None = limiter
         if limiter is None and limits.rate_limit is not None:
             self._pacer = _Pacer(limits.rate_limit)
@@ -154,13 +147,13 @@ class Sender:
         self,
         request: httpx.Request,
         path: str,
-        limits: Timeout,
+        time_limits: Timeout,
         mask: KeyMask,
-        auth: httpx.Auth | httpx._client.UseClientDefault = httpx.USE_CLIENT_DEFAULT,
-    ) -> Response:
+        signer: httpx.Auth | None = None,
+    ) -> Reply:
         """One attempt: status, headers and the whole (capped) body.
 
-        *auth*, when given, signs the request (its flow runs in this attempt).
+        *signer*, when given, signs the request (its flow runs in this attempt).
 
         Raises `APITimeoutError`, `APIConnectionError` (retried), or
         `ResponseDecodeError` for a body over the cap or one that does not
@@ -174,14 +167,17 @@ class Sender:
         # must not hold a slot another could use.
         if self._pacer is not None:
             await self._pacer.acquire()
-        async with self._limiter:
+        async with self._slots:
             started = time.perf_counter()
             status: int | None = None
             failure: Exception | None = None
             try:
-                with anyio.fail_after(limits.total):
+                with anyio.fail_after(time_limits.total):
                     response = await self.client.send(
-                        request, stream=True, follow_redirects=False, auth=auth
+                        request,
+                        stream=True,
+                        follow_redirects=False,
+                        auth=httpx.USE_CLIENT_DEFAULT if signer is None else signer,
                     )
                     status = response.status_code
                     try:
@@ -196,7 +192,7 @@ class Sender:
                 # Raised outside the except block, so that the original does
                 # not ride along as __context__ (`from None` only hides it
                 # from tracebacks, not from code that walks the chain).
-                error = _translate(failure, path, mask, status)
+                error = transport_error(failure, path, mask, status)
                 del failure
                 raise error
         log.debug(
@@ -216,7 +212,7 @@ class Sender:
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit():
             if int(declared) > limit:
-                raise _too_large(response.status_code, declared + " bytes declared", limit)
+                raise too_large(response.status_code, declared + " bytes declared", limit)
             if "content-encoding" not in headers:
                 # HTTP/1.1 frames the body by its Content-Length: no more can
                 # come. A compressed body could still unpack past the cap.
@@ -226,8 +222,13 @@ class Sender:
             # has read and decoded it already.
             body = response.content
             if len(body) > limit:
-                raise _too_large(response.status_code, f"over {len(body)} bytes", limit)
+                raise too_large(response.status_code, f"over {len(body)} bytes", limit)
             return body
+        return await self._read_streamed(response, mask)
+
+    async def _read_streamed(self, response: httpx.Response, mask: KeyMask) -> bytes:
+        """Read and decode a streamed body, up to the cap (see `_read_capped`)."""
+        limit = self._max_body
         # httpx's own decoders for the Content-Encoding (gzip, deflate, and
         # br or zstd when their packages are installed), run here on the raw
         # bytes rather than inside httpx's body iterator: one that fails
@@ -236,7 +237,7 @@ class Sender:
         chunks: list[bytes] = []
         size = 0
         overflow = 0
-        undecodable: str | None = None
+        failed: str | None = None
         # Leaving httpx's body iterator early would leave its nested async
         # generators suspended, and trio warns when it collects those. So a
         # body that is oversized or does not decode is stopped from the
@@ -253,7 +254,7 @@ class Sender:
                 try:
                     chunk = decoder.decode(raw)
                 except httpx.DecodingError as exc:
-                    undecodable = str(exc)
+                    failed = str(exc)
                     cut.cancel()
                     continue
                 size += len(chunk)
@@ -265,62 +266,17 @@ class Sender:
                 try:
                     chunk = decoder.flush()
                 except httpx.DecodingError as exc:
-                    undecodable = str(exc)
+                    failed = str(exc)
                 else:
                     size += len(chunk)
                     if size <= limit:
                         chunks.append(chunk)
-        if undecodable is not None:
-            encoding = headers.get("content-encoding", "")
-            raise _undecodable(response.status_code, encoding, undecodable, mask)
+        if failed is not None:
+            encoding = response.headers.get("content-encoding", "")
+            raise undecodable(response.status_code, encoding, failed, mask)
         if size > limit:
-            raise _too_large(response.status_code, f"over {size} bytes", limit)
+            raise too_large(response.status_code, f"over {size} bytes", limit)
         return b"".join(chunks)
-
-
-def _too_large(status: int, detail: str, limit: int) -> ResponseDecodeError:
-    return ResponseDecodeError(
-        f"HTTP {status} response body is too large ({detail}; the limit is {limit} bytes)",
-        status_code=status,
-    )
-
-
-def _undecodable(
-    status: int | None, encoding: str | None, detail: str, mask: KeyMask
-) -> ResponseDecodeError:
-    """A body its Content-Encoding does not describe: a server bug, not retried."""
-    where = "response body" if status is None else f"HTTP {status} response body"
-    how = "" if encoding is None else f" ({_shown(encoding, mask)})"
-    return ResponseDecodeError(
-        f"{where} could not be decoded{how}: {_shown(detail, mask)}", status_code=status
-    )
-
-
-def _shown(text: str, mask: KeyMask) -> str:
-    """*text* from below the SDK, fit for an SDK error: the key masked in
-    every form (then cut short: an echo of the request can be long)."""
-    return excerpt(mask(mask_query_keys(text)))
-
-
-def _translate(
-    exc: Exception, path: str, mask: KeyMask, status: int | None
-) -> CrowdTwistError | RuntimeError:
-    """The SDK's error for a failure of the stack below, holding none of it.
-
-    A timeout, and anything that broke the exchange (a refused or dropped
-    connection, a reply that is not HTTP, an exception of a transport or of
-    a library below that no mapping foresaw), is retried. A body that does
-    not decode is a `ResponseDecodeError`, not retried. A `RuntimeError`
-    (a closed client, another event loop) stays one: it is a lifecycle error.
-    """
-    kind = type(exc).__name__
-    if isinstance(exc, httpx.TimeoutException | TimeoutError):
-        return APITimeoutError(f"GET {path} timed out ({kind})")
-    if isinstance(exc, httpx.DecodingError):
-        return _undecodable(status, None, str(exc), mask)
-    if isinstance(exc, RuntimeError):
-        return RuntimeError(_shown(str(exc), mask))
-    return APIConnectionError(f"GET {path} failed: {kind}: {_shown(str(exc), mask)}")
 
 
 def _running_loop() -> object | None:

@@ -6,11 +6,14 @@ from here, so the two cannot drift apart.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Final
 
 import attrs
 import httpx
+
+# `Retries` lives with the rest of the retry policy; its default is here.
+from ._retry import Retries
+from ._validators import check_count, check_positive, check_seconds
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -22,35 +25,6 @@ __all__ = [
     "merge_limits",
     "merge_retries",
 ]
-
-
-def _check_positive(unit: str) -> Any:
-    """A validator: None, or a positive finite number of *unit*."""
-
-    def check(_instance: Any, attribute: Any, value: Any) -> None:
-        if value is None:
-            return
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(f"{attribute.name} must be {unit} or None, got {value!r}")
-        if not (value > 0 and math.isfinite(value)):
-            raise ValueError(f"{attribute.name} must be positive and finite, got {value!r}")
-
-    return check
-
-
-def _check_count(low: int) -> Any:
-    """A validator: an int of at least *low*."""
-
-    def check(_instance: Any, attribute: Any, value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{attribute.name} must be an int, got {type(value).__name__}")
-        if value < low:
-            raise ValueError(f"{attribute.name} must be at least {low}, got {value}")
-
-    return check
-
-
-_check_seconds = _check_positive("a number of seconds")
 
 
 @attrs.frozen
@@ -69,8 +43,8 @@ class Timeout:
     ```
     """
 
-    total: float | None = attrs.field(default=10.0, validator=_check_seconds)
-    connect: float | None = attrs.field(default=3.0, validator=_check_seconds)
+    total: float | None = attrs.field(default=10.0, validator=check_seconds)
+    connect: float | None = attrs.field(default=3.0, validator=check_seconds)
 
     @classmethod
     def coerce(cls, value: float | Timeout | None) -> Timeout:
@@ -92,26 +66,6 @@ class Timeout:
 
 
 @attrs.frozen
-class Retries:
-    """When a failed request is tried again, and how long to wait in between.
-
-    Connection errors, timeouts and 408/429/500/502/503/504 responses are
-    retried up to `max_retries` times, after full-jitter exponential backoff
-    (uniform in 0..min(`backoff_cap`, `backoff_base` x 2**retry) seconds) or
-    the server's `Retry-After`. A `Retry-After` longer than `max_retry_after`
-    is not slept on: the error is raised, with `.retry_after` set.
-
-    A Session's are in `session.retries`; change them per call with
-    `session.with_options(max_retries=...)`.
-    """
-
-    max_retries: int = attrs.field(default=2, validator=_check_count(0))
-    backoff_base: float = attrs.field(default=0.5, validator=_check_seconds)
-    backoff_cap: float = attrs.field(default=8.0, validator=_check_seconds)
-    max_retry_after: float = attrs.field(default=60.0, validator=_check_seconds)
-
-
-@attrs.frozen
 class Limits:
     """What a Session allows at once, across every task that shares it.
 
@@ -121,11 +75,11 @@ class Limits:
     rewards is a few KiB; anything near the limit is not a page).
     """
 
-    max_concurrency: int = attrs.field(default=4, validator=_check_count(1))
+    max_concurrency: int = attrs.field(default=4, validator=check_count(1))
     rate_limit: float | None = attrs.field(
-        default=None, validator=_check_positive("requests per second")
+        default=None, validator=check_positive("requests per second")
     )
-    max_body_bytes: int = attrs.field(default=10 * 1024 * 1024, validator=_check_count(1))
+    max_body_bytes: int = attrs.field(default=10 * 1024 * 1024, validator=check_count(1))
 
 
 #: A web app should fail fast on a dead host but give a slow page time.

@@ -36,6 +36,7 @@ from ._models import (
     Segment,
     UsableCoupon,
 )
+from ._state import STATE
 
 __all__ = [
     "describe",
@@ -350,18 +351,19 @@ _MISSING: Final = object()
 _TIMESTAMP_RANGE: Final = (0, 32_503_680_000)
 
 
-# The datetimes of the unix timestamps seen last, shared: the same rewards
-# come back page after page and member after member, with the same dates, and
-# `datetime.fromtimestamp` costs ten times a lookup. A datetime is immutable.
-_MOMENTS: Final[dict[int, datetime]] = {}
+# The datetimes of the unix timestamps seen last (`STATE.moments`), shared:
+# the same rewards come back page after page and member after member, with
+# the same dates, and `datetime.fromtimestamp` costs ten times a lookup. A
+# datetime is immutable. At most this many are kept:
 _MOMENTS_KEPT: Final = 4096
 
 
 def _moment(seconds: int) -> datetime:
     moment = datetime.fromtimestamp(seconds, timezone.utc)
-    if len(_MOMENTS) >= _MOMENTS_KEPT:
-        _MOMENTS.clear()
-    _MOMENTS[seconds] = moment
+    moments = STATE.moments
+    if len(moments) >= _MOMENTS_KEPT:
+        moments.clear()
+    moments[seconds] = moment
     return moment
 
 
@@ -402,7 +404,7 @@ def _inline(
         blank = " or not v or v.isspace()" if optional else ""
         return [f"if type(v) is not str{blank}:", f"    v = {hook}"]
     if type_ is datetime:
-        namespace["_moments"] = _MOMENTS
+        namespace["_moments"] = STATE.moments
         namespace["_moment"] = _moment
         low, high = _TIMESTAMP_RANGE
         return [
@@ -590,10 +592,34 @@ def _decode_error(
 ) -> ResponseDecodeError:
     """Explain the detailed converter's failure on *raw* as a `ResponseDecodeError`.
 
-    Follows the first failing attribute or item down to the leaf error, keeping
-    the path in the API's key names and the id of the innermost record on it.
-    *location* says where *raw* sat in the payload, e.g. "rewards[3]".
+    Names the path in the API's key names and the id of the innermost record
+    on it (see `_failing_leaf`). *location* says where *raw* sat in the
+    payload, e.g. "rewards[3]".
     """
+    leaf, path, kind, record_id = _failing_leaf(exc, raw, cls)
+    # Generated code reads required keys with o[key]: a KeyError is a missing field.
+    reason = "required field is missing" if isinstance(leaf, KeyError) else str(leaf)
+    if kind is None:
+        subject = f"invalid {getattr(cls, '__name__', cls)}"
+    elif record_id is None:
+        subject = f"invalid {kind} (id unknown)"
+    else:
+        subject = f"invalid {kind} {record_id!r}"
+    where = f" at {location}" if location else ""
+    named = f": field {path!r}" if path else ""
+    return ResponseDecodeError(
+        f"{subject}{where}{named}: {reason or type(leaf).__name__}",
+        field=path or location,
+        record_id=record_id,
+    )
+
+
+def _failing_leaf(
+    exc: Exception, raw: object, cls: type
+) -> tuple[Exception, str, str | None, str | None]:
+    """Follow the first failing attribute or item of *exc* down to the leaf
+    error: that error, the path to it, and the kind and id of the innermost
+    record on the path that has an id."""
     path = ""
     kind = _KIND.get(cls)
     record_id = None
@@ -620,22 +646,7 @@ def _decode_error(
             index = index_note.index
             path = f"{path}[{index}]"
             node = node[index] if isinstance(node, list) and isinstance(index, int) else None
-
-    # Generated code reads required keys with o[key]: a KeyError is a missing field.
-    reason = "required field is missing" if isinstance(exc, KeyError) else str(exc)
-    if kind is None:
-        subject = f"invalid {getattr(cls, '__name__', cls)}"
-    elif record_id is None:
-        subject = f"invalid {kind} (id unknown)"
-    else:
-        subject = f"invalid {kind} {record_id!r}"
-    where = f" at {location}" if location else ""
-    named = f": field {path!r}" if path else ""
-    return ResponseDecodeError(
-        f"{subject}{where}{named}: {reason or type(exc).__name__}",
-        field=path or location,
-        record_id=record_id,
-    )
+    return exc, path, kind, record_id
 
 
 def _structure_detailed(data: object, cls: type[T], location: str | None) -> T:

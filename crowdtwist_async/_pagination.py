@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable, Hashable, Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Generic, Literal, Protocol, TypeVar
 
@@ -40,7 +40,8 @@ import anyio.lowlevel
 import attrs
 
 from ._exceptions import IncompleteListingError, ListingChangedError
-from ._models import Reward, RewardsPage
+from ._listing import ASSUMED_PAGE_SIZE, Walk
+from ._page import FetchPage, Key, Page, Select
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
@@ -49,67 +50,14 @@ __all__ = [
     "AHEAD_PER_SLOT",
     "WINDOW_PER_SLOT",
     "AsyncPaginator",
-    "FetchPage",
-    "Key",
     "Outcome",
-    "Page",
     "Report",
-    "Select",
-    "new_items",
-    "reward_page",
-    "whole_reward_page",
 ]
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741 (an item of a page)
 P = TypeVar("P")  # what a page-by-page listing yields for a page
 
-
-class Page(Generic[I, P]):
-    """One page as the walk reads it: the counts its `paging` stated (None:
-    not usably), its items as they came, and `source`, the object a
-    page-by-page listing yields for it (a `RewardsPage`, say)."""
-
-    __slots__ = ("items", "next_page", "number", "pages", "source", "total")
-
-    def __init__(
-        self,
-        *,
-        number: int,
-        total: int | None,
-        pages: int | None,
-        items: Sequence[I],
-        next_page: int | None,
-        source: P,
-    ) -> None:
-        self.number = number
-        self.total = total
-        self.pages = pages
-        self.items = items
-        self.next_page = next_page
-        self.source = source
-
-    def cut(self, last: I) -> Page[I, P]:
-        """This page with its items up to *last* (the last one a listing keeps)."""
-        end = next(i for i, item in enumerate(self.items) if item is last) + 1
-        return Page(
-            number=self.number,
-            total=self.total,
-            pages=self.pages,
-            items=tuple(self.items[:end]),
-            next_page=self.next_page,
-            source=self.source,
-        )
-
-
-#: Fetch one page by number (a listing the API says is empty: a page with no items).
-FetchPage = Callable[[int], Awaitable[Page[I, P]]]
-
-#: What a listing yields for a page: from the page and its items not yielded before.
-Select = Callable[[Page[I, P], list[I]], Sequence[T]]
-
-#: Which record an item is, to yield each once; None: this item is never a repeat.
-Key = Callable[[I], Hashable | None]
 
 #: How a listing ended: read to its end (or to `max_items`), raised, was
 #: cancelled, or was closed or dropped by its reader before its end.
@@ -137,28 +85,35 @@ AHEAD_PER_SLOT: Final = 4
 #: rather than every round, and a `break` wastes at most 2 x C - 1 pages.
 WINDOW_PER_SLOT: Final = 2
 
-#: The page size taken until the first page shows the server's, where the
-#: server chooses it: the documented default of CrowdTwist's listings.
-ASSUMED_PAGE_SIZE: Final = 10
-
 _Shortfall = Literal["empty", "repeated", "exhausted"]
+
+
+@attrs.frozen
+class _Paging:
+    """A listing's size as a page states it (None: not stated usably)."""
+
+    total: int | None = None
+    pages: int | None = None
+
+
+_UNSTATED: Final = _Paging()
 
 
 class _Plan(Generic[I]):
     """Which pages to ask for, and whether what came back is the whole listing.
 
-    The first page (page 1, or `start`) is asked for first and alone. Its
-    `total` (T) is a promise: the listing is whole once the pages from there
-    on hold the records T leaves (T, less a page size per page before the
-    first), counted as the server sent them, repeats included. Each distinct
-    record is yielded once, and a page that adds nothing (empty, `null`,
-    `no_data`, or only records already yielded) before the promise is kept
-    is an `IncompleteListingError`, never a quiet end. With T known, the
-    pages are counted from it, by the page size the first page shows: when
-    `pages` disagrees (the docs' own table sends total 203 with pages 10),
-    the records are the evidence, not the page count. Once the records add
-    up, no further page is asked for; the page after the last is asked for
-    only when they do not (records pushed past the end by an insertion).
+    The first page (page 1, or `start_page`) is asked for first and alone.
+    Its `total` (T) is a promise: the listing is whole once the pages from
+    there on hold the records T leaves (T, less a page size per page before
+    the first), counted as the server sent them, repeats included. Each
+    distinct record is yielded once, and a page that adds nothing (empty,
+    `null`, `no_data`, or only records already yielded) before the promise
+    is kept is an `IncompleteListingError`, never a quiet end. With T known,
+    the pages are counted from it, by the page size the first page shows:
+    when `pages` disagrees (the docs' own table sends total 203 with pages
+    10), the records are the evidence, not the page count. Once the records
+    add up, no further page is asked for; the page after the last is asked
+    for only when they do not (records pushed past the end by an insertion).
     A listing that grows while it is read is followed to its new total.
     Without T, `pages` is the promise. A first page without a usable `pages`
     makes the walk follow the page number in each `next_page`, one page at
@@ -174,37 +129,27 @@ class _Plan(Generic[I]):
     never asks for a page the records before it would already fill.
     """
 
-    def __init__(
-        self,
-        page_size: int | None,
-        *,
-        key: Key[I] | None,
-        start: int = 1,
-        max_items: int | None = None,
-        noun: str = "items",
-    ) -> None:
-        #: The size asked of the server (None: its default, to be learned).
-        self._asked = page_size
-        self._size = ASSUMED_PAGE_SIZE if page_size is None else page_size
+    def __init__(self, walk: Walk, *, key: Key[I] | None, noun: str = "items") -> None:
+        self._walk = walk
         self._key = key
-        self._start = start
-        self._max_items = max_items
         self._noun = noun
-        self.next_start = start
-        self._numbered = False  # pages known: any number up to the last may start
-        # Until then, one page at a time: the first page, then the page a link named.
-        self._follow: int | None = start
+        #: The page size counted with: asked for, then learned, else assumed.
+        self._size = ASSUMED_PAGE_SIZE if walk.page_size is None else walk.page_size
+        #: What the first page stated, and the largest any page stated since
+        #: (the listing may grow while it is read).
+        self._first = self._largest = _UNSTATED
         self._before = 0  # records on the pages before the first one read
-        self._reported: int | None = None  # the first page's total, when it is usable
-        self._total: int | None = None  # the largest usable total any page reported
-        self._pages: int | None = None  # the first page's page count, then the largest
-        self._announced: int | None = None  # the first page's page count, when usable
+        # Scheduling. Until the first page states its pages, one page at a
+        # time: the first page, then the page a link named (`_follow`).
+        self.next_start = walk.start_page
+        self._follow: int | None = walk.start_page
         self._extra = False  # whether the page after the last may be asked for
         self._end: int | None = None  # no page after this one will be consumed
+        # Progress, over the pages consumed.
         self._seen: set[Hashable] = set()
-        self._records = 0  # as the consumed pages held them, repeats included
-        self._count = 0  # distinct records yielded
-        self._consumed = start - 1
+        self._received = 0  # records as the pages held them, repeats included
+        self._yielded = 0  # distinct records handed on
+        self._consumed = walk.start_page - 1
         #: Nothing after the last consumed page is needed: the walk is over.
         self.done = False
         #: `max_items` items were yielded: the walk is over.
@@ -213,18 +158,18 @@ class _Plan(Generic[I]):
         self.truncated = False
         #: The page a new walk would start at to go on after the items consumed
         #: (None once the listing is known to hold nothing more).
-        self.resume: int | None = start
+        self.resume: int | None = walk.start_page
 
     # -- what to ask for -----------------------------------------------------
 
     @property
     def last(self) -> int | None:
         """The last page the walk expects to read, once the first page says (else None)."""
-        if not self._numbered:
+        if self._first.pages is None:
             return None
-        if self._total is not None:
-            return max(1, math.ceil(self._total / self._size))
-        return self._pages
+        if self._largest.total is not None:
+            return max(1, math.ceil(self._largest.total / self._size))
+        return self._largest.pages
 
     @property
     def size(self) -> int:
@@ -234,37 +179,41 @@ class _Plan(Generic[I]):
     @property
     def _promised(self) -> int | None:
         """The records expected from the first page on, when a total says."""
-        return None if self._total is None else self._total - self._before
+        total = self._largest.total
+        return None if total is None else total - self._before
 
     @property
     def stuck(self) -> bool:
         """Whether `max_items` ended the walk inside its first page, so that a
         walk resumed at `resume` would yield the same records again."""
-        return self.truncated and self.resume == self._start
+        return self.truncated and self.resume == self._walk.start_page
 
     def startable(self) -> int | None:
         """The page that may be asked for now, or None until something arrives."""
-        if self._numbered:
-            number = self.next_start
-            last = self.last
-            assert last is not None
-            if number > last + self._extra:
-                return None
-        elif self._follow is None:
+        number = self._candidate()
+        if number is None or (self._end is not None and number > self._end):
             return None
-        else:
-            number = self._follow
-        if self._end is not None and number > self._end:
+        total = self._largest.total
+        if total is not None and number > math.ceil(total / self._size) + 1:
             return None
-        if self._total is not None and number > math.ceil(self._total / self._size) + 1:
-            return None
-        limit = self._max_items
+        limit = self._walk.max_items
         # The pages between the last consumed and this one hold at most a
         # page size each: when they would fill `max_items`, this page cannot
         # contribute (a repeat found later makes room again).
-        if limit is not None and self._count + (number - self._consumed - 1) * self._size >= limit:
+        if (
+            limit is not None
+            and self._yielded + (number - self._consumed - 1) * self._size >= limit
+        ):
             return None
         return number
+
+    def _candidate(self) -> int | None:
+        """The next page in order, if the pages known (or a link) allow it."""
+        last = self.last
+        if last is None:
+            return self._follow
+        number = self.next_start
+        return None if number > last + self._extra else number
 
     def started(self, number: int) -> None:
         self.next_start = number + 1
@@ -272,20 +221,21 @@ class _Plan(Generic[I]):
 
     def arrived(self, number: int, page: Page[I, Any]) -> bool:
         """Learn from page *number*; True if nothing after it will be read."""
-        if number == self._start:
+        if number == self._walk.start_page:
             self._learn(page)
         if not page.items or self._shrunk(page) is not None:
             self.cut(number)
             return True
         # A listing may grow while it is read: follow it.
-        if self._total is not None:
-            if page.total is not None:
-                self._total = max(self._total, page.total)
-        elif self._pages is not None and page.pages is not None:
-            self._pages = max(self._pages, page.pages)
+        largest = self._largest
+        if largest.total is not None:
+            if page.total is not None and page.total > largest.total:
+                self._largest = attrs.evolve(largest, total=page.total)
+        elif largest.pages is not None and page.pages is not None and page.pages > largest.pages:
+            self._largest = attrs.evolve(largest, pages=page.pages)
         target = page.next_page
         # A link back to this page or an earlier one would loop forever.
-        if not self._numbered and target is not None and target >= self.next_start:
+        if self._first.pages is None and target is not None and target >= self.next_start:
             self._follow = target
         return False
 
@@ -296,21 +246,22 @@ class _Plan(Generic[I]):
     def _learn(self, page: Page[I, Any]) -> None:
         items = len(page.items)
         total = page.total
-        if self._start == 1:
+        start = self._walk.start_page
+        if start == 1:
             if total is not None and total >= items > 0:
                 # Page 1 is full, or holds the whole listing: its length is
                 # (at least) the page size the server uses.
                 self._size = items
         else:
             self._size = self._later_size(page)
-        before = (self._start - 1) * self._size
+        before = (start - 1) * self._size
         # A total below what the pages up to this one hold promises nothing.
-        if total is not None and total >= before + items:
+        if total is None or total < before + items:
+            total = None
+        else:
             self._before = before
-            self._reported = self._total = total
-        if page.pages is not None and page.pages >= 1:
-            self._numbered = True
-            self._announced = self._pages = page.pages
+        pages = page.pages if page.pages is not None and page.pages >= 1 else None
+        self._first = self._largest = _Paging(total=total, pages=pages)
 
     def _later_size(self, page: Page[I, Any]) -> int:
         """The page size, as a first page after page 1 shows it.
@@ -320,24 +271,18 @@ class _Plan(Generic[I]):
         decides between them. The size asked for is kept when the page agrees
         with it. Raises when the server chose the size and the page cannot say.
         """
-        number, items, total = self._start, len(page.items), page.total
-        asked = self._asked
+        number, items, total = self._walk.start_page, len(page.items), page.total
+        asked = self._walk.page_size
         if total is None or (items and number * items > total):
             # Without a total the size only bounds `max_items`' look-ahead;
             # a total below what the pages hold promises nothing (see `_learn`).
             return max(items, asked or 0) or self._size
-        sizes = set()
-        if items:
-            if number * items <= total:
-                sizes.add(items)  # a full page
-            if (total - items) % (number - 1) == 0 and (total - items) // (number - 1) >= items:
-                sizes.add((total - items) // (number - 1))  # the last page
+        sizes = _sizes_for(number, items, total)
         if asked is not None and (asked in sizes or not items):
             return asked
-        if len(sizes) > 1 and page.pages is not None:
-            sizes = {size for size in sizes if math.ceil(total / size) == page.pages} or sizes
-        if len(sizes) == 1:
-            return sizes.pop()
+        size = _one_size(sizes, total, page.pages)
+        if size is not None:
+            return size
         if not items and page.pages is not None and number > page.pages:
             return self._size  # past the end: no record is promised from here
         raise IncompleteListingError(
@@ -351,7 +296,8 @@ class _Plan(Generic[I]):
 
     def _shrunk(self, page: Page[I, Any]) -> int | None:
         """The lower total *page* reports than the first page did, if it does."""
-        if page.total is not None and self._reported is not None and page.total < self._reported:
+        stated = self._first.total
+        if page.total is not None and stated is not None and page.total < stated:
             return page.total
         return None
 
@@ -370,39 +316,22 @@ class _Plan(Generic[I]):
         if lower is not None:
             raise ListingChangedError(
                 page=number,
-                expected_total=self._reported or 0,
+                expected_total=self._first.total or 0,
                 total=lower,
-                seen=self._count,
-                first_page=self._start,
+                seen=self._yielded,
+                first_page=self._walk.start_page,
                 noun=self._noun,
             )
         items = page.items
-        key = self._key
-        if key is None:
-            fresh = list(items)
-        else:
-            seen = self._seen
-            fresh = []
-            for item in items:
-                name = key(item)
-                if name is None:
-                    fresh.append(item)
-                elif name not in seen:
-                    seen.add(name)
-                    fresh.append(item)
+        fresh = self._fresh(items)
         if not fresh:
             self._check_end(number, "repeated" if items else "empty")
             self.resume = None
             return None
-        self._records += len(items)
-        limit = self._max_items
-        if limit is not None and self._count + len(fresh) >= limit:
-            self.filled = True
-            self.truncated = self._count + len(fresh) > limit
-            del fresh[limit - self._count :]
-        self._count += len(fresh)
+        self._received += len(items)
+        self._take(fresh)
         promised = self._promised
-        if promised is not None and self._count < promised and number == self.last:
+        if promised is not None and self._yielded < promised and number == self.last:
             # A record met twice may have been pushed there by one added before
             # it, pushing the last record onto the next page: ask for that page
             # too. If it holds nothing new, the repeats were the server's own
@@ -411,31 +340,54 @@ class _Plan(Generic[I]):
         self.done = self._ends_at(number, page)
         if self.truncated:
             self.resume = number
-        elif self.done:
-            self.resume = None
         else:
-            self.resume = number + 1
+            self.resume = None if self.done else number + 1
         return fresh
+
+    def _fresh(self, items: Sequence[I]) -> list[I]:
+        """The *items* not yielded before (a key of None is never a repeat)."""
+        key = self._key
+        if key is None:
+            return list(items)
+        seen = self._seen
+        fresh = []
+        for item in items:
+            name = key(item)
+            if name is None:
+                fresh.append(item)
+            elif name not in seen:
+                seen.add(name)
+                fresh.append(item)
+        return fresh
+
+    def _take(self, fresh: list[I]) -> None:
+        """Count *fresh* as yielded, cut to what `max_items` leaves."""
+        limit = self._walk.max_items
+        if limit is not None and self._yielded + len(fresh) >= limit:
+            self.filled = True
+            self.truncated = self._yielded + len(fresh) > limit
+            del fresh[limit - self._yielded :]
+        self._yielded += len(fresh)
 
     def _ends_at(self, number: int, page: Page[I, Any]) -> bool:
         """Whether the listing is known to hold nothing after page *number*."""
         last = self.last
         promised = self._promised
-        if promised is not None and self._count >= promised:
+        if promised is not None and self._yielded >= promised:
             return True
         if last is None:
             # Following links: a page that names no later one is the last,
             # and `finish` says whether the listing is whole.
             linked = page.next_page is not None and page.next_page > number
-            return not linked and (promised is None or self._records >= promised)
+            return not linked and (promised is None or self._received >= promised)
         if promised is None:
             return number >= last
-        return self._records >= promised and number >= last + self._extra
+        return self._received >= promised and number >= last + self._extra
 
     def finish(self) -> None:
         """The walk has no page left to read: raise if the listing is short."""
         promised = self._promised
-        if promised is not None and self._records < promised:
+        if promised is not None and self._received < promised:
             raise self._short(self._consumed, "exhausted")
         self.resume = None
 
@@ -444,15 +396,15 @@ class _Plan(Generic[I]):
         if promised is not None:
             # A page of nothing but repeats keeps no promise, whatever the
             # records add up to: a cache that ignores the page number sends one.
-            held = self._count if why == "repeated" else self._records
+            held = self._yielded if why == "repeated" else self._received
             if held < promised:
                 raise self._short(number, why)
-        elif why == "repeated" or (self._announced is not None and number < self._announced):
+        elif why == "repeated" or (self._first.pages is not None and number < self._first.pages):
             raise self._short(number, why)
 
     def _short(self, number: int, why: _Shortfall) -> IncompleteListingError:
         noun = self._noun
-        first = self._start
+        first = self._walk.start_page
         promised = self._promised
         what = {
             "empty": f"page {number} was empty",
@@ -461,22 +413,44 @@ class _Plan(Generic[I]):
             "exhausted": f"no page after page {number} was left to ask for",
         }[why]
         if promised is not None and first == 1:
-            expected = f"after {self._count} of the {promised} {noun} page 1 announced"
+            expected = f"after {self._yielded} of the {promised} {noun} page 1 announced"
         elif promised is not None:
             expected = (
-                f"after {self._count} of the {promised} {noun} page {first}'s total "
-                f"({self._reported}) leaves from there"
+                f"after {self._yielded} of the {promised} {noun} page {first}'s total "
+                f"({self._first.total}) leaves from there"
             )
-        elif self._announced is not None:
-            expected = f"after {self._count} {noun}; page {first} announced {self._announced} pages"
+        elif self._first.pages is not None:
+            expected = (
+                f"after {self._yielded} {noun}; page {first} announced {self._first.pages} pages"
+            )
         else:
-            expected = f"after {self._count} {noun}"
+            expected = f"after {self._yielded} {noun}"
         return IncompleteListingError(
             f"the listing ended short: {what}, {expected}; read it again",
             page=number,
             expected_total=promised,
-            seen=self._count,
+            seen=self._yielded,
         )
+
+
+def _one_size(sizes: set[int], total: int, pages: int | None) -> int | None:
+    """The one page size of *sizes* that `pages` agrees with, if there is one."""
+    if len(sizes) > 1 and pages is not None:
+        sizes = {size for size in sizes if math.ceil(total / size) == pages} or sizes
+    return next(iter(sizes)) if len(sizes) == 1 else None
+
+
+def _sizes_for(number: int, items: int, total: int) -> set[int]:
+    """The page sizes that page *number* holding *items* of *total* allows:
+    full (the size is *items*), or the last page."""
+    sizes = set()
+    if items:
+        if number * items <= total:
+            sizes.add(items)  # a full page
+        rest, left = divmod(total - items, number - 1)
+        if left == 0 and rest >= items:
+            sizes.add(rest)  # the last page
+    return sizes
 
 
 class _Pending:
@@ -565,6 +539,10 @@ class _PageWalk(Generic[I, P]):
             # delivers that cancellation here: let it in now.
             await anyio.lowlevel.checkpoint()
         self._pending.popleft()
+        return self._consume(slot)
+
+    def _consume(self, slot: _Slot[I, P]) -> tuple[Page[I, P], list[I]] | None:
+        """Hand on the page of *slot*, the next in order, or raise its error."""
         outcome = slot.outcome
         try:
             if isinstance(outcome, BaseException):
@@ -721,21 +699,20 @@ class AsyncPaginator(Generic[T]):
         self,
         fetch: FetchPage[I, P],
         *,
-        max_concurrency: int,
-        page_size: int | None,
+        walk: Walk,
         select: Select[I, P, T],
         key: Key[I] | None = None,
-        start_page: int = 1,
-        max_items: int | None = None,
         noun: str = "items",
         report: Report | None = None,
     ) -> None:
-        plan = _Plan(page_size, key=key, start=start_page, max_items=max_items, noun=noun)
-        self._walk: _PageWalk[Any, Any] = _PageWalk(fetch, concurrency=max_concurrency, plan=plan)
+        plan = _Plan(walk, key=key, noun=noun)
+        self._walk: _PageWalk[Any, Any] = _PageWalk(
+            fetch, concurrency=walk.max_concurrency, plan=plan
+        )
         self._select: Select[Any, Any, T] = select
         self._batch: Sequence[T] = ()
         self._index = 0  # of the next item of `_batch` to hand out
-        self._batch_page = start_page  # the page `_batch` came from
+        self._batch_page = walk.start_page  # the page `_batch` came from
         self._handed = 0  # items of the batches before `_batch`
         self._group: TaskGroup | None = None
         self._entered = False
@@ -904,33 +881,3 @@ class AsyncPaginator(Generic[T]):
 
 def _is_cancellation(exc: BaseException) -> bool:
     return isinstance(exc, anyio.get_cancelled_exc_class())
-
-
-def reward_page(page: RewardsPage) -> Page[Reward, RewardsPage]:
-    """A rewards page as the walk reads it."""
-    return Page(
-        number=page.number,
-        total=page.total,
-        pages=page.pages,
-        items=page.rewards,
-        next_page=page.next_page,
-        source=page,
-    )
-
-
-def new_items(page: Page[I, Any], fresh: list[I]) -> list[I]:
-    """Select the items of a page not yielded before (for `aiter_rewards`, `paginate`).
-
-    Pages can shift while they are read (a reward added before page 3 pushes
-    one from page 3 onto page 4), so the same record can arrive twice.
-    """
-    return fresh
-
-
-def whole_reward_page(page: Page[Reward, RewardsPage], fresh: list[Reward]) -> tuple[RewardsPage]:
-    """Select a page as the one item it yields (for `aiter_reward_pages`): as
-    the server sent it, or cut to the rewards `max_items` leaves."""
-    source = page.source
-    if page.items is source.rewards:
-        return (source,)
-    return (attrs.evolve(source, rewards=tuple(page.items)),)

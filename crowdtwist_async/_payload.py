@@ -19,7 +19,7 @@ import attrs
 from ._converter import describe, structure, structure_int, structure_records
 from ._exceptions import CrowdTwistError, ResponseDecodeError
 from ._models import Reward, RewardsPage, UsableCoupon
-from ._pagination import Page
+from ._page import Page
 from ._protocol import EMPTY_LISTING
 
 __all__ = [
@@ -181,6 +181,22 @@ def structure_listing_page(
             f"invalid page {number}: field {items!r}: expected a JSON array, got {describe(raw)}",
             field=items,
         )
+    records = _listing_records(raw, number, items, build)
+    paging = _paging(payload)
+    return Page(
+        number=number,
+        total=_count(paging.get("total")),
+        pages=_count(paging.get("pages")),
+        items=records,
+        next_page=page_number_from_link(paging.get("next_page")),
+        source=None,
+    )
+
+
+def _listing_records(
+    raw: list[Any], number: int, items: str, build: Callable[[Mapping[str, Any]], T] | None
+) -> list[Any]:
+    """The records of page *number*: each JSON object read-only, or built."""
     records: list[Any] = []
     for index, record in enumerate(raw):
         if type(record) is not dict and not isinstance(record, Mapping):
@@ -204,15 +220,7 @@ def structure_listing_page(
                 field=f"{items}[{index}]",
                 record_id=None if name is None else str(name),
             ) from exc
-    paging = _paging(payload)
-    return Page(
-        number=number,
-        total=_count(paging.get("total")),
-        pages=_count(paging.get("pages")),
-        items=records,
-        next_page=page_number_from_link(paging.get("next_page")),
-        source=None,
-    )
+    return records
 
 
 def record_id(item: object) -> Hashable | None:

@@ -1,41 +1,27 @@
 """The pure part of talking to CrowdTwist: no I/O, no awaits.
 
 Everything here turns plain values into plain values (a URL, a decoded body,
-an exception to raise, a delay to sleep), so it is tested with parametrized
-cases and the network adapter in `_attempt.py` stays small.
+an exception to raise), so it is tested with parametrized cases and the
+network adapter in `_attempt.py` stays small.
 """
 
 from __future__ import annotations
 
-import email.utils
 import ipaddress
 import json
 import math
-import random
 import re
 import unicodedata
 import urllib.parse
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
-from http import HTTPStatus
 from typing import Final
 
 import httpx
 
-from ._exceptions import (
-    APIError,
-    AuthenticationError,
-    BadRequestError,
-    NotFoundError,
-    RateLimitError,
-    ResponseDecodeError,
-    ServerError,
-    excerpt,
-)
+from ._errors import NO_KEY, api_error, not_json
 from ._models import IdType
-
-#: Statuses worth another attempt: every request is an idempotent GET.
-RETRYABLE_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
+from ._redact import KeyMask
+from ._state import STATE
 
 #: Error codes that mean "the listing is empty", not "the request failed".
 EMPTY_LISTING_CODES: Final = frozenset({"no_data", "no_activities"})
@@ -105,22 +91,7 @@ def normalize_base_url(base_url: str) -> str:
             "base_url must not hold a control character or whitespace: "
             f"{blank.group()!r} at index {blank.start()}"
         )
-    parts: urllib.parse.SplitResult | None
-    try:
-        # Not urlsplit's own errors: they may quote the URL, credentials included.
-        parts = urllib.parse.urlsplit(text)
-        hostname, port = parts.hostname, parts.port
-    except ValueError:  # a port that is not a number, brackets that do not pair...
-        parts, hostname, port = None, None, None
-    if (
-        parts is None
-        or not hostname
-        or parts.scheme not in {"http", "https"}
-        or not _readable_host_and_port(parts.netloc)
-    ):
-        raise ValueError(
-            "base_url must be an absolute https URL such as https://api123.crowdtwist.com"
-        )
+    parts, hostname, port = _split_base_url(text)
     shown = f"{parts.scheme}://{hostname if ':' not in hostname else f'[{hostname}]'}"
     shown += f":{port}" if port is not None else ""
     if parts.scheme == "http" and not is_literal_loopback(hostname):
@@ -144,6 +115,27 @@ def normalize_base_url(base_url: str) -> str:
             f"base_url has a host or port that httpx cannot use, got {shown!r}"
         ) from None
     return normalized
+
+
+def _split_base_url(text: str) -> tuple[urllib.parse.SplitResult, str, int | None]:
+    """*text*'s parts, host and port, or a ValueError that does not quote it."""
+    parts: urllib.parse.SplitResult | None
+    try:
+        # Not urlsplit's own errors: they may quote the URL, credentials included.
+        parts = urllib.parse.urlsplit(text)
+        hostname, port = parts.hostname, parts.port
+    except ValueError:  # a port that is not a number, brackets that do not pair...
+        parts, hostname, port = None, None, None
+    if (
+        parts is None
+        or not hostname
+        or parts.scheme not in {"http", "https"}
+        or not _readable_host_and_port(parts.netloc)
+    ):
+        raise ValueError(
+            "base_url must be an absolute https URL such as https://api123.crowdtwist.com"
+        )
+    return parts, hostname, port
 
 
 #: What a base URL may not hold: the control characters (C0, DEL, C1) and
@@ -343,75 +335,37 @@ def check_int(name: str, value: object, *, low: int, high: int | None = None) ->
 
 
 def decode_response(
-    status: int, headers: Mapping[str, str], body: bytes, *, listing: bool = True
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    listing: bool = True,
+    mask: KeyMask = NO_KEY,
 ) -> object:
     """Turn a response into its decoded JSON, `EMPTY_LISTING`, or an exception.
 
     Raises the `APIError` subclass for an error status (or a 2xx whose body is
-    an error envelope), `ResponseDecodeError` for a 2xx body that is not JSON.
-    `no_data` and `no_activities` are `EMPTY_LISTING` only for a *listing*;
-    for any other call they are the errors they say they are.
+    an error envelope), `ResponseDecodeError` for a 2xx body that is not JSON,
+    each made whole by `_errors`, with *mask* applied. `no_data` and
+    `no_activities` are `EMPTY_LISTING` only for a *listing*; for any other
+    call they are the errors they say they are.
     """
+    data = _try_json(body)
     if 200 <= status < 300:
-        try:
-            data = loads_strict(body)
-        except (ValueError, RecursionError):
-            raise ResponseDecodeError(
-                f"HTTP {status} response is not valid JSON",
-                status_code=status,
-                body=excerpt(body),
-            ) from None
+        if data is _NOT_JSON:
+            raise not_json(status, body, mask)
         if not _is_error_envelope(data):
             return data
-    else:
-        data = _try_json(body)
     code, message = _error_fields(data)
     if listing and code in EMPTY_LISTING_CODES and status < 500:
         return EMPTY_LISTING
-    raise error_for_status(status, headers, code=code, message=message, body=body)
+    raise api_error(status, headers, body, code=code, message=message, mask=mask)
 
 
 def says_empty_listing(status: int, body: bytes) -> bool:
     """Whether an error response is the API's "nothing to list" (`no_data`,
     `no_activities`), which `decode_response` gives a listing as `EMPTY_LISTING`."""
     return status < 500 and _error_fields(_try_json(body))[0] in EMPTY_LISTING_CODES
-
-
-def error_for_status(
-    status: int,
-    headers: Mapping[str, str],
-    *,
-    code: str | None,
-    message: str | None,
-    body: bytes,
-) -> APIError:
-    """Choose the `APIError` subclass for an error response, by code then status."""
-    text = message or _status_phrase(status)
-    request_id = headers.get("x-request-id")
-    kept = excerpt(body)
-    if status == 429:
-        return RateLimitError(
-            text,
-            status_code=status,
-            error=code,
-            request_id=request_id,
-            body=kept,
-            retry_after=parse_retry_after(headers),
-        )
-    cls: type[APIError]
-    if code == "invalid_auth" or status in {401, 403}:
-        cls = AuthenticationError
-    elif code == "page_not_found" or status == 404:
-        cls = NotFoundError
-    elif 500 <= status < 600:
-        cls = ServerError
-    elif 400 <= status < 500:
-        cls = BadRequestError
-    else:
-        # A redirect (not followed, so the key never reaches another host) or
-        # any other unexpected status.
-        cls = APIError
-    return cls(text, status_code=status, error=code, request_id=request_id, body=kept)
 
 
 def loads_strict(body: bytes | str) -> object:
@@ -425,9 +379,9 @@ def loads_strict(body: bytes | str) -> object:
     past 64 bits as a float, so a body with a run of 19 digits goes to `json`
     too. Both accept the same bodies and give the same values.
     """
-    fast = _FAST_LOADS.loads
+    fast = STATE.loads
     if fast is None:
-        fast = _FAST_LOADS.load()
+        fast = _choose_loads()
     if fast is not _stdlib_loads:
         text = body.encode() if isinstance(body, str) else body
         if _LONG_NUMBER not in text.translate(_DIGITS):
@@ -455,36 +409,32 @@ def _finite_float(text: str) -> float:
     return value
 
 
-class _FastLoads:
-    """orjson's `loads` when it is installed, looked up on first use."""
-
-    __slots__ = ("loads",)
-
-    def __init__(self) -> None:
-        self.loads: Callable[[bytes | str], object] | None = None
-
-    def load(self) -> Callable[[bytes | str], object]:
-        try:
-            import orjson  # imported only when a body is decoded
-        except ImportError:
-            self.loads = _stdlib_loads
-        else:
-            self.loads = orjson.loads
-        return self.loads
-
-
-_FAST_LOADS: Final = _FastLoads()
+def _choose_loads() -> Callable[[bytes | str], object]:
+    """orjson's `loads` when it is installed, else json's: looked up on first
+    use, and again after `reset_process_state`."""
+    try:
+        import orjson  # imported only when a body is decoded
+    except ImportError:
+        loads: Callable[[bytes | str], object] = _stdlib_loads
+    else:
+        loads = orjson.loads
+    STATE.loads = loads
+    return loads
 
 
 def _refuse_constant(name: str) -> object:
     raise ValueError(f"{name} is not a JSON value")
 
 
+#: What `_try_json` returns for a body that is not JSON (None is JSON's null).
+_NOT_JSON: Final = object()
+
+
 def _try_json(body: bytes) -> object:
     try:
         return loads_strict(body)
     except (ValueError, RecursionError):
-        return None
+        return _NOT_JSON
 
 
 def _is_error_envelope(data: object) -> bool:
@@ -504,53 +454,3 @@ def _error_fields(data: object) -> tuple[str | None, str | None]:
         code if isinstance(code, str) and code else None,
         message if isinstance(message, str) and message else None,
     )
-
-
-def _status_phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unexpected status"
-
-
-# --- Retry timing ------------------------------------------------------------
-
-
-def parse_retry_after(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
-    """Seconds the server asks us to wait, from `retry-after-ms` or `Retry-After`.
-
-    `Retry-After` may be delta-seconds or an HTTP-date; a date in the past
-    means zero. Anything unparsable is ignored (None).
-    """
-    millis = headers.get("retry-after-ms")
-    if millis is not None:
-        try:
-            value = float(millis) / 1000
-        except ValueError:
-            value = math.nan
-        if math.isfinite(value) and value >= 0:
-            return value
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    raw = raw.strip()
-    try:
-        seconds = float(raw)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
-        return max(seconds, 0.0)
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
-
-
-def backoff_delay(
-    retry: int, *, base: float, cap: float, rng: random.Random | None = None
-) -> float:
-    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**retry)]."""
-    ceiling = min(cap, base * (2 ** min(retry, 32)))
-    return (rng or random).uniform(0.0, ceiling)

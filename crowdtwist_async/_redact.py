@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Final
 from urllib.parse import quote, quote_plus
 
-from ._exceptions import CUT, CrowdTwistError
+from ._exceptions import CUT
 
 MASK: Final = "***"
 
@@ -123,6 +123,8 @@ def _record_args(record: logging.LogRecord) -> tuple[object, ...]:
     return () if args is None else (args,)
 
 
+# One instance for every logger, so that installing it twice is seen. It holds
+# nothing, so it is no process state to reset (`_state`).
 _FILTER: Final = _MaskApiKeys()
 
 #: Every logger of the default stack that may see a URL or a header: a
@@ -155,33 +157,15 @@ def install_log_filter(names: Iterable[str] = DEFAULT_LOGGERS) -> None:
             logger.addFilter(_FILTER)
 
 
-def scrub(exc: CrowdTwistError, mask: KeyMask) -> None:
-    """Mask the key in every text *exc* holds, and cut a chain that may hold it.
+def holds_secret(obj: object, mask: KeyMask) -> bool:
+    """Whether *obj* (an exception, say), or anything it holds, shows the key
+    in any form, an `api_key=` value or a credential header.
 
-    The last guard before an SDK error leaves a public call. Errors of the
-    network are built with nothing chained (`_attempt`), but an error made
-    from the response can quote it, and an error page or a record may echo
-    the request URL back, key included, into the message, the body, the
-    request id or any other attribute: those texts are masked here.
-
-    Two kinds of chain are left by parsing the body. A hidden `__context__`
-    (`raise ... from None` inside an except block: the JSON decoder's error,
-    holding the whole body) is dropped: tracebacks never show it, and only
-    code that walks the chain would find it. A shown cause (the error a
-    record's structuring raised) is kept for diagnosis, unless the key, an
-    `api_key=` value or a credential header is found anywhere in it.
+    How `_errors` decides whether an error it builds may keep its cause: the
+    chain of an exception is as visible as its message, to code that walks
+    it and to every traceback.
     """
-    for name, value in vars(exc).items():
-        if isinstance(value, str):
-            setattr(exc, name, mask(value))
-    exc.args = tuple(mask(arg) if isinstance(arg, str) else arg for arg in exc.args)
-    if exc.__suppress_context__ and exc.__cause__ is None:
-        exc.__context__ = None
-    chained = (exc.__cause__, exc.__context__)
-    if any(_holds_secret(link, mask, set(), 0) for link in chained if link is not None):
-        exc.__cause__ = None
-        exc.__context__ = None
-        exc.__suppress_context__ = True
+    return _holds_secret(obj, mask, set(), 0)
 
 
 #: How deep `_holds_secret` looks into what an exception holds.

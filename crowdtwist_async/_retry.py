@@ -1,39 +1,76 @@
-"""The retry loop: attempts of one request until one answers for good.
+"""The retry policy, in one place: which outcomes are tried again, how long
+to wait in between, and the loop that does it.
 
 Every CrowdTwist request the SDK makes is an idempotent GET, so a connection
 error, a timeout or a retryable status is simply tried again, after a wait
-the `Retries` policy and the server's `Retry-After` decide.
+the `Retries` policy and the server's `Retry-After` decide. `set_testing`
+skips the waits, for test suites.
 """
 
 from __future__ import annotations
 
+import email.utils
 import logging
-from collections.abc import Awaitable, Callable
+import math
+import random
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager
+from datetime import datetime, timezone
 from types import TracebackType
+from typing import Final
 
 import anyio
+import attrs
 import httpx
 
-from ._attempt import Response
-from ._config import Retries
 from ._exceptions import APIConnectionError
-from ._protocol import RETRYABLE_STATUSES, backoff_delay, parse_retry_after
+from ._state import STATE
+from ._validators import check_count, check_seconds
 
-__all__ = ["retry_delay", "send_with_retries", "set_testing"]
+__all__ = [
+    "RETRYABLE_STATUSES",
+    "Reply",
+    "Retries",
+    "backoff_delay",
+    "parse_retry_after",
+    "retry_delay",
+    "send_with_retries",
+    "set_testing",
+]
 
 log = logging.getLogger("crowdtwist_async")
 
+#: Statuses worth another attempt: every request is an idempotent GET.
+RETRYABLE_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
 
-class _Mode:
-    """Whether the waits between attempts are skipped (see `set_testing`)."""
+#: What one attempt gives back (`_attempt.Sender.send`) and the loop hands on:
+#: the status, the headers and the whole body.
+Reply = tuple[int, httpx.Headers, bytes]
 
-    skip_waits = False
+
+@attrs.frozen
+class Retries:
+    """When a failed request is tried again, and how long to wait in between.
+
+    Connection errors, timeouts and 408/429/500/502/503/504 responses are
+    retried up to `max_retries` times, after full-jitter exponential backoff
+    (uniform in 0..min(`backoff_cap`, `backoff_base` x 2**retry) seconds) or
+    the server's `Retry-After`. A `Retry-After` longer than `max_retry_after`
+    is not slept on: the error is raised, with `.retry_after` set.
+
+    A Session's are in `session.retries`; change them per call with
+    `session.with_options(max_retries=...)`.
+    """
+
+    max_retries: int = attrs.field(default=2, validator=check_count(0))
+    backoff_base: float = attrs.field(default=0.5, validator=check_seconds)
+    backoff_cap: float = attrs.field(default=8.0, validator=check_seconds)
+    max_retry_after: float = attrs.field(default=60.0, validator=check_seconds)
 
 
+# --- the test switch ------------------------------------------------------------
 # Process-wide on purpose, as stamina's switch is: a test suite turns it on
-# once, for every Session its code under test makes.
-_MODE = _Mode()
+# once, for every Session its code under test makes (`STATE.skip_waits`).
 
 
 class _RestoreTesting:
@@ -54,7 +91,7 @@ class _RestoreTesting:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        _MODE.skip_waits = self._previous
+        STATE.skip_waits = self._previous
 
 
 def set_testing(testing: bool) -> AbstractContextManager[None]:
@@ -75,14 +112,17 @@ def set_testing(testing: bool) -> AbstractContextManager[None]:
         ...
     ```
     """
-    restore = _RestoreTesting(_MODE.skip_waits)
-    _MODE.skip_waits = bool(testing)
+    restore = _RestoreTesting(STATE.skip_waits)
+    STATE.skip_waits = bool(testing)
     return restore
 
 
+# --- the loop -------------------------------------------------------------------
+
+
 async def send_with_retries(
-    attempt: Callable[[], Awaitable[Response]], retries: Retries, path: str
-) -> Response:
+    attempt: Callable[[], Awaitable[Reply]], retries: Retries, path: str
+) -> Reply:
     """Run *attempt* until it gives a final response, or raise its last error.
 
     A response is final when its status is not retryable, when the retries
@@ -104,7 +144,7 @@ async def send_with_retries(
                 return status, headers, body
             delay, reason = wait, f"HTTP {status}"
         retry += 1
-        if _MODE.skip_waits:
+        if STATE.skip_waits:
             delay = 0.0
         log.debug("retrying GET %s in %.2fs after %s (retry %d)", path, delay, reason, retry)
         await anyio.sleep(delay)
@@ -119,3 +159,46 @@ def retry_delay(status: int, headers: httpx.Headers, retry: int, retries: Retrie
         return backoff_delay(retry, base=retries.backoff_base, cap=retries.backoff_cap)
     # A long wait is the caller's decision: the error carries retry_after.
     return wait if wait <= retries.max_retry_after else None
+
+
+# --- the waits --------------------------------------------------------------------
+
+
+def parse_retry_after(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
+    """Seconds the server asks us to wait, from `retry-after-ms` or `Retry-After`.
+
+    `Retry-After` may be delta-seconds or an HTTP-date; a date in the past
+    means zero. Anything unparsable is ignored (None).
+    """
+    millis = headers.get("retry-after-ms")
+    if millis is not None:
+        try:
+            value = float(millis) / 1000
+        except ValueError:
+            value = math.nan
+        if math.isfinite(value) and value >= 0:
+            return value
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+        return max(seconds, 0.0)
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def backoff_delay(
+    retry: int, *, base: float, cap: float, rng: random.Random | None = None
+) -> float:
+    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**retry)]."""
+    ceiling = min(cap, base * (2 ** min(retry, 32)))
+    return (rng or random).uniform(0.0, ceiling)

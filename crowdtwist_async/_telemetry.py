@@ -20,19 +20,20 @@ import sys
 import time
 import warnings
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import anyio
 
 from ._protocol import says_empty_listing
 from ._redact import log_filter
+from ._state import STATE
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.trace import Span, Tracer
 
-    from ._attempt import Response
     from ._pagination import Outcome
+    from ._retry import Reply
 
 __all__ = [
     "ListingReport",
@@ -54,25 +55,16 @@ _LEVELS: Final = {"debug": logging.DEBUG, "info": logging.INFO}
 # --- CROWDTWIST_LOG -------------------------------------------------------------
 
 
-class _LogSetup:
-    """Whether `CROWDTWIST_LOG` has been read, and the handler it attached."""
-
-    handler: logging.Handler | None = None
-    done = False
-
-
-_LOG_SETUP: Final = _LogSetup()
-
-
 def configure_logging() -> None:
     """Attach a stderr handler as `CROWDTWIST_LOG=debug|info` asks; once a process.
 
     As `OPENAI_LOG` does: off unless set; the SDK's logger and httpx's get
     the level, and the handler masks the key in every record it writes.
+    `reset_process_state` takes both back, and the next call reads it again.
     """
-    if _LOG_SETUP.done:
+    if STATE.log_read:
         return
-    _LOG_SETUP.done = True
+    STATE.log_read = True
     value = os.environ.get("CROWDTWIST_LOG", "").strip().lower()
     if not value:
         return
@@ -88,11 +80,13 @@ def configure_logging() -> None:
     # The loggers themselves have the filter (the Session installed it); the
     # handler too, as it also writes what other loggers pass up to these.
     handler.addFilter(log_filter())
+    replaced: dict[str, int] = {}
     for name in _SHOWN_LOGGERS:
         logger = logging.getLogger(name)
+        replaced[name] = logger.level
         logger.setLevel(level)
         logger.addHandler(handler)
-    _LOG_SETUP.handler = handler
+    STATE.log_handler, STATE.log_levels = handler, replaced
 
 
 # --- path templates -----------------------------------------------------------
@@ -161,45 +155,38 @@ _RESOURCE_WORDS: Final = frozenset(
 # --- OpenTelemetry --------------------------------------------------------------
 
 
-class _Otel:
-    """opentelemetry's trace API once looked up (False: not installed), and
-    the tracer of the provider last seen."""
-
-    api: Any = None
-    provider: object = None
-    tracer: Tracer | None = None
-
-
-_OTEL: Final = _Otel()
-
-
 def active_tracer() -> Tracer | None:
-    """The SDK's tracer, or None when nothing would record its spans."""
-    api = _OTEL.api
+    """The SDK's tracer, or None when nothing would record its spans.
+
+    opentelemetry is looked up once (`STATE.otel_api`: False when it is not
+    installed); its tracer provider at every call, as one may be set later.
+    """
+    state = STATE
+    api = state.otel_api
     if api is False:
         return None
     if api is None:
         try:
             from opentelemetry import trace
         except ImportError:
-            _OTEL.api = False
+            state.otel_api = False
             return None
-        _OTEL.api = api = trace
+        state.otel_api = api = trace
     provider = api.get_tracer_provider()
-    if provider is not _OTEL.provider:
-        _OTEL.provider = provider
+    if provider is not state.otel_provider:
+        state.otel_provider = provider
         # The API's own defaults record nothing: skip them.
         if isinstance(provider, api.ProxyTracerProvider | api.NoOpTracerProvider):
-            _OTEL.tracer = None
+            state.tracer = None
         else:
             from ._version import __version__
 
-            _OTEL.tracer = provider.get_tracer("crowdtwist_async", __version__)
-    return _OTEL.tracer
+            state.tracer = provider.get_tracer("crowdtwist_async", __version__)
+    return state.tracer
 
 
 def traced_attempts(
-    attempt: Callable[[], Awaitable[Response]],
+    attempt: Callable[[], Awaitable[Reply]],
     tracer: Tracer,
     parent: Context | None,
     *,
@@ -207,7 +194,7 @@ def traced_attempts(
     template: str,
     page: int | None,
     listing: bool,
-) -> Callable[[], Awaitable[Response]]:
+) -> Callable[[], Awaitable[Reply]]:
     """*attempt*, each call in a client span under *parent* (None: the current span).
 
     A cancelled attempt is no error, nor is a listing's `no_data` (a 400 the
@@ -218,7 +205,7 @@ def traced_attempts(
     host, port = server
     resends = 0
 
-    async def run() -> Response:
+    async def run() -> Reply:
         nonlocal resends
         attributes: dict[str, str | int] = {
             "http.request.method": "GET",

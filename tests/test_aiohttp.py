@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
+import aiohttp.log
 import anyio
 import httpx
 import multidict
@@ -26,47 +27,66 @@ import yarl
 from aiohttp.client_reqrep import ConnectionKey
 
 import crowdtwist_async as ct
+
+# Private on purpose: this module unit-tests the aiohttp transport itself (an
+# httpx transport, driven by an httpx client) and its pure parts: the
+# translation of aiohttp's errors, NO_PROXY, proxy URLs.
 from crowdtwist_async._aiohttp import (
-    AIOHTTP_LOGGERS,
     AiohttpTransport,
     _bypasses,
     _parse_proxy,
     translate,
 )
-from crowdtwist_async._redact import _FILTER
 
+from .aiohttp_support import connections_idle, connections_lent, record_client_sessions
 from .conftest import API_KEY, BASE_URL
-from .faultserver import Fault, FaultServer, serve
+from .wire_support import ALICE, Loopback, Served, loopback, sample_fake
 
 NEEDS_ASYNCIO = (
     "http_backend='aiohttp' needs asyncio; under trio use the default http_backend='httpx'"
 )
 
 
+#: A page of the sample program's rewards, with the key.
+PAGE = f"/v2.1/users/{ALICE}/rewards?api_key={API_KEY}"
+
+#: Every logger aiohttp logs to (`aiohttp.log`'s), and their parent.
+AIOHTTP_LOGGERS = (
+    "aiohttp",
+    *sorted(
+        logger.name for logger in vars(aiohttp.log).values() if isinstance(logger, logging.Logger)
+    ),
+)
+
+
 @pytest.fixture(scope="module")
-def loopback() -> Iterator[tuple[FaultServer, str]]:
-    app = FaultServer(total=30)
-    with serve(app) as url:
-        yield app, url
+def port() -> Iterator[Loopback]:
+    with loopback(Served(sample_fake())) as app:
+        yield app
 
 
 @pytest.fixture
-def server(loopback: tuple[FaultServer, str]) -> FaultServer:
-    """The loopback server, answering normally and with no requests seen yet."""
-    app = loopback[0]
-    app.script = lambda page, attempt: None
-    app.requests.clear()
-    app.attempts.clear()
-    return app
+def server(port: Loopback) -> Served:
+    """A fresh fake for this test, answering on the module's port."""
+    port.target = Served(sample_fake())
+    return port.target
 
 
 @pytest.fixture
-def url(server: FaultServer, loopback: tuple[FaultServer, str]) -> str:
-    return loopback[1]
+def url(server: Served, port: Loopback) -> str:
+    return port.url
 
 
 @pytest.fixture
-async def transport() -> AsyncIterator[AiohttpTransport]:
+def client_sessions(monkeypatch: pytest.MonkeyPatch) -> list[aiohttp.ClientSession]:
+    """The aiohttp ClientSessions made in this test: the transport's one, once used."""
+    return record_client_sessions(monkeypatch)
+
+
+@pytest.fixture
+async def transport(
+    client_sessions: list[aiohttp.ClientSession],
+) -> AsyncIterator[AiohttpTransport]:
     transport = AiohttpTransport()
     yield transport
     await transport.aclose()
@@ -79,10 +99,10 @@ def refused_url() -> Iterator[str]:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
-def connector(transport: AiohttpTransport) -> aiohttp.BaseConnector:
-    assert transport._client is not None
-    assert transport._client.connector is not None
-    return transport._client.connector
+def only(client_sessions: list[aiohttp.ClientSession]) -> aiohttp.ClientSession:
+    """The one ClientSession the transport made."""
+    (client,) = client_sessions
+    return client
 
 
 # -- choosing the backend ------------------------------------------------------
@@ -103,6 +123,8 @@ def test_importing_the_package_does_not_import_aiohttp() -> None:
 
 def test_without_aiohttp_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "aiohttp", None)
+    # Private on purpose: the module is dropped so its import runs again, as
+    # in a process without aiohttp.
     monkeypatch.delitem(sys.modules, "crowdtwist_async._aiohttp")
     with pytest.raises(ModuleNotFoundError) as info:
         ct.Session(API_KEY, base_url=BASE_URL, http_backend="aiohttp")
@@ -132,19 +154,22 @@ def test_an_unknown_backend_is_refused() -> None:
         ct.Session(API_KEY, base_url=BASE_URL, http_backend="curl")  # type: ignore[arg-type]
 
 
-def test_a_session_made_outside_a_loop_connects_on_first_use(url: str) -> None:
+def test_a_session_made_outside_a_loop_connects_on_first_use(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = record_client_sessions(monkeypatch)
     session = ct.Session(API_KEY, base_url=url, http_backend="aiohttp")
-    transport = session._shared.sender.client._transport
-    assert isinstance(transport, AiohttpTransport)
-    assert transport._client is None
+    assert session.http_backend == "aiohttp"
+    assert made == []
 
     async def use() -> int:
         async with session:
-            page = await session.users.get_rewards_page("alice")
+            page = await session.users.get_rewards_page(ALICE)
         return len(page.rewards)
 
     assert asyncio.run(use()) == 10
-    assert transport._client is None  # closed with the session
+    assert len(made) == 1
+    assert made[0].closed  # closed with the session
 
 
 # -- the event loop it needs ---------------------------------------------------
@@ -158,14 +183,12 @@ async def test_under_trio_it_is_refused_at_construction() -> None:
     assert str(info.value) == NEEDS_ASYNCIO
 
 
-def test_under_trio_a_session_made_before_is_refused_at_first_use(
-    server: FaultServer, url: str
-) -> None:
+def test_under_trio_a_session_made_before_is_refused_at_first_use(server: Served, url: str) -> None:
     session = ct.Session(API_KEY, base_url=url, http_backend="aiohttp", max_retries=2)
 
     async def use() -> None:
         try:
-            await session.users.get_rewards_page("alice")
+            await session.users.get_rewards_page(ALICE)
         finally:
             await session.aclose()
 
@@ -173,21 +196,21 @@ def test_under_trio_a_session_made_before_is_refused_at_first_use(
         anyio.run(use, backend="trio")
     assert str(info.value) == NEEDS_ASYNCIO
     # Refused before anything was sent, and not retried.
-    assert server.requests == []
+    assert server.fake.requests == []
 
 
-def test_a_session_used_on_a_second_loop_says_so(server: FaultServer, url: str) -> None:
+def test_a_session_used_on_a_second_loop_says_so(server: Served, url: str) -> None:
     session = ct.Session(API_KEY, base_url=url, http_backend="aiohttp")
     first, second = asyncio.new_event_loop(), asyncio.new_event_loop()
     try:
-        first.run_until_complete(session.users.get_rewards_page("alice"))
+        first.run_until_complete(session.users.get_rewards_page(ALICE))
         with pytest.raises(RuntimeError, match="belong to another event loop"):
-            second.run_until_complete(session.users.get_rewards_page("alice"))
+            second.run_until_complete(session.users.get_rewards_page(ALICE))
         first.run_until_complete(session.aclose())
     finally:
         first.close()
         second.close()
-    assert len(server.requests) == 1
+    assert len(server.fake.requests) == 1
 
 
 # -- translating aiohttp's exceptions ------------------------------------------
@@ -287,24 +310,28 @@ class TestOnTheWire:
         assert (info.value.__cause__, info.value.__context__) == (None, None)
 
     async def test_a_body_cut_short(
-        self, transport: AiohttpTransport, server: FaultServer, url: str
+        self,
+        transport: AiohttpTransport,
+        client_sessions: list[aiohttp.ClientSession],
+        server: Served,
+        url: str,
     ) -> None:
-        server.script = lambda page, attempt: Fault(reset_after=100)
+        server.fake.script(reset_after=100, times=None)
         async with httpx.AsyncClient(transport=transport) as client:
             with pytest.raises(httpx.RemoteProtocolError) as info:
-                await client.get(f"{url}/?api_key={API_KEY}")
-            assert connector(transport)._acquired == set()
+                await client.get(f"{url}{PAGE}")
+            assert connections_lent(only(client_sessions)) == 0
         assert str(info.value).startswith("ClientPayloadError: ")
         assert (info.value.__cause__, info.value.__context__) == (None, None)
 
     async def test_a_read_timeout(
-        self, transport: AiohttpTransport, server: FaultServer, url: str
+        self, transport: AiohttpTransport, server: Served, url: str
     ) -> None:
-        server.script = lambda page, attempt: Fault(delay=2.0)
+        server.fake.script(delay=2.0, times=None)
         timeout = httpx.Timeout(10.0, read=0.2)
         async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
             with pytest.raises(httpx.ReadTimeout) as info:
-                await client.get(f"{url}/?api_key={API_KEY}")
+                await client.get(f"{url}{PAGE}")
         assert API_KEY not in str(info.value)
         assert (info.value.__cause__, info.value.__context__) == (None, None)
 
@@ -316,48 +343,57 @@ class TestOnTheWire:
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 class TestConnections:
     async def test_a_body_read_whole_goes_back_to_the_pool(
-        self, transport: AiohttpTransport, server: FaultServer, url: str
+        self,
+        transport: AiohttpTransport,
+        client_sessions: list[aiohttp.ClientSession],
+        server: Served,
+        url: str,
     ) -> None:
         async with httpx.AsyncClient(transport=transport) as client:
             for _ in range(3):
-                response = await client.get(f"{url}/")
+                response = await client.get(f"{url}{PAGE}")
                 assert response.status_code == 200
-            pool = connector(transport)
+            pool = only(client_sessions)
             # One connection, kept alive and reused, none lent out.
-            assert pool._acquired == set()
-            assert sum(len(idle) for idle in pool._conns.values()) == 1
-        assert len(server.requests) == 3
+            assert connections_lent(pool) == 0
+            assert connections_idle(pool) == 1
+        assert len(server.fake.requests) == 3
 
     async def test_closing_a_body_cut_short_frees_its_connection_at_once(
-        self, transport: AiohttpTransport, server: FaultServer, url: str
+        self,
+        transport: AiohttpTransport,
+        client_sessions: list[aiohttp.ClientSession],
+        server: Served,
+        url: str,
     ) -> None:
-        server.script = lambda page, attempt: Fault(stream_bytes=8 * 1024 * 1024)
+        server.fake.script(body=b" " * (8 * 1024 * 1024), chunk_size=65536, times=None)
         async with httpx.AsyncClient(transport=transport) as client:
             response = await client.send(client.build_request("GET", url), stream=True)
             async for _chunk in response.aiter_raw():
                 break
-            assert len(connector(transport)._acquired) == 1
+            assert connections_lent(only(client_sessions)) == 1
             # Closed inside a cancelled scope, as after a timeout: nothing may
             # wait, and the connection must still be freed. `response` is
             # still referenced, so the garbage collector cannot be what frees it.
             with anyio.CancelScope() as scope:
                 scope.cancel()
                 await response.aclose()
-            assert connector(transport)._acquired == set()
-            assert sum(len(idle) for idle in connector(transport)._conns.values()) == 0
+            assert connections_lent(only(client_sessions)) == 0
+            assert connections_idle(only(client_sessions)) == 0
 
-    async def test_aclose_closes_the_aiohttp_session_even_when_cancelled(self, url: str) -> None:
+    async def test_aclose_closes_the_aiohttp_session_even_when_cancelled(
+        self, url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        made = record_client_sessions(monkeypatch)
         session = ct.Session(API_KEY, base_url=url, http_backend="aiohttp")
-        transport = session._shared.sender.client._transport
-        assert isinstance(transport, AiohttpTransport)
-        await session.users.get_rewards_page("alice")
-        client = transport._client
-        assert client is not None
+        await session.users.get_rewards_page(ALICE)
+        await session.users.get_rewards_page(ALICE)
+        assert len(made) == 1
+        assert not made[0].closed
         with anyio.CancelScope() as scope:
             scope.cancel()
             await session.aclose()
-        assert client.closed
-        assert transport._client is None
+        assert made[0].closed
 
 
 # -- proxies from the environment --------------------------------------------------
@@ -401,7 +437,9 @@ def test_proxy_credentials_travel_in_a_header() -> None:
 @pytest.mark.slow
 def test_every_aiohttp_logger_masks_the_key(caplog: pytest.LogCaptureFixture) -> None:
     ct.Session(API_KEY, base_url=BASE_URL, http_backend="aiohttp")
-    assert all(_FILTER in logging.getLogger(name).filters for name in AIOHTTP_LOGGERS)
+    # One filter on each (the SDK's), seen at work below.
+    filters = [logging.getLogger(name).filters for name in AIOHTTP_LOGGERS]
+    assert [len(each) for each in filters] == [1] * len(AIOHTTP_LOGGERS)
     caplog.set_level(logging.DEBUG)
     for name in AIOHTTP_LOGGERS:
         logging.getLogger(name).debug("GET %s", f"{BASE_URL}/x?api_key={API_KEY}&page=2")

@@ -20,7 +20,7 @@ import pytest_asyncio
 import crowdtwist_async as ct
 
 from .conftest import API_KEY, BASE_URL
-from .fakeapi import make_reward
+from .sample_data import make_reward
 
 
 class SlowBody(httpx.AsyncByteStream):

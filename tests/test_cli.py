@@ -7,6 +7,7 @@ import io
 import json
 import os
 import pty
+import re
 import select
 import signal
 import socket
@@ -21,8 +22,14 @@ from pathlib import Path
 import pytest
 
 import crowdtwist_async as ct
-from crowdtwist_async._cli import _visible
+
+# Private on purpose: `main(argv)` is what the console script runs, here in
+# process; `_visible` is the one escaping the table, csv and error lines all
+# use, checked on every BMP character.
+from crowdtwist_async._cli import _visible, main
 from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist
+
+from .aiohttp_support import record_client_sessions
 
 SECRET = "cli-secret-Hq47Zx"
 ALICE = ["rewards", SANDBOX_EMAIL, "--id-type", "email"]
@@ -465,15 +472,15 @@ def test_version_and_help() -> None:
 
 @pytest.mark.slow
 def test_the_help_reads_its_defaults_from_the_sdk() -> None:
-    from crowdtwist_async._cli import build_parser
-
-    parser = build_parser()
-    rewards = parser.parse_args(["rewards", "alice"])
-    assert rewards.max_concurrency == ct.Limits().max_concurrency == 4
-    assert rewards.max_retries == ct.Retries().max_retries == 2
+    assert ct.Limits().max_concurrency == 4
+    assert ct.Retries().max_retries == 2
     helped = cli("rewards", "--help", env={"COLUMNS": "200"}).stdout
+    # Each option's default, as argparse shows the one it parses to.
+    assert re.search(
+        r"--max-concurrency MAX_CONCURRENCY\s+pages fetched at once \(default: 4\)", helped
+    )
+    assert re.search(r"--max-retries MAX_RETRIES\s+\(default: 2\)", helped)
     assert f"seconds per attempt (default: {ct.DEFAULT_TIMEOUT.total:g})" in helped
-    assert "pages fetched at once (default: 4)" in helped
 
 
 @pytest.mark.parametrize(
@@ -487,27 +494,38 @@ def test_the_help_reads_its_defaults_from_the_sdk() -> None:
     ],
 )
 def test_the_http_backend_is_aiohttp_where_it_is_installed(
-    monkeypatch: pytest.MonkeyPatch, options: list[str], installed: bool, expected: str
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    served: tuple[FakeCrowdTwist, str],
+    options: list[str],
+    installed: bool,
+    expected: str,
 ) -> None:
-    from crowdtwist_async._cli import _session, build_parser
-
+    fake, url = served
     if not installed:
         # As if aiohttp were not installed: importing it fails.
         monkeypatch.setitem(sys.modules, "aiohttp", None)
-    base_url = "https://api1.crowdtwist.com"
-    args = build_parser().parse_args(
-        ["rewards", "alice", "--api-key", SECRET, "--base-url", base_url, *options]
-    )
-    session = _session(args)
-    assert session._http_backend == expected
+    # The aiohttp stack sends through an aiohttp ClientSession; httpx makes none.
+    made = record_client_sessions(monkeypatch)
+    alice = ["coupons", SANDBOX_EMAIL, "--id-type", "email", "--format", "ndjson"]
+    status = main([*alice, "--api-key", SECRET, "--base-url", url, *options])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert len(out.splitlines()) == 3  # alice's usable coupons
+    assert len(fake.requests) == 1
+    assert len(made) == (1 if expected == "aiohttp" else 0)
 
 
 @pytest.mark.slow
-def test_the_sandbox_answers_through_httpx() -> None:
-    from crowdtwist_async._cli import _session, build_parser
-
-    session = _session(build_parser().parse_args([*ALICE, "--sandbox"]))
-    assert session._http_backend == "httpx"
+def test_the_sandbox_answers_through_httpx(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], sandbox_ids: list[str]
+) -> None:
+    # With aiohttp installed, auto would pick it for a real server; the
+    # sandbox answers in memory through httpx, and no aiohttp ClientSession is made.
+    made = record_client_sessions(monkeypatch)
+    assert main([*ALICE, "--sandbox", "--format", "ndjson"]) == 0
+    assert [json.loads(line)["id"] for line in capsys.readouterr().out.splitlines()] == sandbox_ids
+    assert made == []
     result = cli(*ALICE, "--sandbox", "--http-backend", "aiohttp")
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1] == (

@@ -17,6 +17,8 @@ from typing import NamedTuple
 
 import pytest
 
+# Private on purpose: `main(argv)` is what the `crowdtwist-async` console
+# script runs; called in process, every format is checked without a subprocess.
 from crowdtwist_async._cli import main
 from crowdtwist_async.testing import FakeCrowdTwist, FakeUser
 

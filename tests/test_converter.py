@@ -13,25 +13,28 @@ from typing import Any
 
 import pytest
 
-from crowdtwist_async._converter import structure, to_dict, unstructure
-from crowdtwist_async._exceptions import ResponseDecodeError
-from crowdtwist_async._models import (
-    NO_FIELDS,
+from crowdtwist_async import (
     EligibilityType,
     FrequencyPeriod,
     Partner,
+    ResponseDecodeError,
     Reward,
     RewardsPage,
     Segment,
     UsableCoupon,
+    to_dict,
 )
+
+# Private on purpose: this module unit-tests the converter and the payload
+# envelopes themselves, a record or a page from a dict, with no session around.
+from crowdtwist_async._converter import structure, unstructure
 from crowdtwist_async._payload import (
     page_number_from_link,
     structure_coupons,
     structure_rewards_page,
 )
 
-from .fakeapi import SAMPLES, load
+from .sample_data import NO_FIELDS, SAMPLES, load
 
 UTC = timezone.utc
 

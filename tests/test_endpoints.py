@@ -14,7 +14,7 @@ import respx
 import crowdtwist_async as ct
 
 from .conftest import API_KEY, BASE_URL
-from .fakeapi import SAMPLES
+from .sample_data import SAMPLES
 
 pytestmark = pytest.mark.anyio
 
@@ -265,13 +265,12 @@ async def test_a_bad_record_keeps_the_response_status_and_body(
     assert info.value.body.startswith('[{"reward_id":127819')
 
 
-def test_to_dict_writes_a_model_as_the_api_does() -> None:
-    import crowdtwist_async._converter as converter
-    import crowdtwist_async._payload as payload
-
-    page = payload.structure_rewards_page(
-        json.loads((SAMPLES / "rewards_sample.json").read_text()), 1
-    )
+async def test_to_dict_writes_a_model_as_the_api_does(
+    router: respx.MockRouter, session: ct.Session
+) -> None:
+    sample = json.loads((SAMPLES / "rewards_sample.json").read_text())
+    route = router.get("/v2.1/users/alice/rewards").respond(json=sample)
+    page = await session.users.get_rewards_page("alice")
     (reward,) = page.rewards
     data = ct.to_dict(reward)
     assert data["id"] == "541043"
@@ -286,7 +285,8 @@ def test_to_dict_writes_a_model_as_the_api_does() -> None:
     assert "freq_period" not in data
     assert "sweepstakes_winners" in data
     # What it writes, the SDK reads back unchanged.
-    assert converter.structure(json.loads(json.dumps(data)), ct.Reward) == reward
+    route.respond(json={"paging": {"total": 1, "pages": 1}, "rewards": [data]})
+    assert (await session.users.get_rewards_page("alice")).rewards == (reward,)
     assert ct.to_dict(page)["rewards"] == [data]
     with pytest.raises(TypeError, match="to_dict takes a crowdtwist_async model"):
         ct.to_dict({"id": 1})  # type: ignore[arg-type]

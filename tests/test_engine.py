@@ -16,6 +16,10 @@ import httpx
 import pytest
 
 import crowdtwist_async as ct
+
+# Private on purpose: `test_record_id` pins the default de-duplication key's
+# exact text for each kind of record; paginate's de-duplication and
+# `ResponseDecodeError.record_id` show it only for the records they meet.
 from crowdtwist_async._payload import record_id
 from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist, FakeUser
 

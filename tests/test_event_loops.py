@@ -21,23 +21,12 @@ import pytest
 import crowdtwist_async as ct
 
 from .conftest import API_KEY, HttpBackend
-from .faultserver import FaultServer, serve
+from .wire_support import ALICE, Served
 
 OTHER_LOOP = (
     "this Session's connections belong to another event loop: "
     "make a Session on the loop that uses it"
 )
-
-
-@pytest.fixture
-def server() -> FaultServer:
-    return FaultServer()
-
-
-@pytest.fixture
-def url(server: FaultServer) -> Iterator[str]:
-    with serve(server) as base_url:
-        yield base_url
 
 
 @pytest.fixture
@@ -55,7 +44,7 @@ def abandoned() -> Iterator[None]:
 
 def rewards_of(session: ct.Session) -> Callable[[], Coroutine[Any, Any, int]]:
     async def use() -> int:
-        page = await session.users.get_rewards_page("alice")
+        page = await session.users.get_rewards_page(ALICE)
         return len(page.rewards)
 
     return use
@@ -63,7 +52,7 @@ def rewards_of(session: ct.Session) -> Callable[[], Coroutine[Any, Any, int]]:
 
 @pytest.mark.parametrize("http_backend", ["httpx", "aiohttp"])
 def test_a_second_asyncio_run_is_refused_before_sending(
-    server: FaultServer, url: str, http_backend: HttpBackend, abandoned: None
+    server: Served, url: str, http_backend: HttpBackend, abandoned: None
 ) -> None:
     session = ct.Session(API_KEY, base_url=url, http_backend=http_backend, max_retries=2)
     use = rewards_of(session)
@@ -76,7 +65,7 @@ def test_a_second_asyncio_run_is_refused_before_sending(
     with pytest.raises(RuntimeError, match=r"^this Session's connections belong"):
         asyncio.run(rewards_of(copy)())
     # Nothing was sent, nothing retried, no "Event loop is closed" chained.
-    assert len(server.requests) == 1
+    assert len(server.fake.requests) == 1
     assert info.value.__context__ is None
     assert info.value.__cause__ is None
     # Closing on a third loop neither crashes nor touches the first's sockets.
@@ -88,7 +77,7 @@ def test_a_second_asyncio_run_is_refused_before_sending(
 
 @pytest.mark.parametrize("order", [("trio", "asyncio"), ("asyncio", "trio")])
 def test_trio_then_asyncio_and_back_is_refused(
-    server: FaultServer, url: str, order: tuple[str, str], abandoned: None
+    server: Served, url: str, order: tuple[str, str], abandoned: None
 ) -> None:
     session = ct.Session(API_KEY, base_url=url, max_retries=2)
     use = rewards_of(session)
@@ -97,14 +86,14 @@ def test_trio_then_asyncio_and_back_is_refused(
     with pytest.raises(RuntimeError) as info:
         anyio.run(use, backend=second)
     assert str(info.value) == OTHER_LOOP
-    assert len(server.requests) == 1
+    assert len(server.fake.requests) == 1
     anyio.run(session.aclose, backend=second)
     assert session.closed
 
 
 @pytest.mark.parametrize("http_backend", ["httpx", "aiohttp"])
 def test_a_session_made_outside_any_loop_runs_on_the_first(
-    server: FaultServer, url: str, http_backend: HttpBackend
+    server: Served, url: str, http_backend: HttpBackend
 ) -> None:
     # Made before a loop runs, used and closed on one: no refusal, no leak.
     session = ct.Session(API_KEY, base_url=url, http_backend=http_backend)
@@ -116,7 +105,7 @@ def test_a_session_made_outside_any_loop_runs_on_the_first(
         return first + second
 
     assert asyncio.run(main()) == 20
-    assert len(server.requests) == 2
+    assert len(server.fake.requests) == 2
 
 
 @pytest.mark.parametrize("auth", ["query", "header"])

@@ -11,9 +11,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import httpx
@@ -21,8 +21,6 @@ import pytest
 
 import crowdtwist_async as ct
 import crowdtwist_async.testing as testing
-from crowdtwist_async._payload import structure_coupons, structure_rewards_page
-from crowdtwist_async._protocol import EMPTY_LISTING, decode_response
 from crowdtwist_async.testing import (
     SANDBOX_EMAIL,
     FakeCoupon,
@@ -38,6 +36,7 @@ ALICE_COUPONS = "/v2/users/1001/usable_coupons"
 LINK = "https://api[client_id].ct.com/v2.1/rewards?page={}&api_key="
 
 Query = Mapping[str, str]
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -67,6 +66,18 @@ def get_many(
 
 def get(fake: FakeCrowdTwist, path: str, **query: str) -> httpx.Response:
     return get_many(fake, [(path, query)])[0]
+
+
+def read(fake: FakeCrowdTwist, call: Callable[[ct.Users], Awaitable[T]]) -> T:
+    """What *call* reads from the fake through the SDK (`session.users`)."""
+
+    async def run() -> T:
+        async with ct.Session(
+            fake.api_key, base_url=fake.base_url, transport=fake.transport(), max_retries=0
+        ) as session:
+            return await call(session.users)
+
+    return anyio.run(run)
 
 
 def error(code: str, message: str) -> dict[str, str]:
@@ -454,38 +465,38 @@ def test_coupons_expire_as_the_clock_moves_and_vanish_once_used(fake: FakeCrowdT
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_every_page_and_coupon_list_structures(seed: int) -> None:
     fake = FakeCrowdTwist(seed=seed, now=NOW)
-    for member in fake.users:
-        rewards = f"/v2.1/users/{member.id}/rewards"
-        for soldout in ("false", "true"):
-            first = get(fake, rewards, include_soldout=soldout)
-            payload = decode_response(first.status_code, first.headers, first.content)
-            if payload is EMPTY_LISTING:
-                assert not member.rewards
-                continue
-            pages = first.json()["paging"]["pages"]
-            responses = get_many(
-                fake,
-                [(rewards, {"include_soldout": soldout, "page": str(n)}) for n in range(pages + 2)],
-            )
-            structured = [
-                structure_rewards_page(decode_response(r.status_code, r.headers, r.content), number)
-                for number, r in enumerate(responses)
-            ]
-            read = [reward for page in structured for reward in page.rewards]
-            assert [r.id for r in read] == [
-                str(r["id"]) for r in member.rewards if soldout == "true" or r["current_quantity"]
-            ]
-            assert structured[0].next_page == 1
-            assert structured[-1].prev_page == pages
-        for expired in ("false", "true"):
-            response = get(fake, f"/v2/users/{member.id}/usable_coupons", expired=expired)
-            payload = decode_response(response.status_code, response.headers, response.content)
-            coupons = structure_coupons(payload)
-            assert [c.code for c in coupons] == [
-                c.record["code"]
-                for c in member.coupons
-                if not c.used and (expired == "true" or not c.is_expired(int(NOW.timestamp())))
-            ]
+
+    async def read_everything(users: ct.Users) -> None:
+        for member in fake.users:
+            for soldout in (False, True):
+                first = await users.get_rewards_page(member.id, include_soldout=soldout)
+                if first.total == 0:
+                    # The fake's "no data" answer, which the SDK reads as an empty page.
+                    assert not member.rewards
+                    assert (first.pages, first.rewards) == (0, ())
+                    continue
+                pages = first.pages
+                assert pages is not None
+                structured = [first] + [
+                    await users.get_rewards_page(member.id, page=number, include_soldout=soldout)
+                    for number in range(2, pages + 2)
+                ]
+                got = [reward for page in structured for reward in page.rewards]
+                assert [r.id for r in got] == [
+                    str(r["id"]) for r in member.rewards if soldout or r["current_quantity"]
+                ]
+                assert first.prev_page is None
+                assert first.next_page == (2 if pages > 1 else None)
+                assert (structured[-1].rewards, structured[-1].prev_page) == ((), pages)
+            for expired in (False, True):
+                coupons = await users.usable_coupons(member.id, expired=expired)
+                assert [c.code for c in coupons] == [
+                    c.record["code"]
+                    for c in member.coupons
+                    if not c.used and (expired or not c.is_expired(int(NOW.timestamp())))
+                ]
+
+    read(fake, read_everything)
 
 
 # -- determinism --------------------------------------------------------------------
@@ -547,8 +558,8 @@ def test_add_user_reward_and_coupon(fake: FakeCrowdTwist) -> None:
     assert rewards.json()["rewards"] == [reward]
     assert soldout.json()["paging"]["total"] == 2
     assert [c["code"] for c in coupons.json()] == ["SAVE10"]
-    (read,) = structure_coupons(coupons.json())
-    assert read.date_to_expire is None
+    (coupon_read,) = read(fake, lambda users: users.usable_coupons(1005))
+    assert coupon_read.date_to_expire is None
 
 
 def test_a_field_given_under_one_spelling_replaces_the_other(fake: FakeCrowdTwist) -> None:
@@ -562,8 +573,7 @@ def test_a_field_given_under_one_spelling_replaces_the_other(fake: FakeCrowdTwis
     assert (coupon.record["reward_order_id"], coupon.record["redeem_order_coupon_id"]) == (1, 2)
     assert "redeem_order_id" not in coupon.record
     assert "reward_order_coupon_id" not in coupon.record
-    body = get(fake, "/v2.1/users/1003/rewards").json()
-    page = structure_rewards_page(body, 1)
+    page = read(fake, lambda users: users.get_rewards_page(1003))
     assert [r.sweepstakes_winners for r in page.rewards] == [5, 7]
 
 

@@ -18,15 +18,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crowdtwist_async import Partner, Reward, Segment, UsableCoupon
+
+# Private on purpose: this module compares the converter's two halves (the
+# generated fast hooks and cattrs' own) and property-tests the link parser.
 from crowdtwist_async._converter import (
     _converter,
     _detailed_converter,
     _fast_record_hook,
     structure,
 )
-from crowdtwist_async._models import NO_FIELDS, Partner, Reward, Segment, UsableCoupon
 from crowdtwist_async._payload import page_number_from_link
+from crowdtwist_async.testing import reset_process_state
 
+from .sample_data import NO_FIELDS
 from .test_models_property import JSON, SAMPLE_COUPON, SAMPLE_REWARD
 
 # What the API sends, and what it could: per field, exact types and every quirk.
@@ -183,22 +188,21 @@ def test_a_class_the_fast_hooks_cannot_build_is_refused_when_the_hook_is_made() 
         _fast_record_hook(Converted, _converter)
 
 
-def test_a_timestamp_seen_before_gives_the_same_datetime(monkeypatch: pytest.MonkeyPatch) -> None:
-    from crowdtwist_async import _converter as converter
+def started_at(seconds: int) -> datetime:
+    return structure(dict(SAMPLE_REWARD, date_start=seconds), Reward).date_start
 
-    converter._MOMENTS.clear()
-    monkeypatch.setattr(converter, "_MOMENTS_KEPT", 3)
-    first = structure(dict(SAMPLE_REWARD, date_start=1402057860), Reward)
-    again = structure(dict(SAMPLE_REWARD, date_start=1402057860), Reward)
-    assert again.date_start is first.date_start
-    assert first.date_start == datetime.fromtimestamp(1402057860, timezone.utc)
-    # Bounded: past three, the table starts again.
-    for seconds in (1, 2, 3, 4):
-        assert structure(dict(SAMPLE_REWARD, date_start=seconds), Reward).date_start == (
-            datetime.fromtimestamp(seconds, timezone.utc)
-        )
-    assert len(converter._MOMENTS) <= 3
-    assert converter._MOMENTS[4] == datetime.fromtimestamp(4, timezone.utc)
+
+def test_a_timestamp_seen_before_gives_the_same_datetime_until_a_reset() -> None:
+    reset_process_state()
+    first = started_at(1402057860)
+    assert first == datetime.fromtimestamp(1402057860, timezone.utc)
+    assert started_at(1402057860) is first
+    # Forgotten by the hooks already made too: an equal datetime, made anew.
+    reset_process_state()
+    again = started_at(1402057860)
+    assert again == first
+    assert again is not first
+    assert started_at(1402057860) is again
 
 
 QUERY_PARTS = st.sampled_from(
@@ -219,15 +223,16 @@ def test_the_page_of_a_link_is_read_as_parse_qs_reads_it(query: str) -> None:
     assert page_number_from_link(f"https://api[client_id].ct.com/v2.1/rewards?{query}") == expected
 
 
-def test_the_shared_datetimes_never_exceed_their_bound(monkeypatch: pytest.MonkeyPatch) -> None:
-    from crowdtwist_async import _converter as converter
-
-    converter._MOMENTS.clear()
-    monkeypatch.setattr(converter, "_MOMENTS_KEPT", 3)
-    for seconds in range(1, 9):
-        reward = structure(dict(SAMPLE_REWARD, date_start=seconds), Reward)
-        assert reward.date_start == datetime.fromtimestamp(seconds, timezone.utc)
-        assert len(converter._MOMENTS) <= 3
+def test_the_shared_datetimes_are_bounded() -> None:
+    reset_process_state()
+    first = started_at(1)
+    # Ten thousand other timestamps later (a few thousand are kept), the
+    # first is no longer kept: made anew, equal.
+    for seconds in range(2, 10_002):
+        assert started_at(seconds) == datetime.fromtimestamp(seconds, timezone.utc)
+    again = started_at(1)
+    assert again == first == datetime.fromtimestamp(1, timezone.utc)
+    assert again is not first
 
 
 def test_an_optional_field_with_a_default_other_than_none_is_refused() -> None:

@@ -1,7 +1,7 @@
 """A hostile-response catalogue: whatever a server sends, the SDK raises its
 own error, and the key is nowhere in it.
 
-Every case is served byte for byte over loopback (`RawServer`), on every
+Every case is served byte for byte over loopback (`serve_raw`), on every
 HTTP stack (httpx on asyncio and trio, aiohttp on asyncio) and with the key
 in the query and in the header. Each public call (`get_json`,
 `aiter_rewards`, `usable_coupons`) must raise a `CrowdTwistError`, of the
@@ -28,11 +28,16 @@ import httpx
 import pytest
 
 import crowdtwist_async as ct
+
+# Private on purpose: `main(argv)` is what the `crowdtwist-async` console
+# script runs, here in process; `KeyMask` is unit-tested on excerpts cut
+# inside each form of the key, cut by cut, which a server's body reaches
+# only at whatever length the excerpt happens to have.
 from crowdtwist_async._cli import main as cli_main
 from crowdtwist_async._redact import KeyMask
+from crowdtwist_async.testing import FakeCrowdTwist
 
 from .conftest import HttpBackend, Stack
-from .faultserver import RawServer, Reply, serve_raw
 
 pytestmark = pytest.mark.anyio
 
@@ -50,6 +55,9 @@ def anyio_backend(stack: Stack) -> str:
 
 
 # -- what the server sends --------------------------------------------------
+
+#: What the server writes back for a request head, byte for byte.
+Reply = Callable[[bytes], bytes]
 
 
 def target(head: bytes) -> bytes:
@@ -327,6 +335,8 @@ def children(obj: object) -> Iterator[tuple[str, object]]:
         yield ".headers", obj.headers
     if isinstance(obj, httpx.Response):
         yield ".headers", obj.headers
+        # httpx's own private attribute, walked on purpose: a response keeps
+        # its request (URL, headers, key and all) there, public or not.
         yield "._request", getattr(obj, "_request", None)
     if isinstance(obj, Mapping):
         for name, value in obj.items():
@@ -368,23 +378,30 @@ async def test_every_hostile_reply_is_an_sdk_error_without_the_key(
     fast_retries: None,
 ) -> None:
     case = CATALOGUE[name]
-    server = RawServer(case.reply, reset=case.reset)
+    fake = FakeCrowdTwist(api_key=KEY)
+    heads: list[bytes] = []
+
+    def reply(head: bytes) -> bytes:
+        heads.append(head)
+        return case.reply(head)
+
     outcomes: dict[str, tuple[Exception | None, int]] = {}
-    with serve_raw(server) as url:
+    with fake.serve_raw(reply, reset=case.reset) as url:
         async with ct.Session(
             KEY, base_url=url, auth=auth, max_retries=1, timeout=10.0, http_backend=http_backend
         ) as session:
             for call, run in CALLS.items():
-                server.requests.clear()
+                fake.requests.clear()
                 raised: Exception | None = None
                 try:
                     await run(session)
                 except Exception as exc:  # any class: it is checked below
                     raised = exc
-                outcomes[call] = (raised, len(server.requests))
+                outcomes[call] = (raised, len(fake.requests))
     # The key did travel: the server saw it in every request.
     wire = KEY.encode() if auth == "header" else quote_plus(KEY).encode()
-    assert all(wire in head for head in server.requests)
+    assert heads
+    assert all(wire in head for head in heads)
     for call, (raised, attempts) in outcomes.items():
         expected = case.per_call.get(call, case.error)
         if http_backend == "aiohttp" and case.on_aiohttp is not None:
@@ -402,8 +419,8 @@ async def test_every_hostile_reply_is_an_sdk_error_without_the_key(
 async def test_the_bad_gzip_error_names_the_status(
     http_backend: HttpBackend, fast_retries: None
 ) -> None:
-    server = RawServer(encoded(b"gzip", b"xx"))
-    with serve_raw(server) as url:
+    fake = FakeCrowdTwist(api_key=KEY)
+    with fake.serve_raw(encoded(b"gzip", b"xx")) as url:
         async with ct.Session(KEY, base_url=url, http_backend=http_backend) as session:
             with pytest.raises(ct.ResponseDecodeError) as info:
                 await session.get_json("/v2/users/alice/points")
@@ -413,15 +430,15 @@ async def test_the_bad_gzip_error_names_the_status(
     assert error.__cause__ is None
     assert error.__context__ is None
     # Not retried: the same bytes would come back.
-    assert len(server.requests) == 1
+    assert len(fake.requests) == 1
 
 
 def test_the_cli_prints_its_one_error_line_for_a_bad_gzip(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("CROWDTWIST_API_KEY", KEY)
-    server = RawServer(encoded(b"gzip", b"xx"))
-    with serve_raw(server) as url:
+    fake = FakeCrowdTwist(api_key=KEY)
+    with fake.serve_raw(encoded(b"gzip", b"xx")) as url:
         status = cli_main(["rewards", "alice", "--base-url", url, "--format", "ndjson"])
     out, err = capsys.readouterr()
     assert (status, out) == (1, "")
@@ -436,17 +453,19 @@ async def test_a_session_closed_mid_request_raises_a_runtime_error_without_a_cha
 ) -> None:
     # The server holds the reply until the session is closed.
     released = threading.Event()
+    heads: list[bytes] = []
 
     def late(head: bytes) -> bytes:
+        heads.append(head)
         released.wait(10)
         return response(b"200 OK", PAGE)
 
-    server = RawServer(late)
-    with serve_raw(server) as url:
+    fake = FakeCrowdTwist(api_key=KEY)
+    with fake.serve_raw(late) as url:
         async with ct.Session(KEY, base_url=url, http_backend=http_backend) as session:
 
             async def close_when_sent() -> None:
-                while not server.requests:
+                while not heads:
                     await anyio.sleep(0.01)
                 await session.aclose()
 
@@ -467,8 +486,8 @@ async def test_a_structuring_error_keeps_its_cause_when_it_holds_no_key(
     # Diagnosis survives the guard: only a chain holding the key is cut.
     record = {"id": "r1", "points": "many"}
     page = {"paging": {"total": 1, "pages": 1}, "rewards": [record]}
-    server = RawServer(lambda head: response(b"200 OK", json.dumps(page).encode()))
-    with serve_raw(server) as url:
+    fake = FakeCrowdTwist(api_key=KEY)
+    with fake.serve_raw(lambda head: response(b"200 OK", json.dumps(page).encode())) as url:
         async with ct.Session(KEY, base_url=url, http_backend=http_backend) as session:
             with pytest.raises(ct.ResponseDecodeError) as info:
                 await read_rewards(session)

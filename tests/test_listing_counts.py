@@ -15,25 +15,34 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
-import httpx
 import pytest
 
 import crowdtwist_async as ct
+from crowdtwist_async.testing import FakeCrowdTwist
 
-from .conftest import SessionFactory
-from .fakeapi import FakeRewardsAPI, make_reward
-from .test_pagination import expected_ids, form, read
-from .test_pagination_checks import shifted_by_one
+from .conftest import ALICE, SessionFactory, offer, requested
+from .listing_support import (
+    PAGE_SIZE,
+    expected_ids,
+    form,
+    numbered,
+    pages_asked,
+    read,
+    shifted_by_one,
+)
+from .sample_data import make_reward
 
 pytestmark = pytest.mark.anyio
 
-__all__ = ["form"]  # the fixture, shared with test_pagination
+__all__ = ["form"]  # the fixture, from listing_support
 
-REWARDS = "/v2.1/users/alice/rewards"
+REWARDS = f"/v2.1/users/{ALICE}/rewards"
 
 
-def sizes_asked(api: FakeRewardsAPI) -> list[str | None]:
-    return [request.url.params.get("page_size") for request in api.requests]
+def sizes_asked(fake: FakeCrowdTwist) -> list[str | None]:
+    """The `page_size` of every request that reached *fake*, answered or cancelled."""
+    assert fake.in_flight == 0
+    return [record.params.get("page_size") for record in (*fake.requests, *fake.cancelled)]
 
 
 def ids_of(item: Any) -> str:
@@ -43,7 +52,7 @@ def ids_of(item: Any) -> str:
 def open_listing(session: ct.Session, entry: str, **options: Any) -> ct.AsyncPaginator[Any]:
     if entry == "paginate":
         return session.paginate(REWARDS, items="rewards", **options)
-    return session.users.aiter_rewards("alice", **options)
+    return session.users.aiter_rewards(ALICE, **options)
 
 
 async def drain(listing: ct.AsyncPaginator[Any], form: str) -> list[str]:
@@ -52,6 +61,14 @@ async def drain(listing: ct.AsyncPaginator[Any], form: str) -> list[str]:
         async for item in listing:
             got.append(ids_of(item))
     return got
+
+
+def server_pages_by(fake: FakeCrowdTwist, size: int) -> None:
+    """Make *fake* page by *size* where no `page_size` is asked for (the
+    server's own default need not be the SDK's)."""
+    # The fake cannot tell an unasked size from one asking for its default:
+    # the tests that use this check `sizes_asked` to see that none was asked.
+    fake.lie(page_size=lambda page, asked: size if asked == PAGE_SIZE else asked)
 
 
 ENTRIES = [
@@ -65,42 +82,43 @@ ENTRIES = [
 
 @pytest.mark.parametrize("entry", ENTRIES)
 async def test_a_later_start_page_learns_the_page_size_from_its_paging(
-    api: FakeRewardsAPI, make_session: SessionFactory, form: str, entry: str
+    fake: FakeCrowdTwist, make_session: SessionFactory, form: str, entry: str
 ) -> None:
     # The server pages by 5 when not asked: {"total": 23, "pages": 5}. Page 2
     # is full, so the 5 items before it are counted, and 18 are left.
-    api.total = 23
-    api.page_size_default = 5
+    offer(fake, 23)
+    server_pages_by(fake, 5)
     async with make_session() as session:
         listing = open_listing(session, entry, start_page=2)
         got = await drain(listing, form)
     assert got == [str(i) for i in range(6, 24)]
-    assert sorted(api.pages_requested) == [2, 3, 4, 5]
-    assert sizes_asked(api) == [None] * 4
+    assert sorted(pages_asked(fake)) == [2, 3, 4, 5]
+    assert sizes_asked(fake) == [None] * 4
     assert listing.resume_page is None
 
 
 async def test_a_later_start_page_that_is_the_last_learns_the_size_too(
-    api: FakeRewardsAPI, make_session: SessionFactory
+    fake: FakeCrowdTwist, make_session: SessionFactory
 ) -> None:
     # Page 5 of 23 by 5 holds 3: (23 - 3) / 4 is the size, and pages agree.
-    api.total = 23
-    api.page_size_default = 5
+    offer(fake, 23)
+    server_pages_by(fake, 5)
     async with make_session() as session:
         listing = open_listing(session, "paginate", start_page=5)
         assert await drain(listing, "plain") == ["21", "22", "23"]
-    assert api.pages_requested == [5]
+    assert pages_asked(fake) == [5]
+    assert sizes_asked(fake) == [None]
     assert listing.resume_page is None
 
 
 async def test_a_later_start_page_whose_paging_cannot_say_raises_before_any_item(
-    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+    fake: FakeCrowdTwist, make_session: SessionFactory, form: str
 ) -> None:
     # Without `pages`, page 2 of 5 items in 23 is full (size 5) or the last
     # (size 18): the items before it cannot be counted, so nothing is promised.
-    api.total = 23
-    api.page_size_default = 5
-    api.pages_field = lambda page: None
+    offer(fake, 23)
+    server_pages_by(fake, 5)
+    fake.lie(pages=lambda page, _: None)
     async with make_session() as session:
         got, error = await read(open_listing(session, "paginate", start_page=2), form)
     assert got == []
@@ -111,27 +129,28 @@ async def test_a_later_start_page_whose_paging_cannot_say_raises_before_any_item
         "page size, so the items before page 2 cannot be counted; pass page_size= to "
         "start at page 2"
     )
-    assert api.pages_requested == [2]
+    assert pages_asked(fake) == [2]
+    assert sizes_asked(fake) == [None]
 
 
 async def test_a_later_start_page_with_page_size_needs_no_paging(
-    api: FakeRewardsAPI, make_session: SessionFactory
+    fake: FakeCrowdTwist, make_session: SessionFactory
 ) -> None:
-    api.total = 23
-    api.pages_field = lambda page: None
+    offer(fake, 23)
+    fake.lie(pages=lambda page, _: None)
     async with make_session() as session:
         listing = open_listing(session, "paginate", start_page=2, page_size=5)
         assert await drain(listing, "plain") == [str(i) for i in range(6, 24)]
-    assert sizes_asked(api) == ["5"] * 4
+    assert sizes_asked(fake) == ["5"] * 4
 
 
 @pytest.mark.parametrize("chunk", [14, 20, 100])
 @pytest.mark.parametrize("entry", ENTRIES)
 async def test_the_checkpoint_loop_reads_everything_when_the_server_pages_by_7(
-    api: FakeRewardsAPI, make_session: SessionFactory, chunk: int, entry: str
+    fake: FakeCrowdTwist, make_session: SessionFactory, chunk: int, entry: str
 ) -> None:
-    api.total = 30
-    api.page_size_default = 7
+    offer(fake, 30)
+    server_pages_by(fake, 7)
     got: list[str] = []
     starts: list[int] = []
     page: int | None = 1
@@ -142,6 +161,7 @@ async def test_the_checkpoint_loop_reads_everything_when_the_server_pages_by_7(
             got += await drain(listing, "plain")
             page = listing.resume_page
     assert page is None
+    assert set(sizes_asked(fake)) == {None}
     assert list(dict.fromkeys(got)) == expected_ids(30)
     if chunk == 14:
         # Whole pages each time: nothing read twice.
@@ -164,25 +184,25 @@ def with_two_repeats(page: int, size: int) -> list[dict[str, Any]]:
 
 
 async def test_repeats_counted_in_the_total_make_a_whole_listing(
-    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+    fake: FakeCrowdTwist, make_session: SessionFactory, form: str
 ) -> None:
-    api.total = 30
-    api.rewards_for = with_two_repeats
+    offer(fake, 30)
+    fake.lie(items=lambda page, _: with_two_repeats(page, PAGE_SIZE))
     async with make_session() as session:
-        listing = session.users.aiter_rewards("alice", max_concurrency=4)
+        listing = session.users.aiter_rewards(ALICE, max_concurrency=4)
         got, error = await read(listing, form)
     assert (got, error) == (expected_ids(28), None)
     # The page past the last is asked for once (an insertion could have
     # pushed a record there); it holds nothing, and the 30 records add up.
-    assert sorted(api.pages_requested) == [1, 2, 3, 4]
+    assert sorted(pages_asked(fake)) == [1, 2, 3, 4]
     assert listing.resume_page is None
 
 
 async def test_repeats_of_a_callers_key_make_a_whole_listing(
-    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+    fake: FakeCrowdTwist, make_session: SessionFactory, form: str
 ) -> None:
-    api.total = 30
-    api.rewards_for = with_two_repeats
+    offer(fake, 30)
+    fake.lie(items=lambda page, _: with_two_repeats(page, PAGE_SIZE))
     async with make_session() as session:
         listing = session.paginate(REWARDS, items="rewards", key=lambda item: int(item["id"]))
         got = await drain(listing, form)
@@ -191,29 +211,29 @@ async def test_repeats_of_a_callers_key_make_a_whole_listing(
 
 
 async def test_a_record_pushed_past_the_end_is_still_read(
-    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+    fake: FakeCrowdTwist, make_session: SessionFactory, form: str
 ) -> None:
     # Reward 10 was met twice because one was inserted before it while the
     # total stayed (another went): reward 30 is on the page past the last.
-    api.total = 30
-    api.rewards_for = shifted_by_one
+    offer(fake, 30)
+    fake.lie(items=lambda page, _: shifted_by_one(page, PAGE_SIZE))
     async with make_session() as session:
-        got, error = await read(session.users.aiter_rewards("alice"), form)
+        got, error = await read(session.users.aiter_rewards(ALICE), form)
     assert (got, error) == (expected_ids(30), None)
 
 
 async def test_records_that_do_not_add_up_still_raise(
-    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+    fake: FakeCrowdTwist, make_session: SessionFactory, form: str
 ) -> None:
     # 29 records where 30 were announced, one of them a repeat: short by one.
     def short(page: int, size: int) -> list[dict[str, Any]]:
         listed = [*range(1, 11), 10, *range(11, 29)]
         return [make_reward(i) for i in listed[(page - 1) * size : page * size]]
 
-    api.total = 30
-    api.rewards_for = short
+    offer(fake, 30)
+    fake.lie(items=lambda page, _: short(page, PAGE_SIZE))
     async with make_session() as session:
-        got, error = await read(session.users.aiter_rewards("alice"), form)
+        got, error = await read(session.users.aiter_rewards(ALICE), form)
     assert got == expected_ids(28)
     assert isinstance(error, ct.IncompleteListingError)
     assert (error.page, error.expected_total, error.seen) == (4, 30, 28)
@@ -224,9 +244,9 @@ async def test_records_that_do_not_add_up_still_raise(
 
 @pytest.mark.parametrize("entry", ENTRIES)
 async def test_a_checkpoint_loop_smaller_than_a_page_moves(
-    api: FakeRewardsAPI, make_session: SessionFactory, entry: str
+    fake: FakeCrowdTwist, make_session: SessionFactory, entry: str
 ) -> None:
-    api.total = 23
+    offer(fake, 23)
     got: list[str] = []
     listings = 0
     page: int | None = 1
@@ -238,11 +258,11 @@ async def test_a_checkpoint_loop_smaller_than_a_page_moves(
             page = listing.resume_page
     # Without a page size of its own, the listing asks for pages of 5.
     assert (got, listings, page) == (expected_ids(23), 5, None)
-    assert set(sizes_asked(api)) == {"5"}
+    assert set(sizes_asked(fake)) == {"5"}
 
 
 async def test_max_items_below_an_explicit_page_size_is_refused_before_any_request(
-    api: FakeRewardsAPI, make_session: SessionFactory
+    fake: FakeCrowdTwist, make_session: SessionFactory
 ) -> None:
     async with make_session() as session:
         for entry in ("aiter_rewards", "paginate"):
@@ -250,20 +270,20 @@ async def test_max_items_below_an_explicit_page_size_is_refused_before_any_reque
                 ValueError, match=r"^max_items \(5\) must be at least page_size \(10\)"
             ):
                 open_listing(session, entry, max_items=5, page_size=10)
-    assert api.requests == []
+    assert requested(fake) == 0
 
 
 async def test_resume_page_refuses_to_go_round_in_circles(
-    api: FakeRewardsAPI, make_session: SessionFactory
+    fake: FakeCrowdTwist, make_session: SessionFactory
 ) -> None:
     # The server sends pages of 10 whatever page_size was asked for.
-    api.total = 23
-    api.rewards_for = lambda page, size: [
-        make_reward(i) for i in range(page * 10 - 9, min(page * 10, 23) + 1)
-    ]
-    api.pages_field = lambda page: 3
+    offer(fake, 23)
+    fake.lie(
+        items=lambda page, _: numbered(page * 10 - 9, min(page * 10, 23)),
+        pages=lambda page, _: 3,
+    )
     async with make_session() as session:
-        listing = session.users.aiter_rewards("alice", max_items=5)
+        listing = session.users.aiter_rewards(ALICE, max_items=5)
         assert await drain(listing, "plain") == expected_ids(5)
     with pytest.raises(ValueError, match="inside page 1, its first page") as raised:
         _ = listing.resume_page
@@ -274,19 +294,15 @@ async def test_resume_page_refuses_to_go_round_in_circles(
 
 
 async def test_a_listing_that_raised_raises_again(
-    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+    fake: FakeCrowdTwist, make_session: SessionFactory, form: str
 ) -> None:
-    api.total = 50
-
-    async def page_3_is_gone(page: int) -> httpx.Response | None:
-        if page == 3:
-            return httpx.Response(404, json={"error": "page_not_found", "message": "gone"})
-        return None
-
-    api.hook = page_3_is_gone
+    offer(fake, 50)
+    # Twice, should the listing ask again: page 3 is gone, not gone once.
+    for _ in range(2):
+        fake.script(404, json={"error": "page_not_found", "message": "gone"}, page=3)
     got: list[str] = []
     async with make_session() as session:
-        listing = session.users.aiter_rewards("alice")
+        listing = session.users.aiter_rewards(ALICE)
         async with listing if form == "entered" else contextlib.nullcontext():
             with pytest.raises(ct.NotFoundError) as first:
                 async for reward in listing:
@@ -300,12 +316,12 @@ async def test_a_listing_that_raised_raises_again(
 
 
 async def test_a_listing_that_was_cancelled_cannot_go_on_quietly(
-    api: FakeRewardsAPI, make_session: SessionFactory
+    fake: FakeCrowdTwist, make_session: SessionFactory
 ) -> None:
-    api.total = 203
+    offer(fake, 203)
     got: list[str] = []
     async with make_session() as session:
-        listing = session.users.aiter_rewards("alice")
+        listing = session.users.aiter_rewards(ALICE)
         with anyio.CancelScope() as scope:
             async for reward in listing:
                 got.append(reward.id)
@@ -323,35 +339,38 @@ async def test_a_listing_that_was_cancelled_cannot_go_on_quietly(
 # --- resume_page once the walk is done -----------------------------------------------
 
 
-def pages_only(api: FakeRewardsAPI) -> None:
-    api.total_field = lambda page: None
+def pages_only(fake: FakeCrowdTwist) -> None:
+    fake.lie(total=lambda page, _: None)
 
 
-def links_only(api: FakeRewardsAPI) -> None:
-    api.pages_field = lambda page: None
+def links_only(fake: FakeCrowdTwist) -> None:
+    fake.lie(pages=lambda page, _: None)
 
 
-def links_and_no_total(api: FakeRewardsAPI) -> None:
-    api.pages_field = lambda page: None
-    api.total_field = lambda page: None
+def links_and_no_total(fake: FakeCrowdTwist) -> None:
+    fake.lie(pages=lambda page, _: None, total=lambda page, _: None)
 
 
-def links_back_at_the_end(api: FakeRewardsAPI) -> None:
+def links_back_at_the_end(fake: FakeCrowdTwist) -> None:
     # The last page links to page 1, as a wrapping server might.
-    api.pages_field = lambda page: None
-    api.total_field = lambda page: None
-    api.next_link = lambda page: f"https://x/?page={page + 1 if page < 3 else 1}"
+    fake.lie(
+        pages=lambda page, _: None,
+        total=lambda page, _: None,
+        next_page=lambda page, _: f"https://x/?page={page + 1 if page < 3 else 1}",
+    )
 
 
-def links_past_the_total(api: FakeRewardsAPI) -> None:
+def links_past_the_total(fake: FakeCrowdTwist) -> None:
     # The last page links two pages on, past any page the total allows:
     # the walk ends there, with no page left to ask for.
-    api.pages_field = lambda page: None
-    api.next_link = lambda page: f"https://x/?page={page + 1 if page < 3 else page + 2}"
+    fake.lie(
+        pages=lambda page, _: None,
+        next_page=lambda page, _: f"https://x/?page={page + 1 if page < 3 else page + 2}",
+    )
 
 
 WALKS: list[Any] = [
-    pytest.param(lambda api: None, id="total-and-pages"),
+    pytest.param(lambda fake: None, id="total-and-pages"),
     pytest.param(pages_only, id="pages-only"),
     pytest.param(links_only, id="links-and-total"),
     pytest.param(links_and_no_total, id="links-only"),
@@ -364,24 +383,22 @@ WALKS: list[Any] = [
 @pytest.mark.parametrize("walk", WALKS)
 @pytest.mark.parametrize("start", [1, 2])
 async def test_max_items_ending_at_the_last_item_leaves_nothing_to_resume(
-    api: FakeRewardsAPI,
+    fake: FakeCrowdTwist,
     make_session: SessionFactory,
     form: str,
-    walk: Callable[[FakeRewardsAPI], None],
+    walk: Callable[[FakeCrowdTwist], None],
     start: int,
     total: int,
 ) -> None:
-    api.total = total
-    walk(api)
+    offer(fake, total)
+    walk(fake)
     left = total - (start - 1) * 10
     async with make_session() as session:
         # With page_size: from page 2, a walk without `pages` could not count otherwise.
-        listing = session.users.aiter_rewards(
-            "alice", start_page=start, max_items=left, page_size=10
-        )
+        listing = session.users.aiter_rewards(ALICE, start_page=start, max_items=left, page_size=10)
         got = await drain(listing, form)
         pages = session.users.aiter_reward_pages(
-            "alice", start_page=start, max_items=left, page_size=10
+            ALICE, start_page=start, max_items=left, page_size=10
         )
         sizes = [len(page.rewards) async for page in pages]
     assert got == [str(i) for i in range((start - 1) * 10 + 1, total + 1)]
@@ -392,32 +409,32 @@ async def test_max_items_ending_at_the_last_item_leaves_nothing_to_resume(
 
 @pytest.mark.parametrize("walk", WALKS)
 async def test_a_walk_read_to_its_end_leaves_nothing_to_resume(
-    api: FakeRewardsAPI,
+    fake: FakeCrowdTwist,
     make_session: SessionFactory,
     form: str,
-    walk: Callable[[FakeRewardsAPI], None],
+    walk: Callable[[FakeCrowdTwist], None],
 ) -> None:
-    api.total = 30
-    walk(api)
+    offer(fake, 30)
+    walk(fake)
     async with make_session() as session:
-        listing = session.users.aiter_rewards("alice")
+        listing = session.users.aiter_rewards(ALICE)
         got = await drain(listing, form)
     assert got == expected_ids(30)
     assert listing.resume_page is None
 
 
 async def test_links_that_run_past_the_total_end_a_walk_with_repeats(
-    api: FakeRewardsAPI, make_session: SessionFactory, form: str
+    fake: FakeCrowdTwist, make_session: SessionFactory, form: str
 ) -> None:
     # 30 records with two repeats, no page count, and page 3 links to page 5,
     # past any page the total allows: the walk ends with no page left to ask
     # for, the records add up, and nothing is left to resume.
-    api.total = 30
-    api.rewards_for = with_two_repeats
-    links_past_the_total(api)
+    offer(fake, 30)
+    fake.lie(items=lambda page, _: with_two_repeats(page, PAGE_SIZE))
+    links_past_the_total(fake)
     async with make_session() as session:
-        listing = session.users.aiter_rewards("alice")
+        listing = session.users.aiter_rewards(ALICE)
         got, error = await read(listing, form)
     assert (got, error) == (expected_ids(28), None)
-    assert api.pages_requested == [1, 2, 3]
+    assert pages_asked(fake) == [1, 2, 3]
     assert listing.resume_page is None

@@ -1,4 +1,4 @@
-"""Tests for `crowdtwist_async._models`, and properties of the models' converter.
+"""Tests for the models, and properties of the models' converter.
 
 The properties: no input makes the converter raise anything but
 `ResponseDecodeError`, and every valid model survives unstructure/structure.
@@ -17,22 +17,25 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crowdtwist_async._converter import structure, unstructure
-from crowdtwist_async._exceptions import ResponseDecodeError
-from crowdtwist_async._models import (
+from crowdtwist_async import (
     EligibilityType,
     FrequencyPeriod,
     IdType,
     IdTypeName,
     Partner,
+    ResponseDecodeError,
     Reward,
     RewardsPage,
     Segment,
     UsableCoupon,
 )
+
+# Private on purpose: the properties are the converter's and the payload
+# envelopes' own, on any input, with no session around.
+from crowdtwist_async._converter import structure, unstructure
 from crowdtwist_async._payload import structure_coupons, structure_rewards_page
 
-from .fakeapi import load
+from .sample_data import load
 
 UTC = timezone.utc
 

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import anyio
 import anyio.abc
@@ -19,7 +19,7 @@ import pytest
 import crowdtwist_async as ct
 
 from .conftest import API_KEY, HttpBackend, Stack
-from .faultserver import Fault, FaultServer, serve
+from .wire_support import ALICE, Served
 
 pytestmark = pytest.mark.anyio
 
@@ -32,33 +32,22 @@ def anyio_backend(stack: Stack) -> str:
     return stack.loop
 
 
-@pytest.fixture
-def server() -> FaultServer:
-    return FaultServer()
-
-
-@pytest.fixture
-def url(server: FaultServer) -> Iterator[str]:
-    with serve(server) as base_url:
-        yield base_url
-
-
 # -- with_options(timeout=) -------------------------------------------------
 
 
 @pytest.mark.slow
 async def test_a_longer_timeout_from_with_options_lets_a_slow_answer_through(
-    server: FaultServer, url: str, http_backend: HttpBackend
+    server: Served, url: str, http_backend: HttpBackend
 ) -> None:
     # Every answer starts 1.5 s late: past the session's 0.5 s, within 5 s.
-    server.script = lambda page, attempt: Fault(delay=1.5)
+    server.fake.script(delay=1.5, times=None)
     async with ct.Session(
         API_KEY, base_url=url, timeout=0.5, max_retries=0, http_backend=http_backend
     ) as session:
         with pytest.raises(ct.APITimeoutError):
-            await session.users.get_rewards_page("alice")
+            await session.users.get_rewards_page(ALICE)
         patient = session.with_options(timeout=5.0)
-        page = await patient.users.get_rewards_page("alice")
+        page = await patient.users.get_rewards_page(ALICE)
     assert len(page.rewards) == 10
     assert patient.timeout == ct.Timeout(total=5.0, connect=3.0)
     assert server.attempts[1] == 2
@@ -144,7 +133,7 @@ class Gate:
 
 
 async def test_a_request_waiting_for_the_limiter_holds_no_slot(
-    server: FaultServer, url: str, http_backend: HttpBackend
+    server: Served, url: str, http_backend: HttpBackend
 ) -> None:
     gate = Gate()
     pages: dict[int, int] = {}
@@ -158,7 +147,7 @@ async def test_a_request_waiting_for_the_limiter_holds_no_slot(
     ) as session:
 
         async def fetch(number: int) -> None:
-            page = await session.users.get_rewards_page("alice", page=number)
+            page = await session.users.get_rewards_page(ALICE, page=number)
             pages[number] = len(page.rewards)
 
         # Generous: the requests take milliseconds; a held slot takes forever.
@@ -185,24 +174,24 @@ def json_of_size(size: int) -> bytes:
 
 @pytest.mark.parametrize("framing", ["declared", "streamed"])
 async def test_a_body_of_exactly_10_mib_is_accepted(
-    server: FaultServer, url: str, http_backend: HttpBackend, framing: str
+    server: Served, url: str, http_backend: HttpBackend, framing: str
 ) -> None:
     body = json_of_size(CAP)
-    chunked = 65536 if framing == "streamed" else None
-    server.script = lambda page, attempt: Fault(body=body, chunked=chunked)
+    chunk_size = 65536 if framing == "streamed" else None
+    server.fake.script(body=body, chunk_size=chunk_size, times=None)
     async with ct.Session(API_KEY, base_url=url, http_backend=http_backend) as session:
         got = await session.get_json("/v2/users/alice/points")
     assert got == "a" * (CAP - 2)
-    assert server.attempts[1] == 1
+    assert len(server.fake.requests) == 1
 
 
 @pytest.mark.parametrize("framing", ["declared", "streamed"])
 async def test_a_body_one_byte_over_10_mib_is_refused(
-    server: FaultServer, url: str, http_backend: HttpBackend, framing: str
+    server: Served, url: str, http_backend: HttpBackend, framing: str
 ) -> None:
     body = json_of_size(CAP + 1)
-    chunked = 65536 if framing == "streamed" else None
-    server.script = lambda page, attempt: Fault(body=body, chunked=chunked)
+    chunk_size = 65536 if framing == "streamed" else None
+    server.fake.script(body=body, chunk_size=chunk_size, times=None)
     async with ct.Session(API_KEY, base_url=url, http_backend=http_backend) as session:
         with pytest.raises(ct.ResponseDecodeError) as info:
             await session.get_json("/v2/users/alice/points")
@@ -213,7 +202,7 @@ async def test_a_body_one_byte_over_10_mib_is_refused(
         f"HTTP 200 response body is too large ({detail}; the limit is 10485760 bytes)"
     )
     # The same body would come back: not retried.
-    assert server.attempts[1] == 1
+    assert len(server.fake.requests) == 1
 
 
 def test_the_default_cap_is_10_mib() -> None:

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 import crowdtwist_async as ct
+from crowdtwist_async.testing import FakeCrowdTwist
 
-from .conftest import SessionFactory
-from .fakeapi import FakeRewardsAPI
+from .conftest import ALICE, SessionFactory, offer
 
 pytestmark = pytest.mark.anyio
 
@@ -113,35 +113,32 @@ def test_the_session_holds_the_options_it_was_given() -> None:
 @pytest.mark.usefixtures("fast_retries")
 @pytest.mark.parametrize(("max_retries", "requests"), [(0, 1), (3, 4)])
 async def test_retries_set_how_often_a_request_is_tried(
-    api: FakeRewardsAPI, make_session: SessionFactory, max_retries: int, requests: int
+    fake: FakeCrowdTwist, make_session: SessionFactory, max_retries: int, requests: int
 ) -> None:
-    async def busy(page: int) -> httpx.Response:
-        return httpx.Response(503)
-
-    api.hook = busy
+    fake.failure_rate = 1.0  # every request: 503
     async with make_session(retries=ct.Retries(max_retries=max_retries)) as session:
         with pytest.raises(ct.ServerError):
-            await session.users.get_rewards_page("alice")
-    assert len(api.requests) == requests
+            await session.users.get_rewards_page(ALICE)
+    assert [r.status for r in fake.requests] == [503] * requests
 
 
 async def test_limits_bound_the_requests_in_flight(
-    api: FakeRewardsAPI, make_session: SessionFactory
+    fake: FakeCrowdTwist, make_session: SessionFactory
 ) -> None:
-    api.total = 100
-    api.delay = 0.05
+    offer(fake, 100)
+    fake.latency = 0.05
     async with make_session(limits=ct.Limits(max_concurrency=2)) as session:
-        got = [reward.id async for reward in session.users.aiter_rewards("alice")]
+        got = [reward.id async for reward in session.users.aiter_rewards(ALICE)]
     assert len(got) == 100
     # The session's limit is also each listing's default: two at a time.
-    assert api.max_in_flight == 2
+    assert fake.max_in_flight == 2
 
 
-async def test_limits_set_the_body_cap(api: FakeRewardsAPI, make_session: SessionFactory) -> None:
-    api.total = 10
+async def test_limits_set_the_body_cap(fake: FakeCrowdTwist, make_session: SessionFactory) -> None:
+    offer(fake, 10)
     async with make_session(limits=ct.Limits(max_body_bytes=2000)) as session:
         with pytest.raises(ct.ResponseDecodeError) as raised:
-            await session.users.get_rewards_page("alice")
+            await session.users.get_rewards_page(ALICE)
     assert raised.value.status_code == 200
     assert "the limit is 2000 bytes" in str(raised.value)
-    assert len(api.requests) == 1
+    assert len(fake.requests) == 1

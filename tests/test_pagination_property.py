@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import crowdtwist_async as ct
 
 from .conftest import API_KEY, BASE_URL
-from .fakeapi import make_reward
+from .sample_data import make_reward
 
 PAGE_SIZE = 10  # what the SDK asks for by default
 

@@ -11,11 +11,14 @@ from typing import Any
 
 import pytest
 
-from crowdtwist_async._exceptions import ResponseDecodeError
+from crowdtwist_async import ResponseDecodeError
+
+# Private on purpose: this module unit-tests the payload envelopes, fed what
+# the decoder hands them (`EMPTY_LISTING` for an "empty listing" error).
 from crowdtwist_async._payload import empty_page, page_number_from_link, structure_rewards_page
 from crowdtwist_async._protocol import EMPTY_LISTING
 
-from .fakeapi import make_reward
+from .sample_data import make_reward
 
 PAGING = {"total": 12, "pages": 2, "next_page": "https://x/?page=2", "prev_page": None}
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import sys
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from http import HTTPStatus
 
@@ -14,11 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import crowdtwist_async as ct
-from crowdtwist_async import _protocol
+
+# Private on purpose: this module unit-tests the pure functions under the
+# Session (URLs, argument checks, decoding) and the retry timing with its
+# `now=` and `rng=` arguments, input by input.
 from crowdtwist_async._protocol import (
     COUPON_ID_TYPES,
     EMPTY_LISTING,
-    backoff_delay,
     build_base_url,
     check_api_key,
     check_id_type,
@@ -28,20 +32,31 @@ from crowdtwist_async._protocol import (
     is_literal_loopback,
     loads_strict,
     normalize_base_url,
-    parse_retry_after,
 )
+from crowdtwist_async._retry import backoff_delay, parse_retry_after
+from crowdtwist_async.testing import reset_process_state
 
-from .fakeapi import SAMPLES
+from .sample_data import SAMPLES
+
+
+@contextlib.contextmanager
+def decoding_with(decoder: str) -> Iterator[None]:
+    """Decode with orjson first (as when the `orjson` extra is installed), or
+    with json alone (orjson hidden, as when it is not installed)."""
+    with pytest.MonkeyPatch.context() as patch:
+        if decoder == "json":
+            patch.setitem(sys.modules, "orjson", None)
+        reset_process_state()  # the next body decoded looks for orjson again
+        try:
+            yield
+        finally:
+            reset_process_state()  # and again once orjson is back
 
 
 @pytest.fixture(params=["orjson", "json"])
-def decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Decode with orjson first (as when the `orjson` extra is installed), or json alone."""
-    import orjson
-
-    fast = orjson.loads if request.param == "orjson" else _protocol._stdlib_loads
-    monkeypatch.setattr(_protocol._FAST_LOADS, "loads", fast)
-    return str(request.param)
+def decoder(request: pytest.FixtureRequest) -> Iterator[str]:
+    with decoding_with(request.param):
+        yield str(request.param)
 
 
 NO_HEADERS = httpx.Headers()
@@ -401,15 +416,11 @@ def loaded(body: bytes) -> object:
 
 
 @pytest.mark.parametrize("body", JSON_EDGES)
-def test_orjson_and_json_accept_the_same_bodies_alike(
-    body: bytes, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import orjson
-
-    monkeypatch.setattr(_protocol._FAST_LOADS, "loads", orjson.loads)
-    with_orjson = loaded(body)
-    monkeypatch.setattr(_protocol._FAST_LOADS, "loads", _protocol._stdlib_loads)
-    assert with_orjson == loaded(body)
+def test_orjson_and_json_accept_the_same_bodies_alike(body: bytes) -> None:
+    with decoding_with("orjson"):
+        with_orjson = loaded(body)
+    with decoding_with("json"):
+        assert with_orjson == loaded(body)
 
 
 DOCUMENTS = st.recursive(
@@ -427,28 +438,46 @@ DOCUMENTS = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(DOCUMENTS, st.booleans())
 def test_orjson_and_json_agree_on_any_document(value: object, ascii_only: bool) -> None:
-    import orjson
-
     body = json.dumps(value, ensure_ascii=ascii_only).encode()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_protocol._FAST_LOADS, "loads", orjson.loads)
+    with decoding_with("orjson"):
         with_orjson = loaded(body)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_protocol._FAST_LOADS, "loads", _protocol._stdlib_loads)
+    with decoding_with("json"):
         assert with_orjson == loaded(body) == repr(value)
 
 
-def test_orjson_is_found_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def forgotten(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A test that changes what the SDK finds: forgotten before, and after
+    (before `monkeypatch` puts back what it changed)."""
+    reset_process_state()
+    yield
+    reset_process_state()
+
+
+@pytest.mark.usefixtures("forgotten")
+def test_orjson_is_found_on_first_use_and_looked_up_again_after_a_reset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import orjson
 
-    monkeypatch.setattr(_protocol._FAST_LOADS, "loads", None)
+    decoded: list[bytes | str] = []
+
+    def counted(body: bytes | str) -> object:
+        decoded.append(body)
+        return orjson_loads(body)
+
+    orjson_loads = orjson.loads
+    monkeypatch.setattr(orjson, "loads", counted)
     assert loads_strict(b'{"a": [1]}') == {"a": [1]}
-    assert _protocol._FAST_LOADS.loads is orjson.loads
-    # Without orjson, json does it all.
-    monkeypatch.setattr(_protocol._FAST_LOADS, "loads", None)
+    assert decoded == [b'{"a": [1]}']
+    # Looked up once: orjson hidden now still decodes, until the next look.
     monkeypatch.setitem(sys.modules, "orjson", None)
-    assert loads_strict(b'{"a": [1]}') == {"a": [1]}
-    assert _protocol._FAST_LOADS.loads is _protocol._stdlib_loads
+    assert loads_strict(b"[2]") == [2]
+    assert decoded == [b'{"a": [1]}', b"[2]"]
+    # Without orjson, json does it all.
+    reset_process_state()
+    assert loads_strict(b"[3, 4.5]") == [3, 4.5]
+    assert decoded == [b'{"a": [1]}', b"[2]"]
 
 
 def test_rate_limit_error_carries_retry_after() -> None:

@@ -121,6 +121,9 @@ async def test_each_caller_reserves_the_next_slot_and_is_told_its_wait(
     redis_url: str, key: str, store: redis.asyncio.Redis
 ) -> None:
     async with RedisRateLimiter(redis_url, rate=10, key=key) as limiter:
+        # Private on purpose, here and below: `_reserve()` is `acquire()`
+        # without its sleep, so the wait each caller is told can be asserted
+        # exactly (a day, in one test) rather than timed.
         waits = [await limiter._reserve() for _ in range(5)]
     # Slots 100 ms apart, each wait less the time since the first reservation.
     for slot, wait in enumerate(waits):
@@ -513,18 +516,21 @@ def test_repr_masks_the_password() -> None:
 
 
 @pytest.mark.anyio
-async def test_errors_mask_the_password_and_chain_nothing() -> None:
+async def test_errors_mask_the_password_and_chain_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     password = "s3cr@t pass"
     url = "redis://:s3cr%40t%20pass@127.0.0.1:1/0"  # nothing listens on port 1
     async with RedisRateLimiter(url, rate=50, key="crowdtwist:program:9") as limiter:
         with pytest.raises(ct.RateLimiterError) as refused:
             await limiter.acquire()
-        # Should a redis-py error ever quote the URL, the password is masked.
+        # Should a redis-py error ever quote the URL, the password is masked:
+        # redis-py's client raises one such when the limiter runs its script.
 
-        async def echoing(**_: object) -> int:
+        async def echoing(*_: object) -> int:
             raise redis.exceptions.ConnectionError(f"cannot reach {url} ({password})")
 
-        limiter._script = echoing  # type: ignore[assignment]
+        monkeypatch.setattr(redis.asyncio.Redis, "evalsha", echoing)
         with pytest.raises(ct.RateLimiterError) as echoed:
             await limiter.acquire()
     assert str(refused.value).startswith(
@@ -550,7 +556,8 @@ def test_importing_the_package_does_not_import_redis() -> None:
         "ct.Session('k', base_url='https://api1.crowdtwist.com')\n"
         "assert 'redis' not in sys.modules, 'redis was imported'\n"
         "assert 'crowdtwist_async.redis' not in sys.modules\n"
-        # Inside the package, `import redis` is redis-py, not the module itself.
+        # Inside the package, `import redis` is redis-py, not the module itself
+        # (private on purpose: the module that imports redis-py is the point).
         "import crowdtwist_async._redis as ours, redis\n"
         "assert ours.redis is redis and hasattr(redis, 'asyncio'), redis\n"
         "assert 'crowdtwist_async' not in redis.__file__, redis.__file__\n"
@@ -563,6 +570,8 @@ def test_importing_the_package_does_not_import_redis() -> None:
 
 def test_without_redis_py_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "redis", None)
+    # Private on purpose: both modules are dropped so the import runs again,
+    # as in a process without redis-py.
     monkeypatch.delitem(sys.modules, "crowdtwist_async.redis")
     monkeypatch.delitem(sys.modules, "crowdtwist_async._redis")
     with pytest.raises(ModuleNotFoundError) as info:

@@ -18,7 +18,7 @@ import trio
 import trio.testing
 
 import crowdtwist_async as ct
-from crowdtwist_async.testing import set_testing
+from crowdtwist_async.testing import reset_process_state, set_testing
 
 from .conftest import API_KEY, BASE_URL
 
@@ -187,6 +187,21 @@ async def test_set_testing_called_plainly_stays_set_until_called_again() -> None
             waits.append(answers.waits)
     finally:
         set_testing(False)
+    assert waits == [[0], [30]]
+
+
+async def test_reset_process_state_turns_the_test_switch_off() -> None:
+    waits = []
+    with set_testing(True):
+        for reset in (False, True):
+            if reset:
+                reset_process_state()
+            answers = Clocked(
+                httpx.Response(503, headers={"Retry-After": "30"}),
+                httpx.Response(200, json=EMPTY_PAGE),
+            )
+            await fetch(answers, max_retries=1)
+            waits.append(answers.waits)
     assert waits == [[0], [30]]
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import traceback
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import anyio.lowlevel
 import httpx
@@ -14,9 +12,10 @@ import pytest
 import respx
 
 import crowdtwist_async as ct
-from crowdtwist_async.testing._server import serve_in_thread
+from crowdtwist_async.testing import FakeCrowdTwist
 
 from .conftest import API_KEY, BASE_URL, STACKS, Stack
+from .transport_support import ClosingTransport
 
 REWARDS_URL = f"{BASE_URL}/v2.1/users/alice/rewards"
 EMPTY_PAGE = {"paging": {"total": 0, "pages": 0}, "rewards": []}
@@ -132,11 +131,22 @@ async def test_header_auth_keeps_the_key_out_of_the_url(router: respx.MockRouter
 @pytest.mark.anyio
 async def test_own_client_is_closed_borrowed_client_is_left_open(router: respx.MockRouter) -> None:
     router.get(REWARDS_URL).respond(json=EMPTY_PAGE)
-    session = ct.Session(API_KEY, base_url=BASE_URL)
+    # The client the session makes gets respx's transport; closing that
+    # client closes its transport, which is what is seen from here.
+    closed: list[bool] = []
+    transport = httpx.AsyncHTTPTransport()
+    original_aclose = transport.aclose
+
+    async def aclose() -> None:
+        closed.append(True)
+        await original_aclose()
+
+    transport.aclose = aclose  # type: ignore[method-assign]
+    session = ct.Session(API_KEY, base_url=BASE_URL, transport=transport)
     async with session:
         await session.users.get_rewards_page("alice")
     assert session.closed
-    assert session._shared.sender.client.is_closed
+    assert closed == [True]
 
     borrowed = httpx.AsyncClient()
     async with ct.Session(API_KEY, base_url=BASE_URL, http_client=borrowed) as other:
@@ -331,11 +341,12 @@ async def test_a_transport_gets_a_client_the_session_owns() -> None:
         seen.append(request.url.path)
         return httpx.Response(200, json=EMPTY_PAGE)
 
-    session = ct.Session(API_KEY, base_url=BASE_URL, transport=httpx.MockTransport(handler))
+    transport = ClosingTransport(handler)
+    session = ct.Session(API_KEY, base_url=BASE_URL, transport=transport)
     async with session:
         await session.users.get_rewards_page("alice")
     assert seen == ["/v2.1/users/alice/rewards"]
-    assert session._shared.sender.client.is_closed
+    assert transport.is_closed
     with pytest.raises(ValueError, match="not both"):
         ct.Session(
             API_KEY,
@@ -538,29 +549,14 @@ async def test_a_segment_of_more_than_dots_is_sent_as_it_is(path: str) -> None:
     assert transport.paths == [path]
 
 
-class PathRecorder:
-    """An ASGI app that notes the raw path of each request and answers an empty listing."""
-
-    def __init__(self) -> None:
-        self.raw_paths: list[bytes] = []
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        self.raw_paths.append(scope["raw_path"])
-        body = [] if scope["path"].endswith("/usable_coupons") else EMPTY_PAGE
-        payload = json.dumps(body).encode()
-        headers = [(b"content-type", b"application/json")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})
-
-
 @pytest.mark.parametrize("stack", STACKS)
 @pytest.mark.parametrize("user_id", [".", ".."])
 def test_a_user_id_of_dots_reaches_the_server_as_one_segment(stack: Stack, user_id: str) -> None:
     # The endpoints encode the id themselves and do not go through the check
     # that refuses dot segments in a caller's path.
-    app = PathRecorder()
+    fake = FakeCrowdTwist(api_key=API_KEY)
+    fake.script(json=[], path="*/usable_coupons")
+    fake.script(json=EMPTY_PAGE, path="*/rewards")
     encoded = user_id.replace(".", "%2E")
 
     async def use(url: str) -> None:
@@ -568,9 +564,10 @@ def test_a_user_id_of_dots_reaches_the_server_as_one_segment(stack: Stack, user_
             assert await session.users.usable_coupons(user_id) == ()
             assert [reward async for reward in session.users.aiter_rewards(user_id)] == []
 
-    with serve_in_thread(app, host="127.0.0.1", port=0, allow_remote=False) as url:
+    with fake.serve() as url:
         anyio.run(use, url, backend=stack.loop)
-    assert app.raw_paths == [
-        f"/v2/users/{encoded}/usable_coupons".encode(),
-        f"/v2.1/users/{encoded}/rewards".encode(),
+    # The paths as the server received them, still percent-encoded.
+    assert [request.path for request in fake.requests] == [
+        f"/v2/users/{encoded}/usable_coupons",
+        f"/v2.1/users/{encoded}/rewards",
     ]

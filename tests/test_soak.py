@@ -14,15 +14,17 @@ import random
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import aiohttp
 import anyio
 import httpx
 import pytest
 
 import crowdtwist_async as ct
-from crowdtwist_async._aiohttp import AiohttpTransport
+from crowdtwist_async.testing import FakeCrowdTwist
 
+from .aiohttp_support import connections_lent, record_client_sessions
 from .conftest import API_KEY, HttpBackend, Stack
-from .faultserver import Fault, FaultServer, serve
+from .wire_support import ALICE, sample_fake
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -35,11 +37,11 @@ def anyio_backend(stack: Stack) -> str:
 
 
 @pytest.fixture(scope="module")
-def slow_server() -> Iterator[tuple[FaultServer, str]]:
-    app = FaultServer(total=200)
-    # A little latency, so cancellations land while requests are in flight.
-    app.script = lambda page, attempt: Fault(delay=random.uniform(0.0, 0.004))
-    with serve(app) as url:
+def slow_server() -> Iterator[tuple[FakeCrowdTwist, str]]:
+    app = sample_fake()
+    # A little latency (0 to 4 ms), so cancellations land while requests are in flight.
+    app.latency = app.jitter = 0.002
+    with app.serve() as url:
         yield app, url
 
 
@@ -86,20 +88,19 @@ class _ClosedOnce(httpx.AsyncByteStream):
         await self._response.aclose()
 
 
-def checked_out(session: ct.Session) -> int:
-    """How many connections aiohttp has lent out and not had back."""
-    transport = session._shared.sender.client._transport
-    assert isinstance(transport, AiohttpTransport)
-    assert transport._client is not None
-    connector = transport._client.connector
-    assert connector is not None
-    return len(connector._acquired)
+def checked_out(made: list[aiohttp.ClientSession]) -> int:
+    """How many connections the session's aiohttp client has lent out and not had back."""
+    assert len(made) == 1
+    return connections_lent(made[0])
 
 
 async def test_cancellation_soak(
-    slow_server: tuple[FaultServer, str], http_backend: HttpBackend
+    slow_server: tuple[FakeCrowdTwist, str],
+    http_backend: HttpBackend,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     app, url = slow_server
+    made = record_client_sessions(monkeypatch)
     rng = random.Random(20261122)
     # httpx's pool is observed through a counting transport; aiohttp's
     # connector keeps its own count.
@@ -114,7 +115,7 @@ async def test_cancellation_soak(
         for _ in range(ROUNDS):
             stop_after = rng.randrange(0, 200)
             seen = 0
-            listing = session.users.aiter_rewards("alice", max_concurrency=rng.choice([1, 2, 4, 8]))
+            listing = session.users.aiter_rewards(ALICE, max_concurrency=rng.choice([1, 2, 4, 8]))
             entered = rng.random() < 0.5
             async with listing if entered else contextlib.nullcontext():
                 async for _reward in listing:
@@ -126,7 +127,7 @@ async def test_cancellation_soak(
                 # A plain listing has nothing running between items.
                 assert len(anyio.get_running_tasks()) == baseline
         for _ in range(ROUNDS):
-            listing = session.users.aiter_rewards("alice", max_concurrency=rng.choice([1, 3, 6]))
+            listing = session.users.aiter_rewards(ALICE, max_concurrency=rng.choice([1, 3, 6]))
             with anyio.move_on_after(rng.uniform(0.0, 0.03)) as scope:
                 async with listing if rng.random() < 0.5 else contextlib.nullcontext():
                     async for _reward in listing:
@@ -138,7 +139,7 @@ async def test_cancellation_soak(
             assert transport.opened == transport.closed
             assert transport.opened >= ROUNDS
         else:
-            assert checked_out(session) == 0
+            assert checked_out(made) == 0
         assert len(app.requests) - requests_before >= ROUNDS
     # The random points did exercise both paths, many times.
     assert broken > 150

@@ -28,8 +28,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 import crowdtwist_async as ct
+
+# Private on purpose: pure functions tested input by input, which spans and
+# log records show only for the paths and texts a session happens to send:
+# the span name's path template, and the masking of credential headers.
 from crowdtwist_async._redact import mask_query_keys
-from crowdtwist_async._telemetry import active_tracer, path_template
+from crowdtwist_async._telemetry import path_template
 from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist
 
 from . import otel_support
@@ -715,9 +719,9 @@ async def test_spans_are_recorded_while_a_test_asks(
 async def test_outside_a_recording_test_no_span_is_kept(
     otel_provider: TracerProvider, fake: FakeCrowdTwist
 ) -> None:
-    # The SDK provider is the global one, so the SDK does trace...
+    # The SDK provider is the global one, so the SDK does trace (the probe
+    # finds a valid span around every request)...
     assert trace.get_tracer_provider() is otel_provider
-    assert active_tracer() is not None
     probe = SpanProbe(fake.transport())
     async with make_session(fake, transport=probe) as session:
         listing = session.users.aiter_rewards(SANDBOX_EMAIL, id_type="email")
@@ -761,6 +765,9 @@ def run_python(
     )
 
 
+# Private on purpose: whether the SDK has looked OpenTelemetry up yet, and the
+# tracer it found, are process state with no public view; a fresh interpreter
+# prints them.
 READ_REWARDS = """
 import sys
 
@@ -768,6 +775,7 @@ import anyio
 
 import crowdtwist_async as ct
 from crowdtwist_async import _telemetry
+from crowdtwist_async._state import STATE
 from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist
 
 
@@ -788,7 +796,7 @@ sys.modules["opentelemetry"] = None
 
 async def main():
     print(*await read_rewards())
-    print(_telemetry._OTEL.api, _telemetry.active_tracer())
+    print(STATE.otel_api, _telemetry.active_tracer())
     print("opentelemetry.trace" in sys.modules)
 
 
@@ -817,9 +825,9 @@ async def main():
     fake = FakeCrowdTwist()
     ct.Session(api_key=fake.api_key, base_url=fake.base_url, transport=fake.transport())
     # Not even looked up before the first request.
-    print(_telemetry._OTEL.api)
+    print(STATE.otel_api)
     print(*await read_rewards())
-    print(_telemetry._OTEL.api is trace, _telemetry.active_tracer())
+    print(STATE.otel_api is trace, _telemetry.active_tracer())
     if sys.argv[2] == "noop":
         return
     from opentelemetry.sdk.trace import TracerProvider
@@ -977,10 +985,11 @@ async def test_a_listing_of_a_path_named_by_letters_is_traced_by_its_template(
 # -- CROWDTWIST_LOG ------------------------------------------------------------------
 
 LISTING_SCRIPT = f"""
+import logging
+
 import anyio
 
 import crowdtwist_async as ct
-from crowdtwist_async import _telemetry
 from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist
 
 
@@ -990,7 +999,9 @@ async def main():
     async with session:
         rewards = [r async for r in session.users.aiter_rewards(SANDBOX_EMAIL, id_type="email")]
     assert len(rewards) == 203
-    print(_telemetry._LOG_SETUP.handler is not None)
+    # One handler, the same on the SDK's logger and on httpx's.
+    handlers = [logging.getLogger(name).handlers for name in ("crowdtwist_async", "httpx")]
+    print(len(handlers[0]) == 1 and handlers[0] == handlers[1])
 
 
 anyio.run(main)

@@ -38,6 +38,7 @@ $ python -m crowdtwist_async.testing serve --port 8000
 """
 
 from .._retry import set_testing
+from .._state import reset_process_state
 from ._core import PagingLies
 from ._data import SANDBOX_EMAIL, FakeCoupon, FakeUser
 from ._fake import FakeCrowdTwist, RecordedRequest
@@ -49,5 +50,6 @@ __all__ = [
     "FakeUser",
     "PagingLies",
     "RecordedRequest",
+    "reset_process_state",
     "set_testing",
 ]

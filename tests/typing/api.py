@@ -65,6 +65,13 @@ async def typed_use() -> None:
         session.users.aiter_rewards("alice", id_type="emial")  # type: ignore[arg-type]
         name: ct.IdTypeName = "third_party_id"
         session.users.aiter_rewards("alice", id_type=name)
+        # The listing options are typed keyword arguments: a misspelt one, or
+        # one of the wrong type, fails type checking.
+        session.users.aiter_rewards("alice", page_sise=5)  # type: ignore[call-arg]
+        session.users.aiter_rewards("alice", max_items="5")  # type: ignore[arg-type]
+        options: ct.ListingOptions = {"page_size": 5, "start_page": 2, "max_items": 50}
+        resumed: ct.AsyncPaginator[ct.Reward] = session.users.aiter_rewards("alice", **options)
+        del resumed
         coupons: tuple[ct.UsableCoupon, ...] = await session.users.usable_coupons(
             "alice", id_type="email", expired=False
         )
