@@ -5,7 +5,8 @@ an insert."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -18,6 +19,15 @@ from .sample_data import make_reward
 
 #: The rewards listing's page size when none is asked for (the fake's, as CrowdTwist's).
 PAGE_SIZE = 10
+
+
+@asynccontextmanager
+async def session_on(fake: FakeCrowdTwist) -> AsyncIterator[ct.Session]:
+    """A Session on *fake*'s in-process transport, with its key and base URL."""
+    async with ct.Session(
+        api_key=fake.api_key, base_url=fake.base_url, transport=fake.transport()
+    ) as session:
+        yield session
 
 
 def expected_ids(n: int) -> list[str]:

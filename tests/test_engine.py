@@ -23,6 +23,8 @@ import crowdtwist_async as ct
 from crowdtwist_async._payload import record_id
 from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist, FakeUser
 
+from .listing_support import session_on
+
 pytestmark = pytest.mark.anyio
 
 HISTORY = "/v2.2/users/1001/redemption_history"
@@ -35,9 +37,7 @@ def fake() -> FakeCrowdTwist:
 
 @pytest.fixture
 async def session(fake: FakeCrowdTwist) -> AsyncIterator[ct.Session]:
-    async with ct.Session(
-        api_key=fake.api_key, base_url=fake.base_url, transport=fake.transport()
-    ) as session:
+    async with session_on(fake) as session:
         yield session
 
 

@@ -16,6 +16,8 @@ import pytest
 import crowdtwist_async as ct
 from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist
 
+from .listing_support import session_on
+
 pytestmark = pytest.mark.anyio
 
 Listing = Callable[..., ct.AsyncPaginator[Any]]
@@ -28,9 +30,7 @@ def fake() -> FakeCrowdTwist:
 
 @pytest.fixture
 async def session(fake: FakeCrowdTwist) -> AsyncIterator[ct.Session]:
-    async with ct.Session(
-        api_key=fake.api_key, base_url=fake.base_url, transport=fake.transport()
-    ) as session:
+    async with session_on(fake) as session:
         yield session
 
 
