@@ -14,6 +14,7 @@ they call `get` and `listing`, nothing else.
 
 from __future__ import annotations
 
+import copy
 import enum
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
@@ -173,15 +174,18 @@ class Engine:
         self.limits = limits
 
     def evolve(self, *, timeout: Timeout | None = None, retries: Retries | None = None) -> Engine:
-        """A copy with other per-request options, sharing the connection."""
-        return Engine(
-            connection=self.connection,
-            credentials=self.credentials,
-            base_url=self.base_url,
-            timeout=self.timeout if timeout is None else timeout,
-            retries=self.retries if retries is None else retries,
-            limits=self.limits,
-        )
+        """A copy with other per-request options, sharing the connection.
+
+        Copied rather than built anew: `with_options` is meant to be cheap
+        per call, and the base URL was parsed once already.
+        """
+        clone = copy.copy(self)
+        if timeout is not None:
+            clone.timeout = timeout
+            clone._httpx_timeout = timeout.for_httpx()
+        if retries is not None:
+            clone.retries = retries
+        return clone
 
     # -- listings ----------------------------------------------------------------
 
