@@ -192,11 +192,12 @@ class Sender:
                 # Raised outside the except block, so that the original does
                 # not ride along as __context__ (`from None` only hides it
                 # from tracebacks, not from code that walks the chain).
-                error = transport_error(failure, path, mask, status)
+                error = transport_error(failure, request.method, path, mask, status)
                 del failure
                 raise error
         log.debug(
-            "GET %s -> %d (%d bytes, %.0f ms)",
+            "%s %s -> %d (%d bytes, %.0f ms)",
+            request.method,
             path,
             response.status_code,
             len(body),

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import copy
 import enum
-from collections.abc import Awaitable, Callable, Mapping
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
-from typing import Literal, TypeVar
+from typing import Final, Literal, TypeVar
 from urllib.parse import urlencode
 
 import anyio
@@ -30,16 +31,20 @@ from ._config import Limits, Timeout
 from ._errors import record_error
 from ._exceptions import ResponseDecodeError
 from ._listing import ListingSpec, Walk
-from ._page import Page, Select
+from ._page import FetchPage, Page, Select
 from ._pagination import AsyncPaginator
 from ._protocol import decode_response
 from ._redact import MASK, KeyMask
 from ._retry import Reply, Retries, send_with_retries
 from ._telemetry import ListingReport, active_tracer, listing_report, traced_attempts
 
-__all__ = ["AuthMode", "Connection", "Credentials", "Engine"]
+__all__ = ["JSON_CONTENT_TYPE", "AuthMode", "Connection", "Credentials", "Engine", "dumps_body"]
 
 AuthMode = Literal["query", "header"]
+
+#: How a write's body is labelled: the only type CrowdTwist's writes take,
+#: and what a `CTApiV2Auth` signature covers.
+JSON_CONTENT_TYPE: Final = "application/json"
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741 (an item of a page)
 P = TypeVar("P")
@@ -196,24 +201,55 @@ class Engine:
         params: Mapping[str, str],
         select: Select[I, P, T],
         options: Mapping[str, object],
+        windows: Sequence[Mapping[str, str]] = (),
     ) -> AsyncPaginator[T]:
         """A checked, concurrent walk over the pages of GET *path*.
 
         *options* are the caller's `ListingOptions`, checked here, before any
-        request; *select* says what the listing yields for a page.
+        request; *select* says what the listing yields for a page. *windows*,
+        when given, are parameters added to the query of one walk each, read
+        one after the other as one listing (a date range read a year at a
+        time); `start_page` then needs a single window.
         """
         walk = Walk.check(
             options,
             concurrency=self.limits.max_concurrency,
             max_page_size=spec.max_page_size,
             noun=spec.noun,
+            default_page_size=spec.default_page_size,
         )
+        if len(windows) > 1 and walk.start_page != 1:
+            raise ValueError(
+                f"start_page ({walk.start_page}) needs a listing read in one request range; "
+                f"this one reads {len(windows)} date windows of at most a year: narrow the dates"
+            )
         query = dict(params)
         if walk.page_size is not None:
             query["page_size"] = str(walk.page_size)
+        report = listing_report(spec.template)
+        fetches = [
+            self._page_fetcher(spec, path, {**query, **window}, report)
+            for window in windows or ({},)
+        ]
+        return AsyncPaginator(
+            fetches[0],
+            walk=walk,
+            select=select,
+            key=spec.key,
+            noun=spec.noun,
+            report=report,
+            then=fetches[1:],
+        )
+
+    def _page_fetcher(
+        self,
+        spec: ListingSpec[I, P],
+        path: str,
+        query: dict[str, str],
+        report: ListingReport | None,
+    ) -> FetchPage[I, P]:
         template = spec.template
         parse_page = spec.parse_page
-        report = listing_report(template)
         get = self.get
 
         async def fetch(number: int) -> Page[I, P]:
@@ -230,9 +266,7 @@ class Engine:
                 page=number,
             )
 
-        return AsyncPaginator(
-            fetch, walk=walk, select=select, key=spec.key, noun=spec.noun, report=report
-        )
+        return fetch
 
     # -- one call ----------------------------------------------------------------
 
@@ -253,16 +287,54 @@ class Engine:
         says there is nothing to list. Raises the matching `CrowdTwistError`
         otherwise. *template* names the path in spans and logs.
         """
+        return await self._call(
+            "GET", path, params, None, parse, template, listing=listing, report=report, page=page
+        )
+
+    async def write(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str],
+        payload: object,
+        parse: Callable[[object], T],
+        *,
+        template: str,
+    ) -> T:
+        """Send *payload* as JSON with *method* (POST, PUT...) and *parse* the
+        decoded JSON answer.
+
+        Retried only when CrowdTwist cannot have carried it out (a connection
+        never made, a 429); any other failure is raised at once, saying
+        whether it may have been (`write_unconfirmed`).
+        """
+        body = dumps_body(payload)
+        return await self._call(method, path, params, body, parse, template, listing=False)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str],
+        body: bytes | None,
+        parse: Callable[[object], T],
+        template: str,
+        *,
+        listing: bool,
+        report: ListingReport | None = None,
+        page: int | None = None,
+    ) -> T:
         connection = self.connection
         connection.check_open()
         credentials = self.credentials
         attempt: Callable[[], Awaitable[Reply]]
         if credentials.signer is None:
-            request = self._build_request(path, params)
+            request = self._build_request(method, path, params, body)
             attempt = partial(connection.sender.send, request, path, self.timeout, credentials.mask)
         else:
-            # Built anew each attempt: the signer signs a clean request each time.
-            attempt = partial(self._signed_attempt, path, params, credentials.signer)
+            # Built anew each attempt: the signer signs a clean request each
+            # time (a retry gets a new timestamp and signature).
+            attempt = partial(self._signed_attempt, method, path, params, body, credentials.signer)
         # Also starts the listing's clock (and span) on its first request.
         parent = None if report is None else report.parent()
         tracer = active_tracer()
@@ -275,27 +347,39 @@ class Engine:
                 template=template,
                 page=page,
                 listing=listing,
+                method=method,
             )
         with anyio.CancelScope() as closing:
             connection.in_flight.add(closing)
             try:
-                status, headers, body = await send_with_retries(attempt, self.retries, path)
+                status, headers, answer = await send_with_retries(
+                    attempt, self.retries, path, method
+                )
             finally:
                 connection.in_flight.discard(closing)
-            return _parse(status, headers, body, parse, listing, credentials.mask)
+            return _parse(
+                status, headers, answer, parse, listing, credentials.mask, write=body is not None
+            )
         # Only `aclose()` cancels this scope: a cancellation from the caller's
         # own scopes is not caught here and goes on up.
-        raise RuntimeError(f"the Session was closed while GET {path} was in flight")
+        raise RuntimeError(f"the Session was closed while {method} {path} was in flight")
 
     async def _signed_attempt(
-        self, path: str, params: Mapping[str, str], signer: httpx.Auth
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str],
+        body: bytes | None,
+        signer: httpx.Auth,
     ) -> Reply:
-        request = self._build_request(path, params)
+        request = self._build_request(method, path, params, body)
         return await self.connection.sender.send(
             request, path, self.timeout, self.credentials.mask, signer
         )
 
-    def _build_request(self, path: str, params: Mapping[str, str]) -> httpx.Request:
+    def _build_request(
+        self, method: str, path: str, params: Mapping[str, str], body: bytes | None
+    ) -> httpx.Request:
         credentials = self.credentials
         if credentials.mode == "query":
             params = {**params, "api_key": str(credentials.api_key)}
@@ -304,9 +388,23 @@ class Engine:
         # query comes out byte for byte as httpx's own encoding would make it.
         query = urlencode(params)
         url = httpx.URL(f"{self.base_url}{path}?{query}" if query else self.base_url + path)
+        headers = credentials.headers
+        if body is not None:
+            headers = {**headers, "Content-Type": JSON_CONTENT_TYPE}
         return self.connection.sender.client.build_request(
-            "GET", url, headers=credentials.headers, timeout=self._httpx_timeout
+            method, url, headers=headers, content=body, timeout=self._httpx_timeout
         )
+
+
+def dumps_body(payload: object) -> bytes:
+    """A write's JSON body, as compact UTF-8 bytes (what is sent, and signed)."""
+    try:
+        return json.dumps(
+            payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        ).encode()
+    except (TypeError, ValueError) as exc:
+        message = f"the request body is not JSON: {exc}"
+    raise TypeError(message)
 
 
 def _parse(
@@ -316,9 +414,11 @@ def _parse(
     parse: Callable[[object], T],
     listing: bool,
     mask: KeyMask,
+    *,
+    write: bool = False,
 ) -> T:
     """Decode a final response and build the caller's result from it."""
-    payload = decode_response(status, headers, body, listing=listing, mask=mask)
+    payload = decode_response(status, headers, body, listing=listing, mask=mask, write=write)
     partial: ResponseDecodeError | None = None
     try:
         return parse(payload)

@@ -27,8 +27,10 @@ from ._exceptions import (
     CrowdTwistError,
     NotFoundError,
     RateLimitError,
+    RefusedError,
     ResponseDecodeError,
     ServerError,
+    WriteNotConfirmedError,
     excerpt,
 )
 from ._redact import KeyMask, holds_secret, mask_query_keys
@@ -70,11 +72,13 @@ def api_error(
     code: str | None,
     message: str | None,
     mask: KeyMask,
+    write: bool = False,
 ) -> APIError:
     """The `APIError` subclass for an error response, chosen by code, then status.
 
     Every text comes from the response, so every text is masked: an error
-    page may echo the request URL, key included.
+    page may echo the request URL, key included. For a *write*, any status
+    but a 4xx (the server's refusal) leaves open whether it was carried out.
     """
     text = mask(message or _status_phrase(status))
     error = None if code is None else mask(code)
@@ -92,12 +96,34 @@ def api_error(
             retry_after=parse_retry_after(headers),
         )
     return _api_error_class(status, code)(
-        text, status_code=status, error=error, request_id=request_id, body=kept
+        text,
+        status_code=status,
+        error=error,
+        request_id=request_id,
+        body=kept,
+        write_unconfirmed=write and not 400 <= status < 500,
     )
 
 
+#: Error codes that decide the class whatever the status: a business rule's
+#: refusal sent with 403 (the User Redemption page's codes) is not a
+#: credentials problem.
+_CODE_CLASSES: Final[Mapping[str, type[APIError]]] = {
+    "insufficient_points": RefusedError,
+    "over_redeem_limit": RefusedError,
+    "access_denied": RefusedError,
+    "sweep_entry_over": RefusedError,
+    "forbidden": RefusedError,
+    "invalid_auth": AuthenticationError,
+    "page_not_found": NotFoundError,
+}
+
+
 def _api_error_class(status: int, code: str | None) -> type[APIError]:
-    if code == "invalid_auth" or status in {401, 403}:
+    by_code = None if code is None else _CODE_CLASSES.get(code)
+    if by_code is not None:
+        return by_code
+    if status in {401, 403}:
         return AuthenticationError
     if code == "page_not_found" or status == 404:
         return NotFoundError
@@ -166,8 +192,22 @@ def undecodable(
     )
 
 
+#: The failures that prove no byte of the request was written: no connection
+#: was made (refused, unreachable, a name that does not resolve, a failed TLS
+#: handshake, a connect timeout, a proxy that would not connect), none was
+#: free in the pool, or the URL could not be sent at all. The aiohttp
+#: transport raises these for aiohttp's own (`_aiohttp._TRANSLATIONS`).
+_NOTHING_SENT: Final = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ProxyError,
+    httpx.UnsupportedProtocol,
+)
+
+
 def transport_error(
-    exc: Exception, path: str, mask: KeyMask, status: int | None
+    exc: Exception, method: str, path: str, mask: KeyMask, status: int | None
 ) -> CrowdTwistError | RuntimeError:
     """The SDK's error for a failure of the stack below, holding none of it.
 
@@ -176,12 +216,27 @@ def transport_error(
     a library below that no mapping foresaw), is retried. A body that does
     not decode is a `ResponseDecodeError`, not retried. A `RuntimeError`
     (a closed client, another event loop) stays one: it is a lifecycle error.
+
+    For a write (any *method* but GET), only a failure that proves nothing was
+    sent is retried; any other is a `WriteNotConfirmedError`. A keep-alive
+    connection the server had closed fails on the write or the read, after
+    bytes may have left: it proves nothing, so it is one too.
     """
     kind = type(exc).__name__
-    if isinstance(exc, httpx.TimeoutException | TimeoutError):
-        return APITimeoutError(f"GET {path} timed out ({kind})")
+    timed_out = isinstance(exc, httpx.TimeoutException | TimeoutError)
     if isinstance(exc, httpx.DecodingError):
         return undecodable(status, None, str(exc), mask)
     if isinstance(exc, RuntimeError):
         return RuntimeError(_shown(str(exc), mask))
-    return APIConnectionError(f"GET {path} failed: {kind}: {_shown(str(exc), mask)}")
+    if method != "GET" and not isinstance(exc, _NOTHING_SENT):
+        how = f"timed out ({kind})" if timed_out else f"failed: {kind}: {_shown(str(exc), mask)}"
+        return WriteNotConfirmedError(
+            f"{method} {path} {how}, after the request was sent or while it was: "
+            "CrowdTwist may or may not have carried it out, so it was not sent again; "
+            "check (e.g. the member's history) before sending it again",
+            method=method,
+            timed_out=timed_out,
+        )
+    if timed_out:
+        return APITimeoutError(f"{method} {path} timed out ({kind})")
+    return APIConnectionError(f"{method} {path} failed: {kind}: {_shown(str(exc), mask)}")

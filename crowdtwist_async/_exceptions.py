@@ -10,14 +10,20 @@ CrowdTwistError
 │   ├── BadRequestError       any other 4xx
 │   ├── NotFoundError         404 or error code "page_not_found" (sent with 400)
 │   ├── RateLimitError        429; .retry_after
+│   ├── RefusedError          a business rule said no: "insufficient_points", ...
 │   └── ServerError           5xx
 ├── APIConnectionError        the request never got a response
-│   └── APITimeoutError       ... because a timeout expired
+│   ├── APITimeoutError       ... because a timeout expired
+│   └── WriteNotConfirmedError  ... after a write was sent: it may have happened
 ├── IncompleteListingError    a listing ended short of what its page 1 announced
 │   └── ListingChangedError   ... because rewards were removed while it was read
 ├── RateLimiterError          a shared rate limiter (Redis) could not be asked in time
 └── ResponseDecodeError       the response was not the JSON shape documented
 ```
+
+A write (`redeem`, `credit_activity`, `post_json`...) is never sent twice
+unless nothing of it reached the server; every error raised for one says
+whether it may have been carried out all the same (`.write_unconfirmed`).
 
 No exception carries the API key: messages are built from status codes, the
 body's own error fields and a truncated body, never from the request URL.
@@ -37,8 +43,10 @@ __all__ = [
     "NotFoundError",
     "RateLimitError",
     "RateLimiterError",
+    "RefusedError",
     "ResponseDecodeError",
     "ServerError",
+    "WriteNotConfirmedError",
 ]
 
 #: How much of an unexpected body an exception keeps, in characters.
@@ -59,7 +67,18 @@ def excerpt(body: str | bytes | None) -> str:
 
 
 class CrowdTwistError(Exception):
-    """Base class of every error the SDK raises while talking to CrowdTwist."""
+    """Base class of every error the SDK raises while talking to CrowdTwist.
+
+    Attributes:
+        write_unconfirmed: True when the request was a write (a POST) that
+            CrowdTwist may have carried out even though this error was raised:
+            the request was sent and then the connection dropped or timed
+            out, or the server failed (5xx). Check before sending it again
+            (e.g. read the redemption history): the SDK never does. False
+            for every read, and for a write the server refused or never got.
+    """
+
+    write_unconfirmed: bool = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -80,6 +99,18 @@ class APIError(CrowdTwistError):
             status when the body had none.
         request_id: the response's `X-Request-Id` header, when present.
         body: the start of the raw body, for diagnosis.
+        write_unconfirmed: for a write, whether it may have been carried out
+            all the same (a 5xx, or a status that says neither yes nor no).
+
+    CrowdTwist's documented codes (`"insufficient_points"`,
+    `"invalid_reward"`, `"not_issued"`...) are in `error`, as sent:
+
+    ```python
+    try:
+        await session.users.redeem(member, reward_id=64)
+    except ct.RefusedError as exc:
+        print(exc.error, exc.message)  # insufficient_points Not enough points
+    ```
     """
 
     def __init__(
@@ -90,12 +121,14 @@ class APIError(CrowdTwistError):
         error: str | None = None,
         request_id: str | None = None,
         body: str = "",
+        write_unconfirmed: bool = False,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.error = error
         self.request_id = request_id
         self.body = body
+        self.write_unconfirmed = write_unconfirmed
 
     def __str__(self) -> str:
         code = f" {self.error}" if self.error else ""
@@ -146,8 +179,25 @@ class RateLimitError(APIError):
         self.retry_after = retry_after
 
 
+class RefusedError(APIError):
+    """CrowdTwist understood the request and a business rule refused it: the
+    member has too few points (`insufficient_points`), has redeemed the
+    reward as often as allowed (`over_redeem_limit`), is not in its segment
+    (`access_denied`), is too young or asked for more than is left
+    (`forbidden`), or the sweepstakes is over (`sweep_entry_over`).
+
+    Chosen by the error code, whatever the status: CrowdTwist sends some of
+    these with 403, which would otherwise read as an `AuthenticationError`.
+    Nothing was done; `error` and `message` say why.
+    """
+
+
 class ServerError(APIError):
-    """CrowdTwist failed on its side (5xx)."""
+    """CrowdTwist failed on its side (5xx).
+
+    Not retried for a write, whose `write_unconfirmed` is then True: the
+    server may have carried it out before it failed.
+    """
 
 
 class APIConnectionError(CrowdTwistError):
@@ -156,6 +206,36 @@ class APIConnectionError(CrowdTwistError):
 
 class APITimeoutError(APIConnectionError):
     """A connect, read, write or pool timeout expired."""
+
+
+class WriteNotConfirmedError(APIConnectionError):
+    """A write was sent, or may have been, and no response came back: the
+    connection dropped after the request was written, or a timeout expired
+    while it was sent or answered. CrowdTwist may or may not have carried it
+    out, so the SDK did not send it again (`write_unconfirmed` is True).
+
+    Look before retrying: read the redemption or activity history, or the
+    member's points. A write that failed before a connection was made
+    (refused, unreachable, a connect timeout) is retried instead, as a 429
+    is: those prove nothing was sent.
+
+    Attributes:
+        method: the request's method (`"POST"`).
+        timed_out: whether a timeout, rather than a dropped connection, ended it.
+    """
+
+    write_unconfirmed = True
+
+    def __init__(self, message: str, *, method: str, timed_out: bool) -> None:
+        super().__init__(message)
+        self.method = method
+        self.timed_out = timed_out
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(method={self.method!r}, timed_out={self.timed_out!r}, "
+            f"message={self.message!r})"
+        )
 
 
 class IncompleteListingError(CrowdTwistError):

@@ -77,6 +77,8 @@ class ListingSpec(Generic[I, P]):
         noun: what the items are called in messages (`"rewards"`).
         max_page_size: the largest `page_size` the endpoint takes (None: no
             documented bound).
+        default_page_size: the page size the endpoint serves when asked for
+            none, as documented.
     """
 
     template: str
@@ -84,6 +86,7 @@ class ListingSpec(Generic[I, P]):
     key: Key[I] | None
     noun: str = "items"
     max_page_size: int | None = None
+    default_page_size: int = ASSUMED_PAGE_SIZE
 
 
 @attrs.frozen
@@ -95,6 +98,8 @@ class Walk:
     max_concurrency: int
     start_page: int = 1
     max_items: int | None = None
+    #: The page size counted with until the first page shows the server's.
+    assumed_page_size: int = ASSUMED_PAGE_SIZE
 
     @classmethod
     def check(
@@ -104,6 +109,7 @@ class Walk:
         concurrency: int,
         max_page_size: int | None,
         noun: str,
+        default_page_size: int = ASSUMED_PAGE_SIZE,
     ) -> Walk:
         """Check a listing's keyword arguments, before any request.
 
@@ -112,7 +118,8 @@ class Walk:
         refused (a listing cut inside its first page would resume there, and
         read the same items again, for ever); without a `page_size`, a
         `max_items` below the documented default page size is sent as the
-        page size. *concurrency* is the default `max_concurrency`.
+        page size. *concurrency* is the default `max_concurrency`;
+        *default_page_size* the endpoint's documented default page size.
         """
         unknown = sorted(set(options) - _OPTIONS)
         if unknown:
@@ -132,8 +139,12 @@ class Walk:
                     "resumed at resume_page would read the same items again; for the first "
                     f"{limit} {noun} pass page_size={limit} too"
                 )
-            if page_size is None and limit < ASSUMED_PAGE_SIZE:
+            if page_size is None and limit < default_page_size:
                 page_size = limit
         return cls(
-            page_size=page_size, max_concurrency=concurrency, start_page=start, max_items=limit
+            page_size=page_size,
+            max_concurrency=concurrency,
+            start_page=start,
+            max_items=limit,
+            assumed_page_size=default_page_size,
         )

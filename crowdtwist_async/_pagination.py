@@ -40,7 +40,7 @@ import anyio.lowlevel
 import attrs
 
 from ._exceptions import IncompleteListingError, ListingChangedError
-from ._listing import ASSUMED_PAGE_SIZE, Walk
+from ._listing import Walk
 from ._page import FetchPage, Key, Page, Select
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ class _Plan(Generic[I]):
         self._key = key
         self._noun = noun
         #: The page size counted with: asked for, then learned, else assumed.
-        self._size = ASSUMED_PAGE_SIZE if walk.page_size is None else walk.page_size
+        self._size = walk.assumed_page_size if walk.page_size is None else walk.page_size
         #: What the first page stated, and the largest any page stated since
         #: (the listing may grow while it is read).
         self._first = self._largest = _UNSTATED
@@ -666,6 +666,97 @@ class _PageWalk(Generic[I, P]):
             self._pending.pop().scope.cancel()
 
 
+class _ChainedWalk(Generic[I, P]):
+    """Several walks read one after the other as one listing: a range of
+    dates the API takes at most a year of, read a window at a time.
+
+    Each window is walked, and checked for completeness, as a listing of its
+    own; `max_items` counts across them. Page numbers start again in each
+    window, so only the first window can be resumed by page.
+    """
+
+    def __init__(
+        self,
+        fetches: Sequence[FetchPage[I, P]],
+        *,
+        walk: Walk,
+        key: Key[I] | None,
+        noun: str,
+    ) -> None:
+        self._fetches = deque(fetches)
+        self._walk = walk
+        self._key = key
+        self._noun = noun
+        self._yielded = 0
+        self._group: TaskGroup | None = None
+        self._closed = False
+        self._first = True
+        self._current = self._next_walk()
+
+    def _next_walk(self) -> _PageWalk[I, P]:
+        walk = self._walk
+        if walk.max_items is not None:
+            walk = attrs.evolve(walk, max_items=walk.max_items - self._yielded)
+        current = _PageWalk(
+            self._fetches.popleft(),
+            concurrency=walk.max_concurrency,
+            plan=_Plan(walk, key=self._key, noun=self._noun),
+        )
+        current.host(self._group)
+        return current
+
+    @property
+    def page_count(self) -> int | None:
+        """The current window's page count: the listing's is not known ahead."""
+        return self._current.page_count if self._first and not self._fetches else None
+
+    @property
+    def resume_page(self) -> int | None:
+        self.check_resumable()
+        return self._current.resume_page
+
+    def check_resumable(self) -> None:
+        """Refuse to say a page to go on from, past the first window."""
+        if not self._first and (self._fetches or self._current.resume_page is not None):
+            raise ValueError(
+                f"this listing reads its date range a year at a time and is past the first "
+                f"year: page numbers start again in each, so it cannot go on by page; "
+                f"make a new one whose date_end is the date of the last of the {self._noun} read"
+            )
+
+    @property
+    def stuck(self) -> bool:
+        return self._current.stuck
+
+    @property
+    def page_size(self) -> int:
+        return self._current.page_size
+
+    def host(self, group: TaskGroup | None) -> None:
+        self._group = group
+        self._current.host(group)
+
+    async def next_page(self) -> tuple[Page[I, P], list[I]] | None:
+        while True:
+            got = await self._current.next_page()
+            if got is not None:
+                self._yielded += len(got[1])
+                return got
+            limit = self._walk.max_items
+            if self._closed or not self._fetches or (limit is not None and self._yielded >= limit):
+                return None
+            self._first = False
+            self._current = self._next_walk()
+
+    def close(self) -> None:
+        self._closed = True
+        self._current.close()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await self._current.aclose()
+
+
 class AsyncPaginator(Generic[T]):
     """An async iterator over every item of a paginated listing, in page order.
 
@@ -704,11 +795,15 @@ class AsyncPaginator(Generic[T]):
         key: Key[I] | None = None,
         noun: str = "items",
         report: Report | None = None,
+        then: Sequence[FetchPage[I, P]] = (),
     ) -> None:
-        plan = _Plan(walk, key=key, noun=noun)
-        self._walk: _PageWalk[Any, Any] = _PageWalk(
-            fetch, concurrency=walk.max_concurrency, plan=plan
-        )
+        self._walk: _PageWalk[Any, Any] | _ChainedWalk[Any, Any]
+        if then:
+            # Walks read after the first, as one listing (`_ChainedWalk`).
+            self._walk = _ChainedWalk((fetch, *then), walk=walk, key=key, noun=noun)
+        else:
+            plan = _Plan(walk, key=key, noun=noun)
+            self._walk = _PageWalk(fetch, concurrency=walk.max_concurrency, plan=plan)
         self._select: Select[Any, Any, T] = select
         self._batch: Sequence[T] = ()
         self._index = 0  # of the next item of `_batch` to hand out
@@ -807,6 +902,9 @@ class AsyncPaginator(Generic[T]):
         checkpoint = listing.resume_page  # None: done
         ```
         """
+        walk = self._walk
+        if isinstance(walk, _ChainedWalk):
+            walk.check_resumable()
         if self._index < len(self._batch):
             return self._batch_page
         if self._walk.stuck:

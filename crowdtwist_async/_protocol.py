@@ -341,12 +341,14 @@ def decode_response(
     *,
     listing: bool = True,
     mask: KeyMask = NO_KEY,
+    write: bool = False,
 ) -> object:
     """Turn a response into its decoded JSON, `EMPTY_LISTING`, or an exception.
 
     Raises the `APIError` subclass for an error status (or a 2xx whose body is
     an error envelope), `ResponseDecodeError` for a 2xx body that is not JSON,
-    each made whole by `_errors`, with *mask* applied. `no_data` and
+    each made whole by `_errors`, with *mask* applied (for a *write*, saying
+    whether it may have been carried out all the same). `no_data` and
     `no_activities` are `EMPTY_LISTING` only for a *listing*; for any other
     call they are the errors they say they are.
     """
@@ -359,7 +361,7 @@ def decode_response(
     code, message = _error_fields(data)
     if listing and code in EMPTY_LISTING_CODES and status < 500:
         return EMPTY_LISTING
-    raise api_error(status, headers, body, code=code, message=message, mask=mask)
+    raise api_error(status, headers, body, code=code, message=message, mask=mask, write=write)
 
 
 def says_empty_listing(status: int, body: bytes) -> bool:

@@ -1,10 +1,12 @@
 """The retry policy, in one place: which outcomes are tried again, how long
 to wait in between, and the loop that does it.
 
-Every CrowdTwist request the SDK makes is an idempotent GET, so a connection
-error, a timeout or a retryable status is simply tried again, after a wait
-the `Retries` policy and the server's `Retry-After` decide. `set_testing`
-skips the waits, for test suites.
+A read (GET) is idempotent, so a connection error, a timeout or a retryable
+status is simply tried again, after a wait the `Retries` policy and the
+server's `Retry-After` decide. A write is tried again only when CrowdTwist
+cannot have carried it out: its connection was never made (see
+`_errors.transport_error`), or it was answered 429. `set_testing` skips the
+waits, for test suites.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ import anyio
 import attrs
 import httpx
 
-from ._exceptions import APIConnectionError
+from ._exceptions import APIConnectionError, WriteNotConfirmedError
 from ._state import STATE
 from ._validators import check_count, check_seconds
 
 __all__ = [
     "RETRYABLE_STATUSES",
+    "RETRYABLE_WRITE_STATUSES",
     "Reply",
     "Retries",
     "backoff_delay",
@@ -40,8 +43,11 @@ __all__ = [
 
 log = logging.getLogger("crowdtwist_async")
 
-#: Statuses worth another attempt: every request is an idempotent GET.
+#: Statuses worth another attempt at a read, which is idempotent.
 RETRYABLE_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
+
+#: ... and at a write: only a rate limit proves the request was not processed.
+RETRYABLE_WRITE_STATUSES: Final = frozenset({429})
 
 #: What one attempt gives back (`_attempt.Sender.send`) and the loop hands on:
 #: the status, the headers and the whole body.
@@ -52,8 +58,10 @@ Reply = tuple[int, httpx.Headers, bytes]
 class Retries:
     """When a failed request is tried again, and how long to wait in between.
 
-    Connection errors, timeouts and 408/429/500/502/503/504 responses are
-    retried up to `max_retries` times, after full-jitter exponential backoff
+    For a read, connection errors, timeouts and 408/429/500/502/503/504
+    responses are retried up to `max_retries` times; for a write, only a
+    connection that was never made and a 429 (see `WriteNotConfirmedError`).
+    Each waits a full-jitter exponential backoff
     (uniform in 0..min(`backoff_cap`, `backoff_base` x 2**retry) seconds) or
     the server's `Retry-After`. A `Retry-After` longer than `max_retry_after`
     is not slept on: the error is raised, with `.retry_after` set.
@@ -121,38 +129,48 @@ def set_testing(testing: bool) -> AbstractContextManager[None]:
 
 
 async def send_with_retries(
-    attempt: Callable[[], Awaitable[Reply]], retries: Retries, path: str
+    attempt: Callable[[], Awaitable[Reply]], retries: Retries, path: str, method: str = "GET"
 ) -> Reply:
     """Run *attempt* until it gives a final response, or raise its last error.
 
-    A response is final when its status is not retryable, when the retries
-    are used up, or when the server asks for a longer wait than the policy
-    allows; the caller turns it into data or an exception.
+    A response is final when its status is not retryable (for a write, any
+    but 429), when the retries are used up, or when the server asks for a
+    longer wait than the policy allows; the caller turns it into data or an
+    exception. A `WriteNotConfirmedError` is never retried.
     """
+    statuses = RETRYABLE_STATUSES if method == "GET" else RETRYABLE_WRITE_STATUSES
     retry = 0
     while True:
         try:
             status, headers, body = await attempt()
+        except WriteNotConfirmedError:
+            raise
         except APIConnectionError as exc:
             if retry >= retries.max_retries:
                 raise
             delay = backoff_delay(retry, base=retries.backoff_base, cap=retries.backoff_cap)
             reason = type(exc).__name__
         else:
-            wait = retry_delay(status, headers, retry, retries)
+            wait = retry_delay(status, headers, retry, retries, statuses)
             if wait is None:
                 return status, headers, body
             delay, reason = wait, f"HTTP {status}"
         retry += 1
         if STATE.skip_waits:
             delay = 0.0
-        log.debug("retrying GET %s in %.2fs after %s (retry %d)", path, delay, reason, retry)
+        log.debug("retrying %s %s in %.2fs after %s (retry %d)", method, path, delay, reason, retry)
         await anyio.sleep(delay)
 
 
-def retry_delay(status: int, headers: httpx.Headers, retry: int, retries: Retries) -> float | None:
+def retry_delay(
+    status: int,
+    headers: httpx.Headers,
+    retry: int,
+    retries: Retries,
+    statuses: frozenset[int] = RETRYABLE_STATUSES,
+) -> float | None:
     """Seconds to wait before retrying a response, or None to not retry it."""
-    if status not in RETRYABLE_STATUSES or retry >= retries.max_retries:
+    if status not in statuses or retry >= retries.max_retries:
         return None
     wait = parse_retry_after(headers)
     if wait is None:

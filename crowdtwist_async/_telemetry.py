@@ -194,6 +194,7 @@ def traced_attempts(
     template: str,
     page: int | None,
     listing: bool,
+    method: str = "GET",
 ) -> Callable[[], Awaitable[Reply]]:
     """*attempt*, each call in a client span under *parent* (None: the current span).
 
@@ -208,7 +209,7 @@ def traced_attempts(
     async def run() -> Reply:
         nonlocal resends
         attributes: dict[str, str | int] = {
-            "http.request.method": "GET",
+            "http.request.method": method,
             "server.address": host,
             "server.port": port,
             "url.template": template,
@@ -219,7 +220,7 @@ def traced_attempts(
             attributes["crowdtwist.page"] = page
         resends += 1
         with tracer.start_as_current_span(
-            f"GET {template}",
+            f"{method} {template}",
             context=parent,
             kind=SpanKind.CLIENT,
             attributes=attributes,
