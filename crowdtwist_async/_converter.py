@@ -22,19 +22,28 @@ from typing import Any, Final, TypeVar, Union, get_args, get_origin
 
 import attrs
 import cattrs
+from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.errors import ClassValidationError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from ._exceptions import ResponseDecodeError
 from ._models import (
     NO_FIELDS,
+    Activity,
+    ActivityCredit,
+    CouponResult,
     EligibilityType,
     FrequencyPeriod,
     Partner,
+    Points,
+    Redemption,
+    RedemptionResult,
     Reward,
     RewardsPage,
     Segment,
+    Shipping,
     UsableCoupon,
+    User,
 )
 from ._state import STATE
 
@@ -63,15 +72,36 @@ _DRIFTED: Final[Mapping[type, tuple[tuple[str, str], ...]]] = {
         ("redeem_order_id", "reward_order_id"),
         ("redeem_order_coupon_id", "reward_order_coupon_id"),
     ),
+    # The User Points page's table labels the total "Total points".
+    Points: (("total_points", "Total points"),),
+    # The v2.1 data model's names for the record's id and the activity's name.
+    Activity: (("id", "user_activity_id"), ("name", "activity_name")),
+    # Older pages name the redemption order `redeem_order_id`.
+    RedemptionResult: (("order_id", "redeem_order_id"),),
 }
 
 # Where a record keeps the id quoted in error messages, in order of preference.
 _ID_KEYS: Final[Mapping[type, tuple[str, ...]]] = {
     Reward: ("id",),
     UsableCoupon: ("redeem_order_coupon_id", "reward_order_coupon_id"),
+    User: ("id",),
+    Points: ("id",),
+    Activity: ("id", "user_activity_id"),
+    Redemption: ("id",),
+    RedemptionResult: ("order_id", "redeem_order_id"),
 }
 
-_KIND: Final[Mapping[type, str]] = {Reward: "reward", UsableCoupon: "usable coupon"}
+# How error messages name a record of each class in _ID_KEYS; any other class
+# (a record without an id) is named by its class name.
+_KIND: Final[Mapping[type, str]] = {
+    Reward: "reward",
+    UsableCoupon: "usable coupon",
+    User: "user",
+    Points: "points balance",
+    Activity: "activity",
+    Redemption: "redemption",
+    RedemptionResult: "redemption result",
+}
 
 # ASCII only: int() and float() also take other scripts' digits and "1_000".
 _INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
@@ -246,6 +276,36 @@ def _structure_json_object(value: object, _: object) -> Mapping[str, Any]:
 
 def _enum_value(member: Enum) -> Any:
     return member.value
+
+
+# The tuple fields of the models: `User.segments`, `RedemptionResult.codes`.
+_LENIENT_TUPLES: Final = (tuple[str, ...], tuple[Mapping[str, Any], ...])
+
+
+def _lenient_tuple_hook(type_: Any, converter: cattrs.Converter) -> _Hook:
+    """Structure a model's `tuple[X, ...]` field from a JSON array.
+
+    null and "" are the empty tuple, and a lone string is one item of a
+    tuple of strings (a single coupon code). cattrs' own hook would iterate
+    any iterable: a string into its characters, an object into its keys.
+    """
+    items = homogenous_tuple_structure_factory(type_, converter)
+    of_text = get_args(type_)[0] is str
+
+    def structure_tuple(value: object, _: object) -> tuple[Any, ...]:
+        if type(value) is list or isinstance(value, (list, tuple)):
+            result: tuple[Any, ...] = items(value, type_)
+            return result
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            if not value.strip():
+                return ()
+            if of_text:
+                return (value,)
+        raise ValueError(f"expected a JSON array, got {describe(value)}")
+
+    return structure_tuple
 
 
 # -- hook factories -----------------------------------------------------------
@@ -443,6 +503,11 @@ def _inline(
 
 def _fast_record_hook(cls: Any, converter: cattrs.Converter) -> _Hook:
     """Generate the fast converter's hook for the attrs class *cls* (see above)."""
+    if any(field.validator is not None for field in attrs.fields(cls)):
+        # Validators run in `__init__`, which the fast hook skips: a class
+        # with some (`Shipping`, made by callers rather than read from
+        # responses) is built by cattrs' hook, through `__init__`.
+        return _record_hook(cls, converter)
     renamed = _RENAMED.get(cls, {})
     drifted = dict(_DRIFTED.get(cls, ()))
     namespace: dict[str, Any] = {
@@ -464,8 +529,8 @@ def _fast_record_hook(cls: Any, converter: cattrs.Converter) -> _Hook:
     ]
     for index, field in enumerate(attrs.fields(cls)):
         name = str(index)
-        if field.validator is not None or isinstance(field.converter, attrs.Converter):
-            raise TypeError(f"{cls.__name__}.{field.name}: no fast hook for validators")
+        if isinstance(field.converter, attrs.Converter):
+            raise TypeError(f"{cls.__name__}.{field.name}: no fast hook for attrs.Converter")
         namespace[f"_set{name}"] = _setter(cls, field.name)
         if field.name == "unknown_fields":
             lines += [
@@ -477,14 +542,7 @@ def _fast_record_hook(cls: Any, converter: cattrs.Converter) -> _Hook:
             continue
         key = renamed.get(field.name, field.name)
         optional = _is_optional(field.type)
-        # A missing key reads as a KeyError for a required field, as in
-        # cattrs' code, and as None, the default, for an optional one.
-        if field.default is attrs.NOTHING:
-            missing = None
-        elif field.default is None and optional:
-            missing = "None"
-        else:
-            raise TypeError(f"{cls.__name__}.{field.name}: a fast hook needs no default or None")
+        missing = _missing(cls, field, name, optional, namespace)
         if optional and field.converter is not None and field.converter(None) is not None:
             raise TypeError(f"{cls.__name__}.{field.name}: its converter must keep None")
         inner = _optional_inner(field.type) if optional else field.type
@@ -509,6 +567,22 @@ def _fast_record_hook(cls: Any, converter: cattrs.Converter) -> _Hook:
     exec(compile(source, filename, "exec"), namespace)
     hook: _Hook = namespace["structure_record"]
     return hook
+
+
+def _missing(
+    cls: type, field: attrs.Attribute[Any], name: str, optional: bool, namespace: dict[str, Any]
+) -> str | None:
+    """What a missing key of *field* reads as in the generated code: None for
+    a KeyError (a required field, as in cattrs' code), or an expression."""
+    if field.default is attrs.NOTHING:
+        return None
+    if field.default is None and optional:
+        return "None"
+    if type(field.default) is tuple and not optional:
+        # Immutable, so shared by every record, as `__init__` shares it.
+        namespace[f"_default{name}"] = field.default
+        return f"_default{name}"
+    raise TypeError(f"{cls.__name__}.{field.name}: a fast hook needs no default, None or a tuple")
 
 
 def _read(key: str, variant: str | None, missing: str | None) -> list[str]:
@@ -548,6 +622,7 @@ def _configure(converter: cattrs.Converter, record_hook: Callable[..., _Hook]) -
         converter.register_structure_hook(cls, hook)
     converter.register_structure_hook_func(lambda t: t == Mapping[str, Any], _structure_json_object)
     converter.register_structure_hook_factory(_is_optional, _optional_hook)
+    converter.register_structure_hook_factory(lambda t: t in _LENIENT_TUPLES, _lenient_tuple_hook)
     converter.register_structure_hook_factory(attrs.has, record_hook)
 
     converter.register_unstructure_hook(datetime, datetime.isoformat)
@@ -693,21 +768,53 @@ def unstructure(obj: object) -> Any:
     return _converter.unstructure(obj)
 
 
+_MODELS: Final = (
+    Reward,
+    UsableCoupon,
+    RewardsPage,
+    Segment,
+    Partner,
+    User,
+    Points,
+    Activity,
+    Redemption,
+    RedemptionResult,
+    ActivityCredit,
+    CouponResult,
+    Shipping,
+)
+
+
 def to_dict(
-    model: Reward | UsableCoupon | RewardsPage | Segment | Partner, *, unknown_fields: bool = False
+    model: Reward
+    | UsableCoupon
+    | RewardsPage
+    | Segment
+    | Partner
+    | User
+    | Points
+    | Activity
+    | Redemption
+    | RedemptionResult
+    | ActivityCredit
+    | CouponResult
+    | Shipping,
+    *,
+    unknown_fields: bool = False,
 ) -> dict[str, Any]:
     """A model as a JSON-ready dict, under the API's own key names.
 
     Datetimes become ISO 8601 strings, enums their values, `freq_period`
     goes back under `freq_period_id`: what `json.dumps` can write and the SDK
     reads back unchanged. With `unknown_fields=True`, the keys the SDK does
-    not model are put back beside the others, as the API sent them.
+    not model are put back beside the others, as the API sent them (for a
+    `User`, that includes the credentials its profile carries).
 
     ```python
     line = json.dumps(ct.to_dict(reward))
     ```
     """
-    if not isinstance(model, Reward | UsableCoupon | RewardsPage | Segment | Partner):
+    if not isinstance(model, _MODELS):
         raise TypeError(f"to_dict takes a crowdtwist_async model, got {type(model).__name__}")
     result: dict[str, Any] = _converter.unstructure(model)
     if unknown_fields:

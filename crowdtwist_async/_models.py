@@ -15,7 +15,7 @@ annotations`): cattrs reads them to generate the structuring code.
 """
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar, cast
@@ -24,15 +24,23 @@ import attrs
 
 __all__ = [
     "NO_FIELDS",
+    "Activity",
+    "ActivityCredit",
+    "CouponResult",
     "EligibilityType",
     "FrequencyPeriod",
     "IdType",
     "IdTypeName",
     "Partner",
+    "Points",
+    "Redemption",
+    "RedemptionResult",
     "Reward",
     "RewardsPage",
     "Segment",
+    "Shipping",
     "UsableCoupon",
+    "User",
 ]
 
 
@@ -162,7 +170,13 @@ def _reduce_record(record: Any) -> tuple[Any, ...]:
     values = {}
     for field in attrs.fields(type(record)):
         value = getattr(record, field.name)
-        values[field.name] = dict(value) if isinstance(value, MappingProxyType) else value
+        if isinstance(value, MappingProxyType):
+            value = dict(value)
+        elif type(value) is tuple and any(isinstance(item, MappingProxyType) for item in value):
+            value = tuple(
+                dict(item) if isinstance(item, MappingProxyType) else item for item in value
+            )
+        values[field.name] = value
     return (_rebuild, (type(record), values))
 
 
@@ -301,3 +315,310 @@ class RewardsPage:
     rewards: tuple[Reward, ...]
     next_page: int | None
     prev_page: int | None
+
+
+# -- the member API -----------------------------------------------------------
+# Profile, points, histories and the answers of the writes. The pages that
+# document them disagree with each other and with what the API sends (see the
+# class docstrings); `_converter` reads every spelling seen.
+
+
+def _read_only_copies(value: Iterable[Mapping[str, Any]]) -> tuple[Mapping[str, Any], ...]:
+    return tuple(MappingProxyType(dict(item)) for item in value)
+
+
+def _mapping_field() -> Any:
+    """An optional client-defined JSON object, held as a read-only copy.
+
+    In equality, not in the hash: a mapping is not hashable.
+    """
+    return attrs.field(default=None, converter=_read_only_copy, hash=False)
+
+
+@attrs.frozen(kw_only=True)
+class User:
+    """A loyalty member's profile (User Profile, `GET /v2/users/{user_id}`).
+
+    Only `id` is sure to be there: with `pii=false` the API leaves the
+    personal fields out, so every other field is optional (None). The pages
+    disagree on most types (the old one types names as Integer and
+    `postal_code` as Integer, the live API sends JSON booleans and
+    `"94111"`), so the model takes each as the API may send it: flags as
+    `true`/`1`/`"0"`, numbers as strings, a numeric `postal_code` as text,
+    timestamps as unix seconds or ISO 8601 (aware, UTC).
+
+    `extra_data`, `tier_info` and `custom_data` are the JSON objects as sent,
+    read-only; `segments` a tuple of them. Fields the SDK does not model
+    (`facebook_user_id`, `rank`, `referral_url`, ...) are kept in
+    `unknown_fields`; so are the credentials the real response carries
+    (`facebook_access_token`, `twitter_oauth_token`, `password`, `salt`,
+    ...), deliberately not modelled.
+
+    `repr()` (and so `str()`) shows only `id`, `third_party_id`,
+    `is_active`, `fan_level`, `total_points` and `redeemable_points`: the rest
+    is personal data, and a repr ends up in logs.
+
+    ```python
+    user = await session.users.get("alice@example.com", id_type="email")
+    print(user.redeemable_points, user.fan_level)
+    ```
+    """
+
+    id: int
+    first_name: str | None = None
+    middle_name: str | None = None
+    last_name: str | None = None
+    date_of_birth: str | None = None  # its format is documented nowhere
+    email_address: str | None = None
+    email_is_verified: bool | None = None
+    username: str | None = None
+    mobile_phone_number: str | None = None
+    third_party_id: str | None = None
+    is_active: bool | None = None
+    gender_id: int | None = None
+    gender: str | None = None
+    extra_data: Mapping[str, Any] | None = _mapping_field()
+    continent: str | None = None
+    country: str | None = None
+    us_region: str | None = None
+    ca_province: str | None = None
+    state: str | None = None
+    city: str | None = None
+    street_address_1: str | None = None
+    street_address_2: str | None = None
+    postal_code: str | None = None
+    receive_email_updates: bool | None = None
+    date_receive_email_opt_in: datetime | None = None
+    date_receive_email_opt_out: datetime | None = None
+    total_points: int | None = None
+    redeemable_points: int | None = None
+    num_points_purchased: int | None = None
+    activity_stream_opt_in: bool | None = None
+    store_id: str | None = None
+    date_last_login: datetime | None = None
+    date_last_updated: datetime | None = None
+    date_created: datetime | None = None
+    lang_pref: str | None = None
+    fan_level: str | None = None
+    tier_info: Mapping[str, Any] | None = _mapping_field()
+    segments: tuple[Mapping[str, Any], ...] = attrs.field(
+        default=(), converter=_read_only_copies, hash=False
+    )
+    household_id: str | None = None
+    custom_data: Mapping[str, Any] | None = _mapping_field()
+    unknown_fields: Mapping[str, Any] = _unknown_fields()
+
+    __reduce__ = _reduce_record
+
+    def __repr__(self) -> str:
+        # An allow-list, so that a field added later stays out of logs.
+        return (
+            f"User(id={self.id!r}, third_party_id={self.third_party_id!r}, "
+            f"is_active={self.is_active!r}, fan_level={self.fan_level!r}, "
+            f"total_points={self.total_points!r}, "
+            f"redeemable_points={self.redeemable_points!r})"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Points:
+    """A member's points balance (User Points, `GET /v2/users/{user_id}/points`).
+
+    The page's table labels the total "Total points" where the profile and
+    the live API say `total_points`: both keys are read, `total_points`
+    winning when both are sent. The page types `id` as String, the profile as
+    Integer: either is read as an int.
+    """
+
+    id: int
+    total_points: int
+    redeemable_points: int
+    num_points_purchased: int | None = None
+    fan_level: str | None = None
+    unknown_fields: Mapping[str, Any] = _unknown_fields()
+
+    __reduce__ = _reduce_record
+
+
+@attrs.frozen(kw_only=True)
+class Activity:
+    """An activity the member was credited for (one item of User Activity
+    History v2.1, `GET /v2.1/users/{user_id}/activity_history`).
+
+    The v2.1 page is not public; the fields are the legacy v2 page's plus the
+    record's own `id`, which the v2.1 data model calls `user_activity_id`
+    (as it calls `name` `activity_name`): both spellings are read, the
+    first winning. `activity_id` names the kind of activity and is text (the
+    credit call sends it as a string, the legacy history types it String).
+    The legacy page types the dates as String: unix seconds as text are
+    read too.
+    """
+
+    id: str | None = None
+    activity_id: str
+    name: str | None = None
+    num_points: int
+    notes: str | None = None
+    date_created: datetime | None = None
+    date_awarded: datetime | None = None
+    activity_date: datetime | None = None
+    show_as_locked_by_tier: bool | None = None
+    min_tier_id: int | None = None
+    extra_data: Mapping[str, Any] | None = _mapping_field()
+    unknown_fields: Mapping[str, Any] = _unknown_fields()
+
+    __reduce__ = _reduce_record
+
+
+@attrs.frozen(kw_only=True)
+class Redemption:
+    """A reward the member redeemed (one item of User Redemption History v2.2,
+    `GET /v2.2/users/{user_id}/redemption_history`).
+
+    The page's field list for these records is not public; the fields are the
+    ones the API is seen to send. `id` is text, like `Reward.id`; numbers
+    sent as strings are read as ints. `status` is open text ("pending",
+    "fulfilled", "cancelled", ...).
+    """
+
+    id: str
+    reward_id: int
+    reward_title: str | None = None
+    points: int | None = None
+    quantity: int | None = None
+    status: str | None = None
+    date_redeemed: datetime
+    unknown_fields: Mapping[str, Any] = _unknown_fields()
+
+    __reduce__ = _reduce_record
+
+
+def _mask_codes(codes: tuple[str, ...]) -> str:
+    masked = [_mask_code(code) for code in codes]
+    return f"({masked[0]},)" if len(masked) == 1 else f"({', '.join(masked)})"
+
+
+def _mask_optional_code(value: str | None) -> str:
+    return "None" if value is None else _mask_code(value)
+
+
+@attrs.frozen(kw_only=True)
+class RedemptionResult:
+    """The answer to a redemption (User Redemption,
+    `POST /v2/users/{user_id}/redemption`).
+
+    The page's response table is not public; the fields are those of the
+    redemption order in CrowdTwist's data model (`order_id`, which older
+    pages call `redeem_order_id`: both are read) and in Usable Coupons
+    (`total_points_redeemed`, `ending_balance`). Every field is optional: a
+    redemption that succeeded must never fail to be read. For the same
+    reason, `structure_redemption_result` keeps a value it cannot read in
+    `unknown_fields`, under its key, rather than failing.
+
+    `codes` are the coupon codes the redemption issued, bearer credentials:
+    `repr()` masks all but their last four characters, as it masks
+    `digital_download` (a download link may be one too).
+    """
+
+    order_id: int | None = None
+    reward_id: int | None = None
+    quantity: int | None = None
+    total_points_redeemed: int | None = None
+    ending_balance: int | None = None
+    codes: tuple[str, ...] = attrs.field(default=(), repr=_mask_codes)
+    digital_download: str | None = attrs.field(default=None, repr=_mask_optional_code)
+    unknown_fields: Mapping[str, Any] = _unknown_fields()
+
+    __reduce__ = _reduce_record
+
+
+@attrs.frozen(kw_only=True)
+class ActivityCredit:
+    """The answer to an activity credit (User Activity Credit,
+    `POST /v2/users/{user_id}/activities`): `{"awarded": true}`.
+
+    An acknowledgement only: CrowdTwist queues the award, and frequency caps
+    may still stop it. `awarded` is None when the answer does not say; a
+    value that cannot be read is kept in `unknown_fields`.
+    """
+
+    awarded: bool | None = None
+    unknown_fields: Mapping[str, Any] = _unknown_fields()
+
+    __reduce__ = _reduce_record
+
+
+@attrs.frozen(kw_only=True)
+class CouponResult:
+    """The answer to Use Coupon and Unuse Coupon (`POST /v2/coupon/use`,
+    `POST /v2/coupon/unuse`): `{"success": true, "message": "Successfully
+    submitted"}`.
+
+    Both fields are optional, and a value that cannot be read is kept in
+    `unknown_fields`: the coupon's state has changed either way.
+    """
+
+    success: bool | None = None
+    message: str | None = None
+    unknown_fields: Mapping[str, Any] = _unknown_fields()
+
+    __reduce__ = _reduce_record
+
+
+def _optional_text(instance: object, attribute: "attrs.Attribute[Any]", value: object) -> None:
+    # The value is not quoted: it is personal data.
+    if value is not None and not isinstance(value, str):
+        raise TypeError(
+            f"{type(instance).__name__}.{attribute.name} must be a str or None, "
+            f"got {type(value).__name__}"
+        )
+
+
+def _mask_personal(value: str | None) -> str:
+    return "None" if value is None else "'***'"
+
+
+def _shipping_field(*, personal: bool = True) -> Any:
+    return attrs.field(
+        default=None, validator=_optional_text, repr=_mask_personal if personal else True
+    )
+
+
+@attrs.frozen(kw_only=True)
+class Shipping:
+    """Where a redeemed reward is shipped (the `shipping_*` fields of a User
+    Redemption request), for `redeem(..., shipping=Shipping(...))`.
+
+    Every field is optional text; only the fields set (not None) are sent,
+    each as `shipping_<field>`. The page lists `shipping_postal_code` only in
+    CrowdTwist's data model, not in its (truncated) request table; it is sent
+    like the others. A value that is not a str raises TypeError at
+    construction. `repr()` masks all but `country`: the rest is personal data.
+
+    ```python
+    shipping = Shipping(first_name="John", last_name="Doe", street_address_1="25 1st Avenue",
+                        city="New York", state="NY", postal_code="10001", country="USA")
+    shipping.to_fields()["shipping_city"]  # "New York"
+    ```
+    """
+
+    first_name: str | None = _shipping_field()
+    last_name: str | None = _shipping_field()
+    street_address_1: str | None = _shipping_field()
+    street_address_2: str | None = _shipping_field()
+    city: str | None = _shipping_field()
+    state: str | None = _shipping_field()
+    postal_code: str | None = _shipping_field()
+    country: str | None = _shipping_field(personal=False)
+    phone_number: str | None = _shipping_field()
+
+    __reduce__ = _reduce_record
+
+    def to_fields(self) -> dict[str, str]:
+        """The request body's `shipping_<field>` keys, for the fields set."""
+        fields: dict[str, str] = {}
+        for field in attrs.fields(type(self)):
+            value = getattr(self, field.name)
+            if value is not None:
+                fields[f"shipping_{field.name}"] = value
+        return fields

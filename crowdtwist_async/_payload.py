@@ -18,7 +18,16 @@ import attrs
 
 from ._converter import describe, structure, structure_int, structure_records
 from ._exceptions import CrowdTwistError, ResponseDecodeError
-from ._models import Reward, RewardsPage, UsableCoupon
+from ._models import (
+    ActivityCredit,
+    CouponResult,
+    Points,
+    RedemptionResult,
+    Reward,
+    RewardsPage,
+    UsableCoupon,
+    User,
+)
 from ._page import Page
 from ._protocol import EMPTY_LISTING
 
@@ -26,9 +35,14 @@ __all__ = [
     "empty_page",
     "page_number_from_link",
     "record_id",
+    "structure_activity_credit",
+    "structure_coupon_result",
     "structure_coupons",
     "structure_listing_page",
+    "structure_points",
+    "structure_redemption_result",
     "structure_rewards_page",
+    "structure_user",
 ]
 
 T = TypeVar("T")
@@ -144,7 +158,7 @@ def _paging(payload: Mapping[str, Any]) -> Mapping[str, Any]:
 def structure_listing_page(
     payload: object,
     number: int,
-    items: str,
+    items: str | tuple[str, ...],
     build: Callable[[Mapping[str, Any]], T] | None,
 ) -> Page[T, None]:
     """Build page *number* of any listing in the `paging` envelope from *payload*.
@@ -153,35 +167,40 @@ def structure_listing_page(
     each given to *build*, or, without it, kept as a read-only mapping. An
     exception from *build* becomes a `ResponseDecodeError` naming the item.
     A payload without *items* is refused, naming the keys it has: a wrong
-    `items=` must not read as an empty listing.
+    `items=` must not read as an empty listing. Several names in *items*
+    (where the docs disagree on it) are tried in order; the first present
+    is read.
 
     Raises:
         ResponseDecodeError: the payload or one of its records does not fit.
     """
     if payload is EMPTY_LISTING:
         return Page(number=number, total=0, pages=0, items=(), next_page=None, source=None)
+    names = (items,) if isinstance(items, str) else items
     if type(payload) is not dict and not isinstance(payload, Mapping):
         raise ResponseDecodeError(
             f"invalid page {number}: expected a JSON object, got {describe(payload)}",
-            field=items,
+            field=names[0],
         )
-    if items not in payload:
-        # The names only: the values may be personal data.
-        names = ", ".join(repr(str(name)) for name in payload) or "none"
+    key = next((name for name in names if name in payload), None)
+    if key is None:
+        # The keys only: the values may be personal data.
+        keys = ", ".join(repr(str(name)) for name in payload) or "none"
+        wanted = " or ".join(repr(name) for name in names)
         raise ResponseDecodeError(
-            f"invalid page {number}: no {items!r} in it (its keys: {names}); "
+            f"invalid page {number}: no {wanted} in it (its keys: {keys}); "
             "check the items= of the listing",
-            field=items,
+            field=names[0],
         )
-    raw = payload[items]
+    raw = payload[key]
     if raw is None:
         raw = []
     elif type(raw) is not list and not isinstance(raw, list):
         raise ResponseDecodeError(
-            f"invalid page {number}: field {items!r}: expected a JSON array, got {describe(raw)}",
-            field=items,
+            f"invalid page {number}: field {key!r}: expected a JSON array, got {describe(raw)}",
+            field=key,
         )
-    records = _listing_records(raw, number, items, build)
+    records = _listing_records(raw, number, key, build)
     paging = _paging(payload)
     return Page(
         number=number,
@@ -265,3 +284,98 @@ def structure_coupons(payload: object) -> tuple[UsableCoupon, ...]:
         "invalid usable coupons: expected a JSON array of coupons, a coupon, or an "
         f"object holding one array of coupons; got {describe(payload)}"
     )
+
+
+# -- the member API -------------------------------------------------------------
+
+
+def structure_user(payload: object) -> User:
+    """Build a member's profile (User Profile v2) from the decoded JSON *payload*.
+
+    Raises:
+        ResponseDecodeError: the payload is not a profile object, or a field does not fit.
+    """
+    return structure(payload, User)
+
+
+def structure_points(payload: object) -> Points:
+    """Build a member's points (User Points v2) from the decoded JSON *payload*.
+
+    Raises:
+        ResponseDecodeError: the payload is not a points object, or a field does not fit.
+    """
+    return structure(payload, Points)
+
+
+def structure_redemption_result(payload: object) -> RedemptionResult:
+    """Build the answer to a redemption (User Redemption v2) from *payload*.
+
+    See `_structure_answer`: the redemption has happened, so what can be read
+    is read and the rest kept in `unknown_fields`.
+
+    Raises:
+        ResponseDecodeError: the payload is neither a JSON object nor null.
+    """
+    return _structure_answer(payload, RedemptionResult, "redemption")
+
+
+def structure_activity_credit(payload: object) -> ActivityCredit:
+    """Build the answer to an activity credit (User Activity Credit v2) from *payload*.
+
+    Raises:
+        ResponseDecodeError: the payload is neither a JSON object nor null.
+    """
+    return _structure_answer(payload, ActivityCredit, "activity credit")
+
+
+def structure_coupon_result(payload: object) -> CouponResult:
+    """Build the answer to Use Coupon or Unuse Coupon from *payload*.
+
+    Raises:
+        ResponseDecodeError: the payload is neither a JSON object nor null.
+    """
+    return _structure_answer(payload, CouponResult, "coupon update")
+
+
+_A = TypeVar("_A", RedemptionResult, ActivityCredit, CouponResult)
+
+
+def _structure_answer(payload: object, cls: type[_A], what: str) -> _A:
+    """Read the answer to a write that CrowdTwist carried out.
+
+    A write must not look failed once it has succeeded: the caller would send
+    it again (redeem twice). So the answer's fields are all optional, `null`
+    is an answer that says nothing, and a field whose value does not fit is
+    left None with the value kept, under its key, in `unknown_fields`. Only
+    an answer that is not a JSON object at all is refused, saying that the
+    write itself went through.
+    """
+    if payload is None:
+        return cls()
+    if type(payload) is not dict and not isinstance(payload, Mapping):
+        raise ResponseDecodeError(
+            f"invalid {what} answer: expected a JSON object, got {describe(payload)} "
+            f"(CrowdTwist accepted the {what}: do not send it again)"
+        )
+    data = dict(payload)
+    unreadable: dict[str, Any] = {}
+    while True:  # each round removes a key, so it ends
+        try:
+            record = structure(data, cls)
+        except ResponseDecodeError as exc:
+            key = exc.field if exc.field in data else _top_key(exc.field)
+            if key is None or key not in data:
+                raise
+            unreadable[key] = data.pop(key)
+            continue
+        break
+    if unreadable:
+        record = attrs.evolve(record, unknown_fields={**record.unknown_fields, **unreadable})
+    return record
+
+
+def _top_key(field: str | None) -> str | None:
+    """The top-level key of a `ResponseDecodeError.field` path ("codes[1]": "codes")."""
+    if not field:
+        return None
+    return field.split("[", 1)[0].split(".", 1)[0] or None

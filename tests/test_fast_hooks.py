@@ -31,8 +31,9 @@ from crowdtwist_async._converter import (
 from crowdtwist_async._payload import page_number_from_link
 from crowdtwist_async.testing import reset_process_state
 
+from .json_support import JSON
 from .sample_data import NO_FIELDS
-from .test_models_property import JSON, SAMPLE_COUPON, SAMPLE_REWARD
+from .test_models_property import SAMPLE_COUPON, SAMPLE_REWARD
 
 # What the API sends, and what it could: per field, exact types and every quirk.
 QUIRKS = (
@@ -155,7 +156,7 @@ def test_a_bool_is_no_frequency_period_and_no_count() -> None:
         structure(dict(SAMPLE_REWARD, group_id=True), Reward)
 
 
-def test_a_class_the_fast_hooks_cannot_build_is_refused_when_the_hook_is_made() -> None:
+def test_a_class_the_fast_hooks_cannot_build_is_refused_or_handed_to_cattrs() -> None:
     @attrs.frozen
     class Validated:
         count: int = attrs.field(validator=attrs.validators.ge(0))
@@ -178,8 +179,11 @@ def test_a_class_the_fast_hooks_cannot_build_is_refused_when_the_hook_is_made() 
     for cls in (Validated, Defaulted, Unslotted, Converted):
         attrs.resolve_types(cls, locals())
 
-    with pytest.raises(TypeError, match=r"Validated\.count: no fast hook for validators"):
-        _fast_record_hook(Validated, _converter)
+    # A class with validators gets cattrs' own hook, which runs them.
+    validated = _fast_record_hook(Validated, _converter)
+    assert validated({"count": 2}, Validated) == Validated(count=2)
+    with pytest.raises(ValueError, match="must be >= 0"):
+        validated({"count": -1}, Validated)
     with pytest.raises(TypeError, match=r"Defaulted\.count: a fast hook needs no default"):
         _fast_record_hook(Defaulted, _converter)
     with pytest.raises(TypeError, match="Unslotted must be a slotted attrs class"):
@@ -243,7 +247,8 @@ def test_an_optional_field_with_a_default_other_than_none_is_refused() -> None:
     attrs.resolve_types(OptionalDefaulted, locals())
 
     with pytest.raises(
-        TypeError, match=r"^OptionalDefaulted\.count: a fast hook needs no default or None$"
+        TypeError,
+        match=r"^OptionalDefaulted\.count: a fast hook needs no default, None or a tuple$",
     ):
         _fast_record_hook(OptionalDefaulted, _converter)
 

@@ -35,6 +35,7 @@ from crowdtwist_async import (
 from crowdtwist_async._converter import structure, unstructure
 from crowdtwist_async._payload import structure_coupons, structure_rewards_page
 
+from .json_support import JSON, mutated
 from .sample_data import load
 
 UTC = timezone.utc
@@ -108,37 +109,6 @@ def test_coupon_repr_masks_the_code(code: str, shown: str) -> None:
 
 
 # -- never anything but ResponseDecodeError -----------------------------------
-
-SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats()
-    | st.text(max_size=12)
-    | st.sampled_from(["", " ", "0", "1", "true", "FALSE", "12", " -3 ", "2.5", "1e400"])
-    | st.sampled_from(["nan", "2014-06-06T12:31:00Z", "9999-12-31T23:59:59-01:00", "inclusion"])
-)
-JSON = st.recursive(
-    SCALARS,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=12,
-)
-
-
-def mutated(record: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
-    """*record* with some fields replaced by arbitrary JSON and some removed."""
-    keys = sorted(record)
-    return st.builds(
-        lambda replaced, removed: {
-            **{key: value for key, value in record.items() if key not in removed},
-            **replaced,
-        },
-        st.dictionaries(st.sampled_from(keys), JSON, max_size=4),
-        st.sets(st.sampled_from(keys), max_size=2),
-    )
-
 
 REWARDS = mutated(SAMPLE_REWARD)
 PAGING = JSON | st.fixed_dictionaries(
