@@ -211,13 +211,13 @@ async def test_paginate_passes_params_and_filters(
     session: ct.Session, fake: FakeCrowdTwist
 ) -> None:
     start = "2026-01-01"
-    listing = session.paginate(HISTORY, items="redemptions", params={"start_date": start})
+    listing = session.paginate(HISTORY, items="redemptions", params={"date_start": start})
     got = [item async for item in listing]
 
     cutoff = int(datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp())
     wanted = [i for i in history_ids(fake) if i in _ids_since(fake, cutoff)]
     assert [str(item["id"]) for item in got] == wanted
-    assert all(r.params["start_date"] == start for r in fake.requests)
+    assert all(r.params["date_start"] == start for r in fake.requests)
 
 
 def _ids_since(fake: FakeCrowdTwist, cutoff: int) -> set[str]:

@@ -373,7 +373,10 @@ def test_an_unknown_id_type_is_a_param_error(fake: FakeCrowdTwist, id_type: str)
         "/v2.1/users/1001/usable_coupons",
         "/v2.1/users//rewards",
         "/v2.1/users/1001/rewards/",
-        "/v2.1/rewards",
+        "/v2/rewards",
+        "/v2.1/rewards/",
+        "/v2/users/1001//",
+        "/v2/coupon/used",
     ],
 )
 def test_any_other_path_is_a_404(fake: FakeCrowdTwist, path: str) -> None:

@@ -20,9 +20,11 @@ import pytest
 
 from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist, FakeUser, RecordedRequest
 
-NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
+UTC = timezone.utc
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 KEY = "test-key-7f3a"
 ALICE = "/v2.2/users/1001/redemption_history"
+ERIN = "/v2.2/users/erin/redemption_history"  # id_type=username, once `erin_redeems` adds her
 LINK = "https://api[client_id].ct.com/v2.2/redemption_history?page={}&api_key="
 DAY = 86_400
 
@@ -89,6 +91,13 @@ def error(code: str, message: str) -> dict[str, str]:
     return {"error": code, "message": message}
 
 
+def erin_redeems(fake: FakeCrowdTwist, *moments: datetime) -> list[dict[str, Any]]:
+    """Add a member, username "erin", with a redemption at each of *moments*;
+    return their records, in that order."""
+    erin = fake.add_user(username="erin")
+    return [fake.add_redemption(erin, date_redeemed=moment) for moment in moments]
+
+
 def newest_first(user: FakeUser) -> list[dict[str, Any]]:
     """*user*'s redemptions as the history should list them, worked out here."""
     return sorted(user.redemptions, key=lambda r: int(r["date_redeemed"]), reverse=True)
@@ -96,7 +105,7 @@ def newest_first(user: FakeUser) -> list[dict[str, Any]]:
 
 def day(text: str) -> int:
     """Unix seconds at the start of the UTC day *text* (`YYYY-MM-DD`)."""
-    return int(datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp())
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp())
 
 
 def digest(records: object) -> str:
@@ -282,13 +291,9 @@ async def test_walking_the_links_reads_every_redemption_once(
 async def test_equal_dates_keep_the_order_they_were_added_in(
     fake: FakeCrowdTwist, client: httpx.AsyncClient
 ) -> None:
-    erin = fake.add_user(username="erin")
     same = NOW - timedelta(days=3)
-    first = fake.add_redemption(erin, date_redeemed=same)
-    newer = fake.add_redemption(erin, date_redeemed=NOW - timedelta(days=1))
-    second = fake.add_redemption(erin, date_redeemed=same)
-    third = fake.add_redemption(erin, date_redeemed=same)
-    body = (await get(client, "/v2.2/users/erin/redemption_history", id_type="username")).json()
+    first, newer, second, third = erin_redeems(fake, same, NOW - timedelta(days=1), same, same)
+    body = (await get(client, ERIN, id_type="username")).json()
     assert body["redemptions"] == [newer, first, second, third]
 
 
@@ -305,14 +310,14 @@ async def test_equal_dates_keep_the_order_they_were_added_in(
         ("2023-09-10", "2024-09-10"),
     ],
 )
-async def test_start_and_end_date_filter_by_the_redemption_date(
+async def test_date_start_and_date_end_filter_by_the_redemption_date(
     fake: FakeCrowdTwist, client: httpx.AsyncClient, start: str | None, end: str | None
 ) -> None:
     since = -math.inf if start is None else day(start)
     until = math.inf if end is None else day(end) + DAY
     expected = [r for r in newest_first(fake.users[0]) if since <= int(r["date_redeemed"]) < until]
     assert 0 < len(expected) < 37
-    query = {"start_date": start, "end_date": end}
+    query = {"date_start": start, "date_end": end}
     total, records = await read_all(client, **{k: v for k, v in query.items() if v is not None})
     assert total == len(records) == len(expected)
     assert records == expected
@@ -322,28 +327,25 @@ async def test_start_and_end_date_filter_by_the_redemption_date(
 async def test_the_date_bounds_are_whole_utc_days_inclusive(
     fake: FakeCrowdTwist, client: httpx.AsyncClient
 ) -> None:
-    erin = fake.add_user(username="erin")
-    utc = timezone.utc
-    moments = [
-        datetime(2024, 12, 31, 23, 59, 59, tzinfo=utc),  # the day before: out
-        datetime(2025, 1, 1, 0, 0, 0, tzinfo=utc),  # the first second: in
+    added = erin_redeems(
+        fake,
+        datetime(2024, 12, 31, 23, 59, 59, tzinfo=UTC),  # the day before: out
+        datetime(2025, 1, 1, 0, 0, 0, tzinfo=UTC),  # the first second: in
         datetime(2025, 1, 15, 9, 30, tzinfo=timezone(timedelta(hours=-5))),  # in
-        datetime(2025, 1, 31, 23, 59, 59, tzinfo=utc),  # the last second: in
-        datetime(2025, 2, 1, 0, 0, 0, tzinfo=utc),  # the day after: out
-    ]
-    added = [fake.add_redemption(erin, date_redeemed=moment) for moment in moments]
-    path = "/v2.2/users/erin/redemption_history"
-    query = {"id_type": "username", "start_date": "2025-01-01", "end_date": "2025-01-31"}
-    body = (await get(client, path, query)).json()
+        datetime(2025, 1, 31, 23, 59, 59, tzinfo=UTC),  # the last second: in
+        datetime(2025, 2, 1, 0, 0, 0, tzinfo=UTC),  # the day after: out
+    )
+    query = {"id_type": "username", "date_start": "2025-01-01", "date_end": "2025-01-31"}
+    body = (await get(client, ERIN, query)).json()
     assert body["paging"]["total"] == 3
     assert body["redemptions"] == [added[3], added[2], added[1]]
     # A start date alone runs to the newest redemption.
-    since = (await get(client, path, id_type="username", start_date="2025-02-01")).json()
+    since = (await get(client, ERIN, id_type="username", date_start="2025-02-01")).json()
     assert since["redemptions"] == [added[4]]
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("name", ["start_date", "end_date"])
+@pytest.mark.parametrize("name", ["date_start", "date_end"])
 @pytest.mark.parametrize(
     "value", ["2025-13-01", "2025-02-30", "20250101", "2025-1-1", "yesterday", "", "２０２５-01-01"]
 )
@@ -358,12 +360,67 @@ async def test_an_invalid_date_is_a_param_error(
 @pytest.mark.anyio
 async def test_a_range_without_redemptions_is_no_data(client: httpx.AsyncClient) -> None:
     for query in (
-        {"start_date": "2025-06-02"},
-        {"start_date": "2025-03-01", "end_date": "2025-02-01"},
+        {"date_start": "2025-06-02"},
+        {"date_start": "2025-06-02", "date_end": "2025-06-30"},
     ):
         response = await get(client, ALICE, query)
         assert response.status_code == 400
         assert response.json() == error("no_data", "There is no redemption history for this user.")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        ("2025-03-01", "2025-02-28", "Param date_end must not be before date_start."),
+        ("2024-01-01", "2025-01-02", "Date range should not exceed more than a year."),
+        ("2023-02-28", "2024-02-29", "Date range should not exceed more than a year."),
+    ],
+)
+async def test_a_range_backwards_or_over_a_year_is_a_param_error(
+    client: httpx.AsyncClient, start: str, end: str, message: str
+) -> None:
+    response = await get(client, ALICE, date_start=start, date_end=end)
+    assert response.status_code == 400
+    assert response.json() == error("param_error", message)
+
+
+@pytest.mark.anyio
+async def test_a_range_up_to_the_same_day_a_year_later_is_served(
+    fake: FakeCrowdTwist, client: httpx.AsyncClient
+) -> None:
+    # The SDK's windows run from a day to the same day a year later (from a
+    # 29 February: the 1st of March a year before), both days included.
+    added = erin_redeems(
+        fake,
+        datetime(2023, 2, 28, 23, 59, 59, tzinfo=UTC),  # the day before: out
+        datetime(2023, 3, 1, 0, 0, 0, tzinfo=UTC),  # in
+        datetime(2024, 2, 29, 23, 59, 59, tzinfo=UTC),  # in
+    )
+    leap = {"date_start": "2023-03-01", "date_end": "2024-02-29"}
+    assert (await get(client, ERIN, leap, id_type="username")).json()["redemptions"] == [
+        added[2],
+        added[1],
+    ]
+    year = {"date_start": "2023-02-28", "date_end": "2024-02-28"}
+    assert (await get(client, ERIN, year, id_type="username")).json()["redemptions"] == [
+        added[1],
+        added[0],
+    ]
+    one_day = {"date_start": "2024-02-29", "date_end": "2024-02-29"}
+    assert (await get(client, ERIN, one_day, id_type="username")).json()["redemptions"] == [
+        added[2]
+    ]
+
+
+@pytest.mark.anyio
+async def test_start_date_and_end_date_are_not_crowdtwists_names(
+    client: httpx.AsyncClient,
+) -> None:
+    # Unknown parameters are ignored, as the API ignores them: the whole history.
+    response = await get(client, ALICE, start_date="2025-06-02", end_date="2025-06-30")
+    assert response.status_code == 200
+    assert response.json()["paging"]["total"] == 37
 
 
 # -- users, keys and errors -------------------------------------------------------
@@ -481,14 +538,14 @@ async def test_the_page_is_recorded_and_scripts_match_it(
 ) -> None:
     fake.script(503, page=2, path="*/redemption_history")
     first = await get(client, page="1")
-    second = await get(client, page="2", start_date="2024-01-01")
-    again = await get(client, page="2", start_date="2024-01-01")
+    second = await get(client, page="2", date_start="2024-01-01")
+    again = await get(client, page="2", date_start="2024-01-01")
     coupons = await get(client, "/v2/users/1001/usable_coupons")
     assert [r.status_code for r in (first, second, again, coupons)] == [200, 503, 200, 200]
     assert fake.requests[1] == RecordedRequest(
         method="GET",
         path=ALICE,
-        params={"page": "2", "start_date": "2024-01-01"},
+        params={"page": "2", "date_start": "2024-01-01"},
         page=2,
         status=503,
     )

@@ -17,10 +17,10 @@ from typing import Any
 
 from crowdtwist_async.testing import FakeCrowdTwist, RecordedRequest
 
-# Private on purpose: `FakeCrowdTwist.serve()` serves one fake, and records no
-# request headers; `Loopback` is another app (one port for a module, a fresh
-# fake per test) and `Served` records the headers as they arrived. This is the
-# uvicorn runner `serve()` itself uses.
+# Private on purpose: `FakeCrowdTwist.serve()` serves one fake; `Loopback` is
+# another app (one port for a module, a fresh fake per test), and `Served`
+# records the headers on arrival (the fake's `requests` only once answered).
+# This is the uvicorn runner `serve()` itself uses.
 from crowdtwist_async.testing._server import serve_in_thread
 
 from .sample_data import API_KEY

@@ -1,8 +1,10 @@
 """An in-memory CrowdTwist for tests, demos and local development.
 
-`FakeCrowdTwist` serves the User Rewards (v2.1), Usable Coupons (v2) and
-Redemption History (v2.2) endpoints from seeded sample data, with the
-vendor's documented paging, errors and wire quirks, plus latency, failures,
+`FakeCrowdTwist` serves the member API: profile, points, rewards, usable
+coupons, activity and redemption histories, the rewards catalogue, and
+redemption, activity credit and coupon use/unuse, with state, from seeded
+sample data. It keeps the vendor's documented paging, errors and wire
+quirks, checks HMAC signatures when given keys, adds latency, failures,
 scripted responses and lying pages on demand, and records what it served.
 
 `fake.lie()` makes every page of a paginated endpoint misreport its paging

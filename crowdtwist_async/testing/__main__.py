@@ -24,8 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m crowdtwist_async.testing",
         description=(
-            "An in-memory CrowdTwist API "
-            "(User Rewards v2.1, Usable Coupons v2, Redemption History v2.2)."
+            "An in-memory CrowdTwist: the member API: profile, points, rewards, usable "
+            "coupons, activity and redemption histories, the rewards catalogue, and "
+            "redemption, activity credit and coupon use/unuse, with state."
         ),
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -52,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
         help="the fake's clock (default: the current time)",
     )
     serve.add_argument("--api-key", default="sandbox-api-key", help="the key to accept")
+    serve.add_argument(
+        "--hmac-keys",
+        type=_hmac_keys,
+        default=None,
+        metavar="PUBLIC:PRIVATE",
+        help="take only requests signed with these keys (CTApiV2Auth), not the API key",
+    )
     serve.add_argument("--latency", type=float, default=0.0, help="seconds per response")
     serve.add_argument(
         "--jitter", type=float, default=0.0, help="uniform +- seconds on the latency"
@@ -80,10 +88,34 @@ def _timestamp(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not a unix timestamp: {text!r}") from None
 
 
+def _hmac_keys(text: str) -> tuple[str, str]:
+    # Never quote *text*: it holds the private key. The fake checks the rest.
+    public_key, colon, private_key = text.partition(":")
+    if not colon:
+        raise argparse.ArgumentTypeError("expected PUBLIC:PRIVATE")
+    return public_key, private_key
+
+
 def _stop(signum: int, frame: FrameType | None) -> None:
     # Both signals stop the server through the `with` block; SIGINT is set
     # too because a shell starts background jobs with it ignored.
     raise KeyboardInterrupt
+
+
+def _greet(fake: FakeCrowdTwist, url: str) -> None:
+    print(f"FakeCrowdTwist sandbox (seed {fake.seed}) is serving.", flush=True)
+    print(f"  base URL: {url}", flush=True)
+    if fake.hmac_keys is None:
+        print(f"  API key:  {fake.api_key}", flush=True)
+        print(
+            f"  try:      {url}/v2.1/users/{SANDBOX_EMAIL}/rewards"
+            f"?id_type=email&api_key={fake.api_key}",
+            flush=True,
+        )
+    else:
+        # The public key only: the private one is the caller's secret.
+        print(f"  HMAC:     public key {fake.hmac_keys[0]}; sign every request", flush=True)
+    print("Press Ctrl-C to stop.", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -95,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             now=args.now or datetime.now(timezone.utc),
             api_key=args.api_key,
+            hmac_keys=args.hmac_keys,
             latency=args.latency,
             jitter=args.jitter,
             failure_rate=args.failure_rate,
@@ -117,15 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     try:
         with fake.serve(host=args.host, port=args.port, allow_remote=args.allow_remote) as url:
-            print(f"FakeCrowdTwist sandbox (seed {fake.seed}) is serving.", flush=True)
-            print(f"  base URL: {url}", flush=True)
-            print(f"  API key:  {fake.api_key}", flush=True)
-            print(
-                f"  try:      {url}/v2.1/users/{SANDBOX_EMAIL}/rewards"
-                f"?id_type=email&api_key={fake.api_key}",
-                flush=True,
-            )
-            print("Press Ctrl-C to stop.", flush=True)
+            _greet(fake, url)
             while True:
                 time.sleep(3600)
     except ModuleNotFoundError as exc:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Final
 
 import attrs
@@ -20,13 +20,20 @@ import attrs
 from .._models import IdType
 
 __all__ = [
+    "CATEGORY_NAMES",
+    "FIRST_CATALOG_REWARD_ID",
     "ID_TYPES",
     "SANDBOX_EMAIL",
     "FakeCoupon",
     "FakeUser",
+    "MemberFactory",
     "RecordFactory",
     "RedemptionFactory",
+    "activity_catalog",
+    "default_profile",
+    "fan_level",
     "parse_int",
+    "sample_catalog",
     "sample_users",
     "timestamp",
     "with_fields",
@@ -94,15 +101,34 @@ class FakeCoupon:
         return expires is not None and expires <= now
 
 
+def default_profile() -> dict[str, Any]:
+    """The profile fields of a member nobody has filled in yet."""
+    return {
+        "email_is_verified": False,
+        "is_active": True,
+        "receive_email_updates": False,
+        "num_points_purchased": 0,
+        "activity_stream_opt_in": True,
+        "segments": [],
+    }
+
+
 @attrs.define(kw_only=True)
 class FakeUser:
-    """A program member: one id per documented `id_type`, redemptions, rewards,
-    and coupons.
+    """A program member: one id per documented `id_type`, points, a profile,
+    activities, redemptions, rewards, and coupons.
 
-    `rewards` holds the JSON objects the rewards listing sends, in listing
-    order; one whose `current_quantity` is 0 is sold out. `redemptions` holds
-    the JSON objects the redemption history sends, in any order: the history
-    lists them newest first by `date_redeemed`. Lists and records may be
+    `points` are the redeemable points, `total_points` those ever earned:
+    crediting an activity adds to both, redeeming spends `points` only.
+    `profile` holds the User Profile fields other than the ids, the points
+    and `fan_level` (which come from the attributes), under their wire
+    names; a key it lacks is sent as null. `activities` holds the JSON
+    objects the activity history sends, `redemptions` those of the
+    redemption history, both in any order: each history lists them newest
+    first (`date_created`, `date_redeemed`), records of the same second in
+    list order; a write through the API puts its record first. `rewards`
+    holds the JSON objects the rewards listing sends, in listing order; one
+    whose `current_quantity` is 0 is sold out. Lists and records may be
     edited while the fake serves.
     """
 
@@ -113,6 +139,12 @@ class FakeUser:
     twitter_user_id: str | None = None
     third_party_id: str | None = None
     mobile_phone_number: str | None = None
+    points: int = 0
+    total_points: int = 0
+    fan_level: str | None = "Member"
+    # Personal data: kept out of the repr, as the SDK keeps it out of its own.
+    profile: dict[str, Any] = attrs.field(factory=default_profile, repr=False)
+    activities: list[dict[str, Any]] = attrs.field(factory=list, repr=_count_repr("activities"))
     # Before `rewards`, not after `coupons`: the repr has always ended with
     # the rewards and coupons counts, and assertions may rely on it.
     redemptions: list[dict[str, Any]] = attrs.field(factory=list, repr=_count_repr("redemptions"))
@@ -331,10 +363,12 @@ class RecordFactory:
     same calls give the same records.
     """
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(
+        self, rng: random.Random, *, first_reward_id: int = 541_001, first_group_id: int = 8_101
+    ) -> None:
         self._rng = rng
-        self._next_reward_id = 541_001
-        self._next_group_id = 8_101
+        self._next_reward_id = first_reward_id
+        self._next_group_id = first_group_id
         self._next_order_id = 28_184_201
         self._next_order_coupon_id = 17_298_101
 
@@ -517,14 +551,25 @@ class RecordFactory:
             "quantity": 1,
             "code": f"ACC{rng.randrange(10**8):08d}",
             "reward_title": title,
-            "coupon_category_id": category_id,
-            "coupon_category_name": category_name,
-            "coupon_category_expiration_days": days,
-            "batch_num": rng.randint(1, 99),
-            "date_to_expire": None if days is None else order_date + days * _DAY,
-            "order_date_created": order_date,
-            "coupon_date_created": order_date - rng.randint(1, 60) * _DAY,
+            **_coupon_batch(rng, (category_id, category_name, days), order_date),
         }
+
+
+def _coupon_batch(
+    rng: random.Random, category: tuple[int, str, int | None], ordered: int
+) -> dict[str, Any]:
+    """The fields a usable-coupon record ends with: its *category* (id, name,
+    expiration days or None), batch and dates, for an order made at *ordered*."""
+    category_id, category_name, days = category
+    return {
+        "coupon_category_id": category_id,
+        "coupon_category_name": category_name,
+        "coupon_category_expiration_days": days,
+        "batch_num": rng.randint(1, 99),
+        "date_to_expire": None if days is None else ordered + days * _DAY,
+        "order_date_created": ordered,
+        "coupon_date_created": ordered - rng.randint(1, 60) * _DAY,
+    }
 
 
 #: The first id of a redeemed reward, one id per item of the catalogue.
@@ -581,6 +626,30 @@ class RedemptionFactory:
             "date_redeemed": date,
         }
 
+    def order(
+        self,
+        now: int,
+        *,
+        reward_id: int | str,
+        reward_title: str | None,
+        points: int,
+        quantity: int,
+        status: str,
+    ) -> dict[str, Any]:
+        """The record of a redemption made through the API at *now*: the next
+        id (also the order's), the points spent in all."""
+        number = self._next_id
+        self._next_id += self._rng.randint(1, 40)
+        return {
+            "id": number,
+            "reward_id": reward_id,
+            "reward_title": reward_title,
+            "points": points,
+            "quantity": quantity,
+            "status": status,
+            "date_redeemed": now,
+        }
+
 
 # (documented key, the drifted spelling the API also sends)
 _SPELLINGS: Final = (
@@ -610,15 +679,554 @@ def with_fields(record: dict[str, Any], fields: Mapping[str, Any]) -> dict[str, 
     return record
 
 
+# -- members: activities, profiles, and the program's catalogues ---------------
+
+_HOUR: Final = 3_600
+
+#: The sample program's activities: (activity id, name, default points).
+_PROGRAM_ACTIVITIES: Final = (
+    ("201", "Joined the program", 500),
+    ("202", "Completed your profile", 250),
+    ("203", "Made a purchase", 100),
+    ("204", "Birthday bonus", 200),
+    ("225", "Shared a link", 25),
+    ("226", "Wrote a product review", 100),
+    ("227", "Referred a friend", 250),
+    ("228", "Followed us on Instagram", 50),
+    ("229", "Checked in at a store", 20),
+    ("230", "Answered a survey", 75),
+    ("410052775", "Attended a members' event", 150),
+)
+_JOINED: Final = "201"
+_PROFILE_DONE: Final = "202"
+_PURCHASE: Final = "203"
+# What members do again and again; purchases most. None of these is worth
+# more than 250 points by default, which bounds a sample member's balance.
+_REPEATED: Final = ("203", "203", "203", "225", "226", "227", "228", "229", "230", "410052775")
+#: The default points of each activity, by activity id.
+_DEFAULT_POINTS: Final[Mapping[str, int]] = {aid: points for aid, _, points in _PROGRAM_ACTIVITIES}
+
+#: Category names, as the catalogue's `category` filter takes them.
+CATEGORY_NAMES: Final[Mapping[int, str]] = {
+    _CATEGORIES["coupon"]: "Coupons",
+    _CATEGORIES["merchandise"]: "Merchandise",
+    _CATEGORIES["experience"]: "Experiences",
+    _CATEGORIES["sweepstakes"]: "Sweepstakes",
+    _CATEGORIES["digital"]: "Digital",
+    _CATEGORIES["donation"]: "Donations",
+}
+
+#: The program's tiers: (title, the least `total_points`), lowest first.
+_TIERS: Final = (("Member", 0), ("Silver", 10_000), ("Gold", 25_000))
+
+#: The first id of the program catalogue's rewards, below any member's.
+FIRST_CATALOG_REWARD_ID: Final = 453_901
+
+
+def activity_catalog() -> dict[str, dict[str, Any]]:
+    """The sample program's activities, by activity id: `name` and default `num_points`."""
+    return {
+        activity_id: {"name": name, "num_points": points}
+        for activity_id, name, points in _PROGRAM_ACTIVITIES
+    }
+
+
+def fan_level(total_points: int) -> str:
+    """The tier a member with *total_points* earned is in."""
+    return [title for title, least in _TIERS if total_points >= least][-1]
+
+
+def _iso(moment: int) -> str:
+    return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _tier_info(total_points: int, reached: int) -> dict[str, Any]:
+    """`tier_info` as the real profile sends it, for *total_points* earned."""
+    levels: list[dict[str, Any]] = [
+        {
+            "title": title,
+            "min_value": least,
+            "max_value": _TIERS[index + 1][1] - 1 if index + 1 < len(_TIERS) else 100_000_000,
+            "image_url": None,
+        }
+        for index, (title, least) in enumerate(_TIERS)
+    ]
+    at = sum(1 for _, least in _TIERS if total_points >= least) - 1
+    current = levels[at]
+    above = levels[at + 1 :]
+    return {
+        "timeframe_score": None,
+        "tier_score": total_points,
+        "current_level": current,
+        "next_level": above[0] if above else None,
+        "levels_above": above,
+        "levels_below": levels[:at],
+        "date_assigned": _iso(reached),
+        "expiration_date": None,
+        "reset_date": None,
+        "score_needed_to_reach": above[0]["min_value"] - total_points if above else None,
+        "score_needed_to_maintain": None,
+        "days_until_expiration_date": None,
+        "days_until_reset_date": None,
+        "is_maintenance_mode": False,
+        "date_reached": _iso(reached),
+        "assigned_by_event": "start" if at == 0 else "points",
+    }
+
+
+#: (coupon category id, name, expiration days) of the coupons rewards issue.
+_ISSUED_COUPONS: Final = tuple((c[0], c[1], c[2]) for c in _COUPON_CATEGORIES)
+
+
+class MemberFactory:
+    """Makes members' records from a seeded RNG of its own: activity
+    histories and profiles, and what the write endpoints add (credited
+    activities, the coupons of redeemed rewards, download links).
+
+    Its own RNG, as `RedemptionFactory` has one: the rewards, coupons and
+    redemptions a seed gives stay what they were. Ids count up, so they are
+    unique within a fake.
+    """
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+        self._next_activity_id = 7_000_101
+        # Far above `RecordFactory`'s order coupon ids, which count up from
+        # 17_298_101 a few at a time.
+        self._next_coupon_id = 18_000_101
+
+    def activity(
+        self,
+        now: int,
+        *,
+        activity_id: str,
+        name: str | None,
+        num_points: int,
+        date: int | None = None,
+        activity_date: int | None = None,
+        extra_data: Mapping[str, Any] | None = None,
+        notes: str | None = None,
+        quirks: bool = False,
+    ) -> dict[str, Any]:
+        """One activity record as the history sends it, made at unix time
+        *date* (default: some time in the 30 days before *now*). With
+        *quirks*, some numbers are sent as strings and the award lags the
+        record by a few seconds, as the API does now and then."""
+        rng = self._rng
+        if date is None:
+            date = now - rng.randint(1, 30 * _DAY)
+        number = self._next_activity_id
+        self._next_activity_id += rng.randint(1, 40)
+        awarded = date + rng.randint(1, 9) if quirks and rng.random() < 0.3 else date
+        strings = quirks and rng.random() < 0.15
+        return {
+            "id": str(number) if strings else number,
+            "activity_id": activity_id,
+            "name": name,
+            "num_points": num_points,
+            "notes": notes,
+            "date_created": str(date) if strings else date,
+            "date_awarded": awarded,
+            "activity_date": activity_date,
+            "extra_data": None if extra_data is None else dict(extra_data),
+        }
+
+    def any_activity(self, now: int, catalog: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+        """A realistic record of one of *catalog*'s activities (the sample
+        program's if it is empty), done some time in the 30 days before *now*."""
+        rng = self._rng
+        if catalog:
+            activity_id = rng.choice(sorted(catalog))
+            entry = catalog[activity_id]
+            name, points = entry.get("name"), parse_int(entry.get("num_points")) or 0
+        else:
+            activity_id, name, points = rng.choice(_PROGRAM_ACTIVITIES)
+        date = now - rng.randint(1, 30 * _DAY)
+        return self.activity(
+            now,
+            activity_id=activity_id,
+            name=name,
+            num_points=points,
+            date=date,
+            **self._details(activity_id, date),
+        )
+
+    def _details(self, activity_id: str, date: int) -> dict[str, Any]:
+        """What an activity of *activity_id* carries besides its points."""
+        rng = self._rng
+        if activity_id == _PURCHASE:
+            return {
+                "activity_date": date - rng.randint(60, 3 * _HOUR),
+                "extra_data": {
+                    "order_number": f"W{rng.randrange(10**7):07d}",
+                    "store_id": rng.choice(("575", "612", "online")),
+                },
+            }
+        if activity_id == "225":
+            return {
+                "extra_data": {
+                    "url": "http://www.someurl.com/shared.html",
+                    "message": "Check this out!",
+                }
+            }
+        if activity_id == "226":
+            return {"extra_data": {"product_sku": f"SKU-{rng.randrange(10**5):05d}"}}
+        if activity_id == "410052775":
+            return {"notes": rng.choice(("Spring members' night", "Holiday open house"))}
+        return {}
+
+    def history(
+        self, now: int, redemptions: list[dict[str, Any]], *, others: int, balance: int
+    ) -> list[dict[str, Any]]:
+        """The activities of a member who joined 735 days before *now*:
+        joining, completing the profile, a purchase before each of
+        *redemptions*, and *others* more (the first of them a purchase);
+        oldest first, ids rising with their dates.
+
+        Purchases earn what the member spends, so the balance never goes
+        below 0 at any redemption, and end with *balance* points unspent
+        (a cancelled redemption spends nothing). *balance* must be at least
+        what the other activities and the smallest purchases may leave,
+        760 + 250 * others + 30 * len(redemptions) points (else ValueError).
+        """
+        plan, spends = self._plan(now, redemptions, others)
+        left = self._cover(plan, sorted(spends))
+        if left > balance:
+            raise ValueError(f"a balance of {balance} is too small for this history ({left})")
+        self._share_out(plan, balance - left)
+        return [
+            self.activity(
+                now,
+                activity_id=activity_id,
+                name=_activity_name(activity_id),
+                num_points=points,
+                date=date,
+                quirks=True,
+                **self._details(activity_id, date),
+            )
+            for date, activity_id, points in plan
+        ]
+
+    def _plan(
+        self, now: int, redemptions: list[dict[str, Any]], others: int
+    ) -> tuple[list[list[Any]], list[tuple[int, int]]]:
+        """`history`'s activities as [date, activity id, points], by date (a
+        purchase's points not yet raised to cover the spends); and the
+        spends, as (date, points)."""
+        rng = self._rng
+        joined = now - 735 * _DAY - rng.randint(0, _DAY - 1)
+        plan: list[list[Any]] = [
+            [joined, _JOINED, _DEFAULT_POINTS[_JOINED]],
+            [joined + rng.randint(60, 3 * _DAY), _PROFILE_DONE, _DEFAULT_POINTS[_PROFILE_DONE]],
+        ]
+        spends: list[tuple[int, int]] = []
+        for record in redemptions:
+            when = parse_int(record.get("date_redeemed")) or now
+            plan.append([max(joined + _HOUR, when - rng.randint(600, 7 * _DAY)), _PURCHASE, 0])
+            if record.get("status") != "cancelled":
+                spends.append((when, parse_int(record.get("points")) or 0))
+        for index in range(others):
+            activity_id = _PURCHASE if index == 0 else rng.choice(_REPEATED)
+            plan.append([rng.randint(joined + _DAY, now - _HOUR), activity_id, 0])
+        # Drawn once every date is: the first two steps keep their defaults.
+        for step in plan[2:]:
+            step[2] = 10 * rng.randint(1, 3) if step[1] == _PURCHASE else _DEFAULT_POINTS[step[1]]
+        plan.sort(key=lambda step: step[0])
+        return plan, spends
+
+    def _share_out(self, plan: list[list[Any]], surplus: int) -> None:
+        """Add *surplus* points to the purchases of *plan*, at random; points
+        added to any purchase leave every earlier redemption covered."""
+        rng = self._rng
+        purchases = [step for step in plan if step[1] == _PURCHASE]
+        while surplus > 0:
+            share = min(surplus, 10 * rng.randint(1, 40))
+            rng.choice(purchases)[2] += share
+            surplus -= share
+
+    @staticmethod
+    def _cover(plan: list[list[Any]], spends: list[tuple[int, int]]) -> int:
+        """Make the latest purchase before each spend earn what it lacks;
+        return the points left at the end."""
+        balance, latest, at = 0, None, 0
+        for step in plan:
+            while at < len(spends) and spends[at][0] < step[0]:
+                balance = _spend(balance, spends[at][1], latest)
+                at += 1
+            balance += step[2]
+            if step[1] == _PURCHASE:
+                latest = step
+        for _, cost in spends[at:]:
+            balance = _spend(balance, cost, latest)
+        return balance
+
+    def profile(
+        self, now: int, person: Mapping[str, Any], *, joined: int, total_points: int
+    ) -> dict[str, Any]:
+        """A member's profile fields (no ids, no points): *person*'s, with the
+        dates of a member who joined at *joined*."""
+        rng = self._rng
+        last_login = now - rng.randint(_HOUR, 20 * _DAY)
+        opted_in = person.get("receive_email_updates") is True
+        return {
+            **default_profile(),
+            "first_name": None,
+            "middle_name": None,
+            "last_name": None,
+            "date_of_birth": None,
+            "gender_id": None,
+            "gender": None,
+            "extra_data": None,
+            "continent": "North America",
+            "date_receive_email_opt_in": joined + rng.randint(60, 600) if opted_in else None,
+            "date_receive_email_opt_out": None,
+            "date_last_login": last_login,
+            "date_last_updated": last_login + rng.randint(5, 900),
+            "date_created": joined,
+            "hash_algorithm_id": "5",
+            "password_generated": "0",
+            "lang_pref": None,
+            "sign_up_channel_id": "2",
+            "referral_url": None,
+            "tier_info": _tier_info(total_points, joined),
+            "household_id": None,
+            **person,
+        }
+
+    def coupon(
+        self,
+        now: int,
+        *,
+        reward_id: int | str,
+        order_id: int,
+        title: str | None,
+        points: int,
+        balance: int,
+        taken: set[str],
+    ) -> dict[str, Any]:
+        """The usable-coupon record of a coupon issued at *now* for order
+        *order_id*, its code not one of *taken*."""
+        rng = self._rng
+        category = rng.choice(_ISSUED_COUPONS)
+        code = f"ACC{rng.randrange(10**8):08d}"
+        while code in taken:
+            code = f"ACC{rng.randrange(10**8):08d}"
+        number = self._next_coupon_id
+        self._next_coupon_id += rng.randint(1, 25)
+        return {
+            "reward_id": reward_id,
+            "redeem_order_id": order_id,
+            "redeem_order_coupon_id": number,
+            "total_points_redeemed": points,
+            "ending_balance": balance,
+            "quantity": 1,
+            "code": code,
+            "reward_title": title,
+            **_coupon_batch(rng, category, now),
+        }
+
+    def joined_lately(self, now: int) -> int:
+        """When a member who joined a few days before *now* did."""
+        return now - 3 * _DAY - self._rng.randint(0, _DAY - 1)
+
+    def download_link(self) -> str:
+        """Where a digital reward is downloaded from."""
+        return f"https://cdn.crowdtwist.com/file/{self._rng.randrange(16**12):012x}/download.pdf"
+
+
+def _spend(balance: int, cost: int, purchase: list[Any] | None) -> int:
+    """*balance* after spending *cost*, *purchase* earning what it lacks
+    (in tens of points, as a purchase earns)."""
+    lacking = cost - balance
+    if lacking > 0 and purchase is not None:
+        extra = -(-lacking // 10) * 10
+        purchase[2] += extra
+        balance += extra
+    return balance - cost
+
+
+def _activity_name(activity_id: str) -> str | None:
+    return next((name for aid, name, _ in _PROGRAM_ACTIVITIES if aid == activity_id), None)
+
+
+def _item(title: str) -> _Item:
+    return next(item for item in _CATALOG if item.title == title)
+
+
+def _flag_like(record: Mapping[str, Any], key: str, value: bool) -> int | str:
+    """*value* as 0/1, or as "0"/"1" where *record* sends that key as a string."""
+    return ("1" if value else "0") if isinstance(record.get(key), str) else int(value)
+
+
+def sample_catalog(factory: RecordFactory, now: int) -> list[dict[str, Any]]:
+    """The program's reward catalogue (Rewards v2.1): 60 rewards with ids
+    from `FIRST_CATALOG_REWARD_ID` up, as `FakeCrowdTwist` documents them.
+
+    *factory* is the catalogue's own (its own RNG and ids), so the members'
+    rewards stay what a seed has always given.
+    """
+    coupon = factory.reward(now, item=_item("$5 Off Your Next Purchase"))
+    with_fields(
+        coupon,
+        {
+            "id": str(FIRST_CATALOG_REWARD_ID),
+            "num_points": 500,
+            "current_quantity": 100,
+            "total_quantity": 1000,
+            "max_per_user": 2,
+            "date_end": None,
+            "date_end_redeemable": None,
+            "no_end_date": _flag_like(coupon, "no_end_date", True),
+            "total_coupons": 1000,
+            "remaining_coupons": 1000,
+            "min_tier_id": None,
+            "segment": None,
+        },
+    )
+    shirt = factory.reward(now, item=_item("Logo T-Shirt"), variant="Navy / M")
+    with_fields(
+        shirt,
+        {
+            "id": str(FIRST_CATALOG_REWARD_ID + 1),
+            "num_points": 2000,
+            "current_quantity": 25,
+            "total_quantity": 250,
+            "max_per_user": 1,
+            "min_tier_id": None,
+            "segment": None,
+        },
+    )
+    middle = factory.rewards(56, now)
+    soldout = factory.reward(now, item=_item("Win Courtside Tickets"))
+    soldout["current_quantity"] = 0
+    disabled = factory.reward(now, item=_item("Enamel Pin Set"))
+    disabled["is_enabled"] = _flag_like(disabled, "is_enabled", False)
+    records = [coupon, shirt, *middle, soldout, disabled]
+    # The ids the docs name are text, as documented, whatever the draw made them.
+    for record in (soldout, disabled):
+        record["id"] = str(record["id"])
+    # The legacy Reward Details sample has this key; three rewards are featured.
+    for rank, record in enumerate(records, start=1):
+        record["featured_order_num"] = rank if rank <= 3 else None
+    return records
+
+
+# The sample members' profiles, besides the ids, points and dates.
+_PEOPLE: Final[Mapping[int, Mapping[str, Any]]] = {
+    1001: {
+        "first_name": "Alice",
+        "last_name": "Twist",
+        "date_of_birth": "1990-04-12",
+        "email_is_verified": True,
+        "gender_id": "1",
+        "gender": "Female",
+        "country": "United States",
+        "us_region": "Northeast",
+        "ca_province": None,
+        "state": "NY",
+        "city": "New York City",
+        "street_address_1": "25 1st Avenue",
+        "street_address_2": "Apt 7C",
+        "postal_code": "10001",
+        "receive_email_updates": True,
+        "store_id": "575",
+        "lang_pref": "en",
+        "segments": [{"id": 2, "name": "New York Members"}],
+        "custom_data": {"opt_in_email": "true", "store_loc": "575"},
+    },
+    1002: {
+        "first_name": "Bob",
+        "last_name": "Marsh",
+        "email_is_verified": True,
+        "gender_id": "2",
+        "gender": "Male",
+        "country": "United States",
+        "us_region": "West",
+        "ca_province": None,
+        "state": "CA",
+        "city": "San Francisco",
+        "street_address_1": None,
+        "street_address_2": None,
+        "postal_code": "94111",
+        "receive_email_updates": False,
+        "store_id": None,
+    },
+    1003: {
+        "first_name": "Carol",
+        "last_name": "Nguyen",
+        "email_is_verified": False,
+        "country": "Canada",
+        "us_region": None,
+        "ca_province": "Ontario",
+        "state": None,
+        "city": "Toronto",
+        "street_address_1": None,
+        "street_address_2": None,
+        "postal_code": "M5V 2T6",
+        "receive_email_updates": False,
+        "store_id": None,
+        "lang_pref": "fr",
+    },
+    1004: {
+        "first_name": "Dave",
+        "middle_name": "J.",
+        "last_name": "Okafor",
+        "email_is_verified": True,
+        "country": "United States",
+        "us_region": "Midwest",
+        "ca_province": None,
+        "state": "IL",
+        "city": "Chicago",
+        "street_address_1": "233 S Wacker Dr",
+        "street_address_2": None,
+        "postal_code": "60606",
+        "receive_email_updates": True,
+        "store_id": "612",
+        "custom_data": {"opt_in_email": "true", "store_loc": "612"},
+    },
+}
+
+# (activities besides the purchases before redemptions, points left unspent)
+_HISTORIES: Final[Mapping[int, tuple[int, int]]] = {
+    1001: (9, 4_500),
+    1002: (3, 1_800),
+    1004: (6, 2_400),
+}
+
+
+def _give_history(user: FakeUser, members: MemberFactory, now: int) -> None:
+    """Fill in *user*'s activities, points and profile as the sample has them."""
+    if user.id in _HISTORIES:
+        others, balance = _HISTORIES[user.id]
+        user.activities = members.history(now, user.redemptions, others=others, balance=balance)
+        user.total_points = sum(int(record["num_points"]) for record in user.activities)
+        user.points = balance
+        joined = parse_int(user.activities[0]["date_created"]) or now
+    else:
+        joined = members.joined_lately(now)
+    user.fan_level = fan_level(user.total_points)
+    user.profile = members.profile(
+        now, _PEOPLE[user.id], joined=joined, total_points=user.total_points
+    )
+
+
 def sample_users(
-    factory: RecordFactory, now: int, *, redemptions: RedemptionFactory
+    factory: RecordFactory,
+    now: int,
+    *,
+    redemptions: RedemptionFactory,
+    members: MemberFactory,
 ) -> list[FakeUser]:
     """The sample program: four members whose ids are fixed and documented.
 
     alice has 203 rewards on offer (21 pages of 10) plus 4 sold out, usable,
-    used and expired coupons, and 37 redemptions over the two years before
-    *now*; bob a few rewards, 3 of them sold out, and 3 redemptions; carol
-    nothing at all; dave 12 rewards and only used or expired coupons.
+    used and expired coupons, 37 redemptions over the two years before
+    *now*, 48 activities and 4,500 points; bob a few rewards, 3 of them sold
+    out, 3 redemptions, 8 activities and 1,800 points; carol nothing at all
+    (no points either); dave 12 rewards, only used or expired coupons, 8
+    activities and 2,400 points. Each has a profile; `total_points` is the
+    sum of the member's activities' points. *members* draws all of that but
+    the rewards, coupons and redemptions, which are what they always were.
     """
     alice = FakeUser(
         id=1001,
@@ -669,4 +1277,7 @@ def sample_users(
             FakeCoupon(record=factory.coupon(now, expired=True)),
         ],
     )
-    return [alice, bob, carol, dave]
+    users = [alice, bob, carol, dave]
+    for user in users:
+        _give_history(user, members, now)
+    return users

@@ -12,6 +12,7 @@ the `Wire` its body travels by, which each adapter follows (`_wire.py`).
 from __future__ import annotations
 
 import fnmatch
+import json
 import math
 import random
 import threading
@@ -30,6 +31,7 @@ import httpx
 from ._core import (
     Incoming,
     PagingLies,
+    Program,
     Reply,
     error_reply,
     json_reply,
@@ -37,15 +39,20 @@ from ._core import (
     respond,
 )
 from ._data import (
+    FIRST_CATALOG_REWARD_ID,
     ID_TYPES,
     FakeCoupon,
     FakeUser,
+    MemberFactory,
     RecordFactory,
     RedemptionFactory,
+    activity_catalog,
+    sample_catalog,
     sample_users,
     timestamp,
     with_fields,
 )
+from ._hmac import unix_ms
 from ._wire import PLAIN, Answer, Wire, WireStream, quiet_drops, send_asgi_body
 
 __all__ = ["FakeCrowdTwist", "RecordedRequest"]
@@ -63,9 +70,16 @@ class RecordedRequest:
 
     `path` is as sent (still percent-encoded); `params` the query parameters
     without `api_key`; `page` the page the API read from them on a paginated
-    endpoint, the rewards listing or the redemption history (absent or not an
-    integer means 1), None on other endpoints. `status` is None in what a
+    endpoint (the rewards listing, the catalogue, the activity or redemption
+    history: absent or not an integer means 1), None on other endpoints. `status` is None in what a
     `script(when=...)` predicate is shown and in `cancelled`.
+
+    `headers` are the request's headers as received, names in lower case
+    (`x-ct-authorization` included: the fake checks it); they vary by client
+    (`user-agent`, `host`...) and carry credentials, so they take no part in
+    `==` or `repr()`. `body` is the request body as received (b"" for none),
+    whatever adapter it came through, a chunked one included; `json` is that
+    body decoded, or None when it is empty or not JSON.
     """
 
     method: str
@@ -73,6 +87,18 @@ class RecordedRequest:
     params: dict[str, str] = attrs.field(hash=False)
     page: int | None
     status: int | None
+    headers: Mapping[str, str] = attrs.field(factory=dict, eq=False, repr=False)
+    body: bytes = b""
+
+    @property
+    def json(self) -> Any:
+        """The body decoded from JSON; None when it is empty or not JSON."""
+        if not self.body:
+            return None
+        try:
+            return json.loads(self.body)
+        except (ValueError, RecursionError):
+            return None
 
 
 @attrs.frozen(kw_only=True)
@@ -274,6 +300,25 @@ def _check_key(_: object, __: attrs.Attribute[Any], value: object) -> None:
         raise ValueError(f"api_key must be a non-empty string without outer spaces, got {value!r}")
 
 
+def _check_hmac_keys(_: object, __: attrs.Attribute[Any], value: object) -> None:
+    # The messages never quote a value: one of them is the private key.
+    if value is None:
+        return
+    if not (
+        isinstance(value, tuple) and len(value) == 2 and all(isinstance(k, str) for k in value)
+    ):
+        raise TypeError(
+            "hmac_keys must be None or a (public_key, private_key) tuple of two strings, "
+            f"got {type(value).__name__}"
+        )
+    public_key, private_key = value
+    # The public key travels in a header, read up to its first ":".
+    if not public_key or any(c.isspace() or c == ":" for c in public_key):
+        raise ValueError("hmac_keys: the public key must be non-empty, without spaces or ':'")
+    if not private_key:
+        raise ValueError("hmac_keys: the private key must be non-empty")
+
+
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -296,17 +341,39 @@ def _failure_reply(status: int, retry_after: float | None) -> Reply:
 
 @attrs.define(eq=False, kw_only=True)
 class FakeCrowdTwist:
-    """An in-memory CrowdTwist program serving the User Rewards (v2.1),
-    Usable Coupons (v2) and User Redemption History (v2.2) endpoints as the
-    vendor docs describe them.
+    """An in-memory CrowdTwist program serving, as the vendor docs describe
+    them, a member's reads: User Profile (`/v2/users/{id}`), User Points,
+    User Rewards (v2.1), Usable Coupons (v2), User Activity History (v2.1)
+    and User Redemption History (v2.2); the program's Rewards catalogue
+    (v2.1); and the writes, with state: User Redemption, User Activity
+    Credit, Use Coupon and Unuse Coupon.
 
     It starts with a seeded sample program (`users`): alice
     (`SANDBOX_EMAIL`, CrowdTwist id 1001) has 203 rewards on offer, 21 pages
-    of 10, plus 4 sold out, coupons usable, used and expired, and 37
-    redemptions over the two years before `now`; bob has a few rewards, some
-    sold out, and 3 redemptions; carol has nothing; dave has 12 rewards, no
-    usable coupon and no redemption. The same `seed` and `now` give the same
-    bytes every time.
+    of 10, plus 4 sold out, coupons usable, used and expired, 37
+    redemptions and 48 activities over the two years before `now`, and
+    4,500 redeemable points; bob has a few rewards, some sold out, 3
+    redemptions, 8 activities and 1,800 points; carol has nothing (no
+    points, no activity); dave has 12 rewards, no usable coupon, no
+    redemption, 8 activities and 2,400 points. Each has a profile; a
+    member's `total_points` is the sum of their activities' points and
+    their `points` (redeemable) that less their redemptions' points
+    (cancelled ones aside), never below 0 along the way. The `catalog` has
+    60 rewards, ids "453901" to "453960": "453901" a coupon reward of 500
+    points, at most 2 per member, 100 in stock; "453902" a T-shirt that
+    ships, 2,000 points, 1 per member; "453959" sold out; "453960"
+    disabled; the first three featured. `activity_catalog` has the
+    program's 11 activities, e.g. "225" (Shared a link, 25 points). The
+    same `seed` and `now` give the same bytes every time.
+
+    Writes change the records: redeeming spends `num_points * quantity`,
+    takes the stock, puts the order first in the member's `redemptions`
+    and, for a coupon reward (one whose `total_coupons` is above 0), gives
+    the member a usable coupon per unit, its code in the result's `codes`;
+    the reward is looked up in the member's own `rewards`, then in
+    `catalog`. Crediting adds the points to `points` and `total_points`
+    and puts the activity first in `activities`. Using a coupon sets its
+    `used`; unusing clears it. A refused write changes nothing.
 
     Reach it three ways: `transport()` in process, the instance itself as an
     ASGI app, or `serve()` on a loopback port; `serve_raw()` serves it too,
@@ -328,7 +395,9 @@ class FakeCrowdTwist:
     even while serving; values are checked when set. Besides the knobs,
     `script()` queues scripted responses and wire faults, `lie()` makes every page of a
     paginated endpoint lie (`PagingLies`), and `requests`, `cancelled`,
-    `in_flight` and `max_in_flight` tell what was served.
+    `in_flight` and `max_in_flight` tell what was served: each
+    `RecordedRequest` with its headers and its body as received, through
+    every adapter.
 
     Arguments:
         seed: seeds the sample data, the latency jitter and the failure draws.
@@ -336,7 +405,19 @@ class FakeCrowdTwist:
             and coupon expiry is judged by it. It does not advance by itself;
             set `fake.now` to move it. Default: the current time.
         api_key: the one key accepted, by `api_key` query parameter or by
-            `X-CT-Authorization: CTApiKey <key>` header.
+            `X-CT-Authorization: CTApiKey <key>` header, unless `hmac_keys`
+            is set.
+        hmac_keys: `(public_key, private_key)`: every request must then be
+            signed with them as CrowdTwist's HMAC page describes
+            (`X-CT-Authorization: CTApiV2Auth <public key>:<signature>` and
+            an `X-CT-Timestamp` in milliseconds, or seconds, within 15
+            minutes of `now` either way); a request that is not, an API key
+            alone included, gets 401 `invalid_auth` with a message saying
+            what is wrong (missing headers, unknown public key, stale or
+            unreadable timestamp, signature not matching). The signature
+            covers the method, the MD5 of the body, the `Content-Type` as
+            received, the timestamp and the path and query as sent. Never
+            shown by `repr()`. Default None: API keys.
         base_url: the URL to give a `Session` with `transport()`; the
             transport answers whatever host a request names.
         latency: seconds every response waits, plus up to `jitter` either way.
@@ -350,6 +431,9 @@ class FakeCrowdTwist:
     seed: int = attrs.field(default=0, on_setattr=attrs.setters.frozen)
     now: datetime = attrs.field(factory=_utc_now, validator=_check_now)
     api_key: str = attrs.field(default="sandbox-api-key", validator=_check_key)
+    hmac_keys: tuple[str, str] | None = attrs.field(
+        default=None, validator=_check_hmac_keys, repr=False
+    )
     base_url: str = "https://sandbox.crowdtwist.test"
     latency: float = attrs.field(default=0.0, validator=_seconds)
     jitter: float = attrs.field(default=0.0, validator=_seconds)
@@ -359,6 +443,12 @@ class FakeCrowdTwist:
 
     #: The program's members; add more with `add_user()`.
     users: list[FakeUser] = attrs.field(init=False)
+    #: The program's reward catalogue (`/v2.1/rewards`), as reward records in
+    #: listing order; add with `add_catalog_reward()`.
+    catalog: list[dict[str, Any]] = attrs.field(init=False)
+    #: The activities a member may be credited for, by activity id (a str):
+    #: each a dict with `name` and default `num_points`; edit it freely.
+    activity_catalog: dict[str, dict[str, Any]] = attrs.field(init=False)
     #: Every request answered, in the order the answers were sent.
     requests: list[RecordedRequest] = attrs.field(init=False, factory=list)
     #: The most requests in flight at once so far; set it to 0 to measure anew.
@@ -375,6 +465,8 @@ class FakeCrowdTwist:
     _lock: threading.RLock = attrs.field(init=False, factory=threading.RLock)
     _records: RecordFactory = attrs.field(init=False)
     _redemptions: RedemptionFactory = attrs.field(init=False)
+    _members: MemberFactory = attrs.field(init=False)
+    _catalog_records: RecordFactory = attrs.field(init=False)
     _faults: random.Random = attrs.field(init=False)
     _scripts: deque[_Script] = attrs.field(init=False, factory=deque)
 
@@ -386,7 +478,19 @@ class FakeCrowdTwist:
         self._records = RecordFactory(random.Random(self.seed))
         self._redemptions = RedemptionFactory(random.Random(f"{self.seed}:redemptions"))
         self._faults = random.Random(f"{self.seed}:faults")
-        self.users = sample_users(self._records, timestamp(self.now), redemptions=self._redemptions)
+        # And the members' histories and the program's catalogue, which came later.
+        self._members = MemberFactory(random.Random(f"{self.seed}:members"))
+        self._catalog_records = RecordFactory(
+            random.Random(f"{self.seed}:catalog"),
+            first_reward_id=FIRST_CATALOG_REWARD_ID,
+            first_group_id=7_101,
+        )
+        now = timestamp(self.now)
+        self.users = sample_users(
+            self._records, now, redemptions=self._redemptions, members=self._members
+        )
+        self.catalog = sample_catalog(self._catalog_records, now)
+        self.activity_catalog = activity_catalog()
 
     def __repr__(self) -> str:
         return (
@@ -412,7 +516,8 @@ class FakeCrowdTwist:
         third_party_id: str | None = None,
         mobile_phone_number: str | None = None,
     ) -> FakeUser:
-        """Add a member with no rewards, coupons or redemptions and return it.
+        """Add a member with no points, rewards, coupons, activities or
+        redemptions, and a profile nobody filled in, and return it.
 
         `id` (the CrowdTwist id) defaults to one above the highest so far. No
         id may be taken by another member under the same `id_type`.
@@ -493,6 +598,61 @@ class FakeCrowdTwist:
             user.redemptions.append(record)
             return record
 
+    def add_activity(self, user: FakeUser, **fields: Any) -> dict[str, Any]:
+        """Append a realistic activity to *user*'s history and return its record.
+
+        One of `activity_catalog`'s activities, at its default points, done
+        some time in the 30 days before `now` unless *fields* say otherwise:
+        *fields* (wire key names) replace the generated values, and a
+        datetime becomes unix seconds. The history lists it by
+        `date_created`, newest first, wherever it was appended. The member's
+        points stay as they are: set `user.points` and `user.total_points`,
+        or credit the activity through the API, which does both.
+
+        **Usage**
+
+        ```python
+        when = fake.now - timedelta(days=2)
+        fake.add_activity(user, activity_id="225", name="Shared a link", date_created=when)
+        ```
+        """
+        with self._lock:
+            self._check_member(user)
+            made = self._members.any_activity(timestamp(self.now), self.activity_catalog)
+            record = with_fields(made, fields)
+            user.activities.append(record)
+            return record
+
+    def add_catalog_reward(self, **fields: Any) -> dict[str, Any]:
+        """Append a realistic reward to the program's `catalog` and return its record.
+
+        *fields* (wire key names) replace the generated values; a datetime
+        becomes unix seconds. `current_quantity=0` makes it sold out,
+        `is_enabled=0` disabled; a `total_coupons` above 0 makes it a coupon
+        reward, whose redemption issues a usable coupon. Any member may
+        redeem it.
+
+        **Usage**
+
+        ```python
+        coffee = fake.add_catalog_reward(title="Free Coffee", num_points=100, max_per_user=1)
+        ```
+        """
+        with self._lock:
+            record = with_fields(self._catalog_records.reward(timestamp(self.now)), fields)
+            self.catalog.append(record)
+            return record
+
+    def _program(self) -> Program:
+        """What the core answers from besides the users, as the fake holds it now."""
+        return Program(
+            catalog=self.catalog,
+            activities=self.activity_catalog,
+            redemptions=self._redemptions,
+            members=self._members,
+            lock=self._lock,
+        )
+
     def _check_member(self, user: FakeUser) -> None:
         if not any(u is user for u in self.users):
             raise ValueError("that user is not one of this fake's users; use add_user()")
@@ -558,9 +718,10 @@ class FakeCrowdTwist:
             path: only a request whose path (as sent) matches this
                 `fnmatch` pattern, e.g. `"*/usable_coupons"`.
             page: only a request for this page of a paginated endpoint (the
-                rewards listing or the redemption history; add `path` to
-                tell them apart).
-            when: only a request this predicate accepts.
+                rewards listing, the catalogue, the activity or redemption
+                history; add `path` to tell them apart).
+            when: only a request this predicate accepts; it is shown the
+                `RecordedRequest`, headers and body included.
             times: how many requests the script serves before it is dropped;
                 None: every request it matches, for as long as the fake lives.
 
@@ -617,7 +778,7 @@ class FakeCrowdTwist:
         ```python
         fake.lie(pages=lambda page, pages: 10**9)  # every page claims a billion pages
         fake.lie(total=lambda page, total: total if page == 1 else total + 1)
-        fake.lie(path="/v2.1/*", items=lambda page, rewards: rewards if page != 3 else [])
+        fake.lie(path="*/rewards", items=lambda page, rewards: rewards if page != 3 else [])
         fake.lie(delay=lambda page, latency: latency if page == 1 else math.inf)
         ```
         """
@@ -638,11 +799,11 @@ class FakeCrowdTwist:
     # -- the one request path ---------------------------------------------------
 
     async def _answer(
-        self, method: str, raw_path: str, query: str, headers: Mapping[str, str]
+        self, method: str, raw_path: str, query: str, headers: Mapping[str, str], body: bytes
     ) -> tuple[Reply, Wire]:
         """Answer one request as every adapter does: faults, core, recording;
         return the answer and how its body travels."""
-        request = parse_request(method, raw_path, query, headers)
+        request = parse_request(method, raw_path, query, headers, body)
         try:
             with self._lock:
                 self._in_flight += 1
@@ -664,7 +825,14 @@ class FakeCrowdTwist:
             if reply is None:
                 # The data may change during the latency: answer from it as it is now.
                 reply = respond(
-                    request, self.users, api_key=self.api_key, now=timestamp(self.now), lies=lies
+                    request,
+                    self.users,
+                    api_key=self.api_key,
+                    now=timestamp(self.now),
+                    lies=lies,
+                    hmac_keys=self.hmac_keys,
+                    now_ms=unix_ms(self.now),
+                    program=self._program(),
                 )
             if script is not None:
                 reply = script.shaped(reply, f"{raw_path}?{query}" if query else raw_path)
@@ -745,11 +913,16 @@ class FakeCrowdTwist:
             name.decode("latin-1").lower(): value.decode("latin-1")
             for name, value in scope.get("headers", ())
         }
+        body = await _receive_body(receive)
+        if body is None:
+            # The client left before its request was whole: no one to answer.
+            return
         reply, wire = await self._answer(
             scope["method"],
             raw_path.decode("latin-1"),
             scope.get("query_string", b"").decode("latin-1"),
             headers,
+            body,
         )
         length = wire.length(reply.body)
         framing = [] if length is None else [("content-length", length)]
@@ -806,10 +979,12 @@ class FakeCrowdTwist:
         bytes, ending in a blank line) and returns the bytes to write back,
         byte for byte (broken framing, bad header bytes, something that is
         not HTTP), or None for the fake's own answer, scripts and wire
-        faults included. Every request is recorded in `requests`; a raw
-        reply's `status` is the one its bytes begin with (None if they are
-        not HTTP). Each connection carries one request and is then closed,
-        with a TCP reset instead of a FIN when `reset`. Served from threads
+        faults included; it is called once the request's body (by
+        Content-Length, or chunked) has been read. Every request is
+        recorded in `requests`, its body included; a raw reply's `status`
+        is the one its bytes begin with (None if they are not HTTP). Each
+        connection carries one request and is then closed, with a TCP
+        reset instead of a FIN when `reset`. Served from threads
         by a small HTTP/1.1 server of the fake's own (no extra needed), so
         it serves tests on any event loop.
 
@@ -829,9 +1004,15 @@ class FakeCrowdTwist:
             yield url
 
     def _record(
-        self, method: str, raw_path: str, query: str, headers: Mapping[str, str], status: int | None
+        self,
+        method: str,
+        raw_path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        status: int | None,
     ) -> None:
-        request = parse_request(method, raw_path, query, headers)
+        request = parse_request(method, raw_path, query, headers, body)
         with self._lock:
             self.requests.append(_recorded(request, status))
 
@@ -843,7 +1024,23 @@ def _recorded(request: Incoming, status: int | None) -> RecordedRequest:
         params=dict(request.params),
         page=request.page,
         status=status,
+        headers=dict(request.headers),
+        body=request.body,
     )
+
+
+async def _receive_body(receive: Callable[[], Awaitable[Mapping[str, Any]]]) -> bytes | None:
+    """An ASGI request's whole body, from every `http.request` message until
+    one says there is no more; None if the client disconnects first."""
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        if message["type"] == "http.request":
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                return bytes(body)
 
 
 class _FakeTransport(httpx.AsyncBaseTransport):
@@ -854,11 +1051,14 @@ class _FakeTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         headers = {name.lower(): value for name, value in request.headers.items()}
+        # Read whole, a streamed (chunked) body too, as a server would before answering.
+        body = await request.aread()
         reply, wire = await self._answer(
             request.method,
             request.url.raw_path.partition(b"?")[0].decode("ascii"),
             request.url.query.decode("ascii"),
             headers,
+            body,
         )
         length = wire.length(reply.body)
         framing = ("transfer-encoding", "chunked") if length is None else ("content-length", length)

@@ -3,8 +3,9 @@ replies no HTTP server would send: broken framing, bad header bytes, bytes
 that are not HTTP at all.
 
 One thread accepts; each connection gets a thread of its own, reads one
-request head, and writes back what the test's `reply` makes of it, byte for
-byte, or the fake's own answer when `reply` returns None. Threads, not an
+request (its head, then its body by Content-Length or chunked), and writes
+back what the test's `reply` makes of the head, byte for byte, or the fake's
+own answer when `reply` returns None. Threads, not an
 event loop of the test's: it serves tests on asyncio and trio alike.
 """
 
@@ -28,12 +29,16 @@ __all__ = ["RawReply", "serve_raw"]
 
 #: What a test answers a request head with: raw bytes, or None for the fake's answer.
 RawReply = Callable[[bytes], bytes | None]
-#: Records a request answered with raw bytes, and the status they begin with.
-Record = Callable[[str, str, str, Mapping[str, str], int | None], None]
+#: Records a request answered with raw bytes (method, raw path, query,
+#: headers, body), and the status they begin with.
+Record = Callable[[str, str, str, Mapping[str, str], bytes, int | None], None]
 
 _STATUS_LINE: Final = re.compile(rb"HTTP/1\.[01] ([0-9]{3})(?: |\r\n)")
 #: A request head larger than this is not waited for to its end.
 _MAX_HEAD: Final = 1 << 20
+#: A chunk-size line longer than this is not waited for to its end.
+_MAX_LINE: Final = 1 << 12
+_CHUNK_SIZE: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
 #: How long a connection may sit idle (its head unsent, its reply unread).
 _IDLE: Final = 5.0
 #: How long the server waits for a client's FIN after its own.
@@ -46,6 +51,67 @@ class _Head:
     raw_path: str
     query: str
     headers: dict[str, str]
+
+
+class _Reader:
+    """A connection's bytes, some of them already received."""
+
+    def __init__(self, conn: socket.socket, received: bytes = b"") -> None:
+        self._conn = conn
+        self._buffer = received
+
+    def _more(self) -> bool:
+        data = self._conn.recv(65536)
+        self._buffer += data
+        return bool(data)
+
+    def head(self) -> bytes | None:
+        """The request head, ending in its blank line; None if the client
+        closes first."""
+        while b"\r\n\r\n" not in self._buffer and len(self._buffer) < _MAX_HEAD:
+            if not self._more():
+                return None
+        head, _, self._buffer = self._buffer.partition(b"\r\n\r\n")
+        return head + b"\r\n\r\n"
+
+    def exactly(self, size: int) -> bytes:
+        """The next *size* bytes, or fewer if the client closes first."""
+        while len(self._buffer) < size and self._more():
+            pass
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def line(self) -> bytes | None:
+        """The next line without its CRLF; None if the client closes first
+        or it runs on too long."""
+        while b"\r\n" not in self._buffer:
+            if len(self._buffer) > _MAX_LINE or not self._more():
+                return None
+        line, _, self._buffer = self._buffer.partition(b"\r\n")
+        return line
+
+    def body(self, headers: Mapping[str, str]) -> bytes:
+        """The body the head announced, read leniently: what arrived of it."""
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            return self._chunked()
+        length = headers.get("content-length", "").strip()
+        return self.exactly(int(length)) if length.isascii() and length.isdigit() else b""
+
+    def _chunked(self) -> bytes:
+        body = bytearray()
+        while (line := self.line()) is not None:
+            size = line.partition(b";")[0].strip()
+            if not _CHUNK_SIZE.fullmatch(size):
+                break
+            count = int(size, 16)
+            if not count:
+                # The last chunk; then trailer lines, up to an empty one.
+                while self.line():
+                    pass
+                break
+            body += self.exactly(count)
+            self.line()
+        return bytes(body)
 
 
 def _parse(head: bytes) -> _Head:
@@ -85,19 +151,23 @@ class _RawServer:
         with conn:
             conn.settimeout(_IDLE)
             try:
-                head = self._read_head(conn)
+                reader = _Reader(conn)
+                head = reader.head()
                 if head is None:
                     return
-                raw = self._reply(head)
                 request = _parse(head)
+                # Read before anything is answered, as a server reads a whole request.
+                body = reader.body(request.headers)
+                raw = self._reply(head)
                 if raw is None:
-                    anyio.run(self._answer_with_the_fake, conn, request)
+                    anyio.run(self._answer_with_the_fake, conn, request, body)
                 else:
                     self._record(
                         request.method,
                         request.raw_path,
                         request.query,
                         request.headers,
+                        body,
                         _status_of(raw),
                     )
                     conn.sendall(raw)
@@ -105,20 +175,10 @@ class _RawServer:
             except OSError:
                 return
 
-    @staticmethod
-    def _read_head(conn: socket.socket) -> bytes | None:
-        head = b""
-        while b"\r\n\r\n" not in head and len(head) < _MAX_HEAD:
-            data = conn.recv(65536)
-            if not data:
-                return None
-            head += data
-        return head.partition(b"\r\n\r\n")[0] + b"\r\n\r\n"
-
-    async def _answer_with_the_fake(self, conn: socket.socket, request: _Head) -> None:
+    async def _answer_with_the_fake(self, conn: socket.socket, request: _Head, body: bytes) -> None:
         """Write the fake's own answer, its wire faults included."""
         reply, wire = await self._answer(
-            request.method, request.raw_path, request.query, request.headers
+            request.method, request.raw_path, request.query, request.headers, body
         )
         # The space before the phrase stays when there is none (RFC 9112).
         lines = [f"HTTP/1.1 {reply.status} {_phrase(reply.status)}"]

@@ -84,9 +84,9 @@ class Wire:
 PLAIN: Final = Wire()
 
 #: The fake's one request path, which it hands every adapter: (method, raw
-#: path, query string, headers with lower-case names) to the answer and the
-#: `Wire` its body travels by.
-Answer = Callable[[str, str, str, Mapping[str, str]], Awaitable[tuple[Reply, Wire]]]
+#: path, query string, headers with lower-case names, body) to the answer and
+#: the `Wire` its body travels by.
+Answer = Callable[[str, str, str, Mapping[str, str], bytes], Awaitable[tuple[Reply, Wire]]]
 
 
 class WireStream(httpx.AsyncByteStream):
