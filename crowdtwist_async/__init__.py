@@ -7,13 +7,14 @@ async with ct.Session(api_key="KEY", client_id=123) as session:
     async for reward in session.users.aiter_rewards("alice@example.com", id_type="email"):
         print(reward.title)
     coupons = await session.users.usable_coupons("alice@example.com", id_type="email")
+    result = await session.users.redeem("alice@example.com", id_type="email", reward_id=64)
 ```
 """
 
 from ._attempt import RateLimiter
 from ._config import DEFAULT_TIMEOUT, Limits, Timeout
 from ._converter import to_dict
-from ._endpoints import Users
+from ._endpoints import Coupons, Rewards, Users
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -26,24 +27,35 @@ from ._exceptions import (
     NotFoundError,
     RateLimiterError,
     RateLimitError,
+    RefusedError,
     ResponseDecodeError,
     ServerError,
+    WriteNotConfirmedError,
 )
 from ._listing import ListingOptions
 from ._models import (
+    Activity,
+    ActivityCredit,
+    CouponResult,
     EligibilityType,
     FrequencyPeriod,
     IdType,
     IdTypeName,
     Partner,
+    Points,
+    Redemption,
+    RedemptionResult,
     Reward,
     RewardsPage,
     Segment,
+    Shipping,
     UsableCoupon,
+    User,
 )
 from ._pagination import AsyncPaginator
 from ._retry import Retries
 from ._session import Session
+from ._signing import CTApiV2Auth
 from ._version import __version__
 
 __all__ = [
@@ -51,9 +63,14 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "Activity",
+    "ActivityCredit",
     "AsyncPaginator",
     "AuthenticationError",
     "BadRequestError",
+    "CTApiV2Auth",
+    "CouponResult",
+    "Coupons",
     "CrowdTwistError",
     "EligibilityType",
     "FrequencyPeriod",
@@ -65,19 +82,27 @@ __all__ = [
     "ListingOptions",
     "NotFoundError",
     "Partner",
+    "Points",
     "RateLimitError",
     "RateLimiter",
     "RateLimiterError",
+    "Redemption",
+    "RedemptionResult",
+    "RefusedError",
     "ResponseDecodeError",
     "Retries",
     "Reward",
+    "Rewards",
     "RewardsPage",
     "Segment",
     "ServerError",
     "Session",
+    "Shipping",
     "Timeout",
     "UsableCoupon",
+    "User",
     "Users",
+    "WriteNotConfirmedError",
     "__version__",
     "to_dict",
 ]

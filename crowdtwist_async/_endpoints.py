@@ -1,38 +1,72 @@
 """The CrowdTwist calls: each listing declared once, and the resource objects a
-`Session` hands out, which build requests and hand them to its engine.
+`Session` hands out (`Users`, `Rewards`, `Coupons`), which check their
+arguments, build requests and hand them to its engine.
 
 To add a paginated read: declare its `ListingSpec` here (its path, how a page
 reads, which items are the same record) and a method that checks its own
 arguments and calls `self._engine.listing(SPEC, path, params, new_items,
 options)`; `**options: Unpack[ListingOptions]` gives it every listing option,
-checked by the engine. A single read calls `self._engine.get`.
+checked by the engine. A single read calls `self._engine.get(path, params,
+structure_x, ...)`; a write `self._engine.write("POST", path, params, body,
+structure_x, ...)`, which brings the write's retry rule with it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timedelta, timezone
 from functools import partial
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 
+from ._converter import structure
 from ._engine import Engine
 from ._listing import ListingOptions, ListingSpec, check_page_size
-from ._models import IdType, IdTypeName, Reward, RewardsPage, UsableCoupon
+from ._models import (
+    Activity,
+    ActivityCredit,
+    CouponResult,
+    IdType,
+    IdTypeName,
+    Points,
+    Redemption,
+    RedemptionResult,
+    Reward,
+    RewardsPage,
+    Shipping,
+    UsableCoupon,
+    User,
+)
 from ._page import Page, new_items
 from ._pagination import AsyncPaginator
 from ._payload import (
     record_id,
+    structure_activity_credit,
+    structure_coupon_result,
     structure_coupons,
     structure_listing_page,
+    structure_points,
+    structure_redemption_result,
     structure_rewards_page,
+    structure_user,
 )
 from ._protocol import COUPON_ID_TYPES, MAX_PAGE_SIZE, check_id_type, check_int, encode_user_id
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["REDEMPTION_HISTORY", "REWARDS", "Users"]
+__all__ = [
+    "ACTIVITY_HISTORY",
+    "CATALOG",
+    "REDEMPTION_HISTORY",
+    "REWARDS",
+    "Coupons",
+    "Rewards",
+    "Users",
+    "date_windows",
+]
 
 T = TypeVar("T")
 
@@ -72,15 +106,45 @@ REWARDS: Final = ListingSpec(
     max_page_size=MAX_PAGE_SIZE,
 )
 
-#: User Redemption History v2.2, its records as read-only mappings under
-#: `redemptions` (the typed call comes with the member API).
-REDEMPTION_HISTORY: Final = ListingSpec[Any, None](
+
+def _records_of(cls: type[T]) -> Callable[[Mapping[str, Any]], T]:
+    """Build one listing record as *cls*."""
+    return partial(structure, cls=cls)
+
+
+#: User Redemption History v2.2, 10 a page at most. The page's field table
+#: names the list `rewards`, its household sample `redemptions`: both are read.
+REDEMPTION_HISTORY: Final = ListingSpec[Redemption, None](
     template="/v2.2/users/{user_id}/redemption_history",
-    parse_page=partial(structure_listing_page, items="redemptions", build=None),
+    parse_page=partial(
+        structure_listing_page, items=("rewards", "redemptions"), build=_records_of(Redemption)
+    ),
     key=record_id,
     noun="redemptions",
     max_page_size=MAX_PAGE_SIZE,
 )
+
+#: User Activity History v2.1, 10 a page at most (its page could not be read;
+#: the list is named as the household activity history names it).
+ACTIVITY_HISTORY: Final = ListingSpec[Activity, None](
+    template="/v2.1/users/{user_id}/activity_history",
+    parse_page=partial(structure_listing_page, items="activities", build=_records_of(Activity)),
+    key=record_id,
+    noun="activities",
+    max_page_size=MAX_PAGE_SIZE,
+)
+
+#: Rewards v2.1: the program's catalogue, 25 a page by default and at most.
+CATALOG: Final = ListingSpec(
+    template="/v2.1/rewards",
+    parse_page=_rewards_page,
+    key=attrgetter("id"),
+    noun="rewards",
+    max_page_size=25,
+    default_page_size=25,
+)
+
+_USER: Final = "/v2/users/{user_id}"
 
 
 class Users:
@@ -191,6 +255,336 @@ class Users:
         return await self._engine.get(
             path, params, structure_coupons, template=_COUPONS, listing=True
         )
+
+    # -- the member ----------------------------------------------------------------
+
+    async def get(
+        self,
+        user_id: str | int,
+        *,
+        id_type: IdType | IdTypeName | None = None,
+        pii: bool | None = None,
+    ) -> User:
+        """The member's profile (User Profile v2).
+
+        `pii=False` sends `pii=false`, asking for the profile without personal
+        data (CrowdTwist then takes only `id_type="id"` or `"third_party_id"`);
+        None leaves it out, and the server sends it all. `repr()` of the
+        result shows no personal data.
+
+        ```python
+        user = await session.users.get("alice@example.com", id_type="email")
+        print(user.id, user.first_name, user.redeemable_points)
+        ```
+        """
+        path, params = _user_query(user_id, id_type, "")
+        if pii is not None:
+            params["pii"] = _flag("pii", pii)
+        return await self._engine.get(path, params, structure_user, template=_USER, listing=False)
+
+    async def get_points(
+        self, user_id: str | int, *, id_type: IdType | IdTypeName | None = None
+    ) -> Points:
+        """The member's points (User Points v2): `redeemable_points` to spend,
+        `total_points` ever earned.
+
+        ```python
+        points = await session.users.get_points("alice@example.com", id_type="email")
+        print(points.redeemable_points, points.total_points)
+        ```
+        """
+        path, params = _user_query(user_id, id_type, "/points")
+        return await self._engine.get(
+            path, params, structure_points, template=_USER + "/points", listing=False
+        )
+
+    def aiter_activity_history(
+        self,
+        user_id: str | int,
+        *,
+        id_type: IdType | IdTypeName | None = None,
+        **options: Unpack[ListingOptions],
+    ) -> AsyncPaginator[Activity]:
+        """Every activity the member was credited for (User Activity History
+        v2.1), newest first, each once, read as `aiter_rewards` reads: pages
+        concurrently, checked against what the first page announced.
+        `page_size` is at most 10. A member with none gives an empty listing.
+
+        ```python
+        async for activity in session.users.aiter_activity_history(member, id_type="email"):
+            print(activity.date_awarded, activity.name, activity.num_points)
+        ```
+        """
+        path, params = _user_query(user_id, id_type, "/activity_history", version="v2.1")
+        return self._engine.listing(ACTIVITY_HISTORY, path, params, new_items, options)
+
+    def aiter_redemptions(
+        self,
+        user_id: str | int,
+        *,
+        id_type: IdType | IdTypeName | None = None,
+        date_start: date | None = None,
+        date_end: date | None = None,
+        **options: Unpack[ListingOptions],
+    ) -> AsyncPaginator[Redemption]:
+        """Every reward the member redeemed (User Redemption History v2.2),
+        newest first, each once. `page_size` is at most 10.
+
+        Dates are UTC days, both included, sent as `YYYY-MM-DD`. With
+        neither, none is sent and the server chooses the range. A missing
+        `date_end` is today (UTC) when `date_start` is given; a missing
+        `date_start` is a year before `date_end`. CrowdTwist answers at most
+        a year at a time: a longer range is read as consecutive windows of at
+        most a year, newest first, as one listing (`start_page` then needs a
+        range of a year at most).
+
+        ```python
+        from datetime import date
+
+        redemptions = session.users.aiter_redemptions(
+            "alice@example.com", id_type="email", date_start=date(2025, 1, 1)
+        )
+        async for redemption in redemptions:
+            print(redemption.date_redeemed, redemption.reward_title, redemption.points)
+        ```
+        """
+        path, params = _user_query(user_id, id_type, "/redemption_history", version="v2.2")
+        windows = date_windows(date_start, date_end)
+        return self._engine.listing(REDEMPTION_HISTORY, path, params, new_items, options, windows)
+
+    # -- writes ------------------------------------------------------------------
+
+    async def redeem(
+        self,
+        user_id: str | int,
+        *,
+        reward_id: str | int,
+        quantity: int = 1,
+        shipping: Shipping | None = None,
+        id_type: IdType | IdTypeName | None = None,
+    ) -> RedemptionResult:
+        """Redeem a reward for the member (User Redemption v2): spends points.
+
+        `reward_id` is the reward variation's id (`Reward.id`). `shipping`
+        gives the address a reward that ships needs. A refusal by a business
+        rule (too few points, over the reward's limit) raises `RefusedError`
+        with CrowdTwist's code in `.error`. Sent once: a failure after the
+        request was sent raises at once, with `write_unconfirmed` True (see
+        `WriteNotConfirmedError`).
+
+        ```python
+        try:
+            result = await session.users.redeem("alice@example.com", id_type="email", reward_id=64)
+        except ct.RefusedError as exc:
+            print(exc.error)  # "insufficient_points"
+        else:
+            print(result.order_id, result.ending_balance)
+        ```
+        """
+        path, params = _user_query(user_id, id_type, "/redemption")
+        body: dict[str, object] = {
+            "reward_id": _identifier("reward_id", reward_id),
+            "quantity": check_int("quantity", quantity, low=1),
+        }
+        if shipping is not None:
+            if not isinstance(shipping, Shipping):
+                raise TypeError(
+                    f"shipping must be a crowdtwist_async.Shipping, got {type(shipping).__name__}"
+                )
+            body.update(shipping.to_fields())
+        return await self._engine.write(
+            "POST", path, params, body, structure_redemption_result, template=_USER + "/redemption"
+        )
+
+    async def credit_activity(
+        self,
+        user_id: str | int,
+        *,
+        activity_id: str | int,
+        num_points: int | None = None,
+        activity_date: datetime | None = None,
+        extra_data: Mapping[str, Any] | None = None,
+        id_type: IdType | IdTypeName | None = None,
+    ) -> ActivityCredit:
+        """Credit the member for an activity (User Activity Credit v2).
+
+        `num_points` overrides the activity's own points; `activity_date` (a
+        timezone-aware datetime, sent as unix seconds) is when it was done,
+        where the program enabled it; `extra_data` is any JSON object kept
+        with the credit. CrowdTwist queues the award: `awarded` says it was
+        accepted, and frequency caps may still keep points from being added.
+        Sent once, as `redeem` is.
+
+        ```python
+        await session.users.credit_activity(member, id_type="email", activity_id=410052775)
+        ```
+        """
+        path, params = _user_query(user_id, id_type, "/activities")
+        body: dict[str, object] = {"activity_id": _identifier("activity_id", activity_id)}
+        if num_points is not None:
+            body["num_points"] = check_int("num_points", num_points, low=0)
+        if activity_date is not None:
+            body["activity_date"] = int(_aware("activity_date", activity_date).timestamp())
+        if extra_data is not None:
+            if not isinstance(extra_data, Mapping):
+                raise TypeError(
+                    f"extra_data must be a mapping (a JSON object), got {type(extra_data).__name__}"
+                )
+            body["extra_data"] = dict(extra_data)
+        return await self._engine.write(
+            "POST", path, params, body, structure_activity_credit, template=_USER + "/activities"
+        )
+
+
+class Rewards:
+    """The program's rewards, reached as `session.rewards`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def aiter_catalog(
+        self,
+        *,
+        category: str | None = None,
+        active_only: bool | None = None,
+        featured: bool | None = None,
+        for_points: int | None = None,
+        redeemable_by: str | int | None = None,
+        **options: Unpack[ListingOptions],
+    ) -> AsyncPaginator[Reward]:
+        """Every reward of the program (Rewards v2.1), each once, read as
+        `aiter_rewards` reads. `page_size` is at most 25, and 25 by default.
+
+        The filters are CrowdTwist's, left out when None: `category` (by
+        name), `active_only` (enabled and within its dates), `featured`,
+        `for_points` (costing at most that many points) and `redeemable_by`
+        (a CrowdTwist user id: what that member may redeem).
+
+        ```python
+        async for reward in session.rewards.aiter_catalog(active_only=True):
+            print(reward.id, reward.title, reward.num_points)
+        ```
+        """
+        params: dict[str, str] = {}
+        if category is not None:
+            params["category"] = _text("category", category)
+        for name, value in (("active_only", active_only), ("featured", featured)):
+            if value is not None:
+                params[name] = "1" if _flag(name, value) == "true" else "0"
+        if for_points is not None:
+            params["for_points"] = str(check_int("for_points", for_points, low=0))
+        if redeemable_by is not None:
+            params["redeemable_by"] = _identifier("redeemable_by", redeemable_by)
+        return self._engine.listing(CATALOG, "/v2.1/rewards", params, new_items, options)
+
+
+class Coupons:
+    """Coupons at the till, reached as `session.coupons`: mark one used, or
+    not. A coupon's value is a bearer credential: it travels in the body,
+    never in a URL, a log line or a span."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    async def use(self, coupon_value: str, *, use_date: datetime | None = None) -> CouponResult:
+        """Mark a coupon used (Use Coupon v2). `use_date` (timezone-aware) is
+        when, sent as ISO 8601. A coupon not issued, or used already, raises
+        the `APIError` CrowdTwist's code says (`not_issued`, ...). Sent once,
+        as a write is.
+
+        ```python
+        await session.coupons.use("1X3FJ9K003")
+        ```
+        """
+        body: dict[str, object] = {"coupon_value": _text("coupon_value", coupon_value)}
+        if use_date is not None:
+            body["use_date"] = _aware("use_date", use_date).isoformat(timespec="seconds")
+        return await self._engine.write(
+            "POST", "/v2/coupon/use", {}, body, structure_coupon_result, template="/v2/coupon/use"
+        )
+
+    async def unuse(self, coupon_value: str) -> CouponResult:
+        """Mark a used coupon unused, to be used again (Unuse Coupon v2).
+        One not used raises `not_used`; one never issued `not_issued`."""
+        body = {"coupon_value": _text("coupon_value", coupon_value)}
+        return await self._engine.write(
+            "POST",
+            "/v2/coupon/unuse",
+            {},
+            body,
+            structure_coupon_result,
+            template="/v2/coupon/unuse",
+        )
+
+
+def date_windows(
+    date_start: date | None, date_end: date | None, *, today: date | None = None
+) -> list[dict[str, str]]:
+    """The `date_start`/`date_end` parameters of each request a date range
+    needs: windows of at most a year, newest first (none: no dates sent)."""
+    if date_start is None and date_end is None:
+        return []
+    if date_end is None:
+        date_end = today or datetime.now(timezone.utc).date()
+    end = _day("date_end", date_end)
+    start = _year_before(end) if date_start is None else _day("date_start", date_start)
+    if end < start:
+        raise ValueError(f"date_end ({end}) is before date_start ({start})")
+    windows = []
+    while end >= start:
+        first = max(start, _year_before(end))
+        windows.append({"date_start": first.isoformat(), "date_end": end.isoformat()})
+        end = first - timedelta(days=1)
+    return windows
+
+
+def _year_before(day: date) -> date:
+    """The same day a year earlier (a 29 February: the 1st of March)."""
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:
+        return date(day.year - 1, 3, 1)
+
+
+def _day(name: str, value: object) -> date:
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise TypeError(f"{name} must be a datetime.date (a UTC day), got {type(value).__name__}")
+    return value
+
+
+def _aware(name: str, value: object) -> datetime:
+    if not isinstance(value, datetime):
+        raise TypeError(f"{name} must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware (e.g. tzinfo=timezone.utc)")
+    return value
+
+
+def _identifier(name: str, value: object) -> str:
+    """An id sent as text (`reward_id`, `activity_id`): a non-empty str or an int."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _text(name, value)
+
+
+def _text(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{name} must not be empty")
+    return value
+
+
+def _user_query(
+    user_id: str | int,
+    id_type: IdType | IdTypeName | None,
+    tail: str,
+    *,
+    version: str = "v2",
+) -> tuple[str, dict[str, str]]:
+    """Check a member call's arguments; return its path and parameters."""
+    path = f"/{version}/users/{encode_user_id(user_id)}{tail}"
+    return path, _id_type_param(check_id_type(id_type, _REWARD_ID_TYPES))
 
 
 def _rewards_query(

@@ -16,7 +16,7 @@ import httpx
 
 from ._attempt import RateLimiter, Sender
 from ._config import DEFAULT_TIMEOUT, Limits, Timeout, merge_limits, merge_retries
-from ._endpoints import Users
+from ._endpoints import Coupons, Rewards, Users
 from ._engine import AuthMode, Connection, Credentials, Engine
 from ._listing import ListingOptions, ListingSpec
 from ._page import new_items
@@ -85,9 +85,10 @@ class Session:
             as `"sb-"` (sandbox); `""` is production.
         auth: `"query"` sends the key as the documented `api_key` query
             parameter; `"header"` sends it as `X-CT-Authorization: CTApiKey <key>`
-            and keeps it out of every URL. An `httpx.Auth` (an HMAC signer,
-            say) signs every attempt itself, retries included; then the
-            session sends no key of its own and `api_key` is not needed.
+            and keeps it out of every URL. An `httpx.Auth` (`CTApiV2Auth`,
+            CrowdTwist's HMAC signer) signs every attempt itself, retries
+            included; then the session sends no key of its own and
+            `api_key` is not needed.
         timeout: limits for each attempt: a `Timeout`, or seconds for the
             whole attempt (connecting gets at most 3 of them), or None.
         retries: when a request is tried again and how long to wait in
@@ -96,7 +97,8 @@ class Session:
             `Limits()`), its body cap included.
         max_retries: the shortcut for `Retries(max_retries=...)`: further
             attempts after a connection error, a timeout or a
-            408/429/500/502/503/504 response (default 2). Not with `retries`.
+            408/429/500/502/503/504 response (default 2); for a write, only
+            after a connection never made or a 429. Not with `retries`.
         max_concurrency: the shortcut for `Limits(max_concurrency=...)`:
             requests in flight at once across every task using this session;
             also the default for each listing (default 4). Not with `limits`.
@@ -173,7 +175,21 @@ class Session:
         self._http_backend: HttpBackend = http_backend
         install_log_filter()
         configure_logging()
-        self.users = Users(self._engine)
+        self._resources()
+
+    #: The member calls: `session.users.aiter_rewards(...)`, `.get(...)`, `.redeem(...)`...
+    users: Users
+    #: The program's rewards: `session.rewards.aiter_catalog()`.
+    rewards: Rewards
+    #: Coupons at the till: `session.coupons.use(...)`, `.unuse(...)`.
+    coupons: Coupons
+
+    def _resources(self) -> None:
+        """Hand the session's engine to its resource objects."""
+        engine = self._engine
+        self.users = Users(engine)
+        self.rewards = Rewards(engine)
+        self.coupons = Coupons(engine)
 
     @property
     def base_url(self) -> str:
@@ -248,7 +264,7 @@ class Session:
                 else attrs.evolve(engine.retries, max_retries=max_retries)
             ),
         )
-        clone.users = Users(clone._engine)
+        clone._resources()
         return clone
 
     # -- lifecycle -----------------------------------------------------------
@@ -310,6 +326,40 @@ class Session:
         query = query_params(params, reserved=_CALL_RESERVED)
         return await self._engine.get(
             checked, query, _as_is, template=path_template(checked), listing=False
+        )
+
+    async def post_json(
+        self,
+        path: str,
+        *,
+        json: Any,
+        params: Mapping[str, str | int | bool] | None = None,
+    ) -> Any:
+        """POST *json* to `{base_url}{path}` and return the decoded JSON answer.
+
+        For a CrowdTwist write the SDK has no method for yet, with the checks
+        of `get_json` (path, params, errors, masking) and the retry rule of
+        every write: it is sent again only when CrowdTwist cannot have carried
+        it out (a connection never made, a 429). Any other failure raises at
+        once with `write_unconfirmed` True: a `WriteNotConfirmedError` when
+        no answer came, a `ServerError` for a 5xx. *json* must be JSON
+        (TypeError before any request otherwise); it is sent compact, as
+        UTF-8, with `Content-Type: application/json`.
+
+        ```python
+        from urllib.parse import quote
+
+        await session.post_json(
+            f"/v2/users/{quote('alice@example.com', safe='')}/activities",
+            params={"id_type": "email"},
+            json={"activity_id": "410052775"},
+        )
+        ```
+        """
+        checked = check_path(path)
+        query = query_params(params, reserved=_CALL_RESERVED)
+        return await self._engine.write(
+            "POST", checked, query, json, _as_is, template=path_template(checked)
         )
 
     @overload

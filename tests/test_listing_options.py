@@ -144,45 +144,17 @@ async def test_options_passed_as_one_mapping(session: ct.Session, fake: FakeCrow
     assert [r.page for r in fake.requests] == [1, 2]
 
 
-async def test_the_redemption_history_is_one_declaration_away(fake: FakeCrowdTwist) -> None:
-    # Private on purpose: `REDEMPTION_HISTORY` is the declaration the member
-    # API's `aiter_redemptions` will be built on; no public method reaches it
-    # yet. Declared like `REWARDS`, it gets the whole walk: the options, the
-    # completeness checks, de-duplication by id.
-    import httpx
-
-    from crowdtwist_async._attempt import Sender
-    from crowdtwist_async._endpoints import REDEMPTION_HISTORY
-    from crowdtwist_async._engine import Connection, Credentials, Engine
-    from crowdtwist_async._page import new_items
-
-    async with httpx.AsyncClient(transport=fake.transport()) as client:
-        engine = Engine(
-            connection=Connection(Sender(client, ct.Limits()), owns_client=False),
-            credentials=Credentials(api_key=fake.api_key, mode="query", signer=None),
-            base_url=fake.base_url,
-            timeout=ct.Timeout(),
-            retries=ct.Retries(),
-            limits=ct.Limits(),
-        )
-        listing = engine.listing(
-            REDEMPTION_HISTORY,
-            "/v2.2/users/1001/redemption_history",
-            {},
-            new_items,
-            {"page_size": 10, "max_concurrency": 2},
+async def test_the_redemption_history_takes_every_listing_option(fake: FakeCrowdTwist) -> None:
+    # Declared like `REWARDS` (one `ListingSpec`), `aiter_redemptions` gets the
+    # whole walk: the options, the concurrent pages, the completeness checks.
+    async with session_on(fake) as session:
+        listing = session.users.aiter_redemptions(
+            SANDBOX_EMAIL, id_type="email", page_size=10, max_concurrency=2
         )
         redemptions = [item async for item in listing]
         with pytest.raises(ValueError, match="page_size must be between 1 and 10, got 11"):
-            engine.listing(
-                REDEMPTION_HISTORY,
-                "/v2.2/users/1001/redemption_history",
-                {},
-                new_items,
-                {"page_size": 11},
-            )
+            session.users.aiter_redemptions(SANDBOX_EMAIL, id_type="email", page_size=11)
     # alice has 37 redemptions: pages 1 to 4 of 10, each once, every id once.
     assert len(redemptions) == 37
-    assert len({item["id"] for item in redemptions}) == 37
-    assert sorted(r.page or 0 for r in fake.requests) == [1, 2, 3, 4]
-    assert listing.page_count == 4
+    assert len({item.id for item in redemptions}) == 37
+    assert sorted(r.params["page"] for r in fake.requests) == ["1", "2", "3", "4"]

@@ -7,7 +7,7 @@ widened) fails `mypy` here before it reaches them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime, timezone
 from typing import Any
 
 import httpx
@@ -111,6 +111,72 @@ async def typed_use() -> None:
     except ct.ResponseDecodeError as exc:
         field: str | None = exc.field
         del field
+
+
+async def typed_member_api() -> None:
+    signer = ct.CTApiV2Auth("PUBLIC", "PRIVATE", timestamp_unit="s", signature_encoding="base64")
+    async with ct.Session(client_id=123, auth=signer) as session:
+        user: ct.User = await session.users.get("alice@example.com", id_type="email", pii=False)
+        user_id: int = user.id
+        redeemable: int | None = user.redeemable_points
+        points: ct.Points = await session.users.get_points(1001)
+        balance: int = points.redeemable_points + points.total_points
+        activities: ct.AsyncPaginator[ct.Activity] = session.users.aiter_activity_history(
+            "alice", id_type="username", page_size=10, max_items=20
+        )
+        async for activity in activities:
+            earned: int = activity.num_points
+            awarded: datetime | None = activity.date_awarded
+            del earned, awarded
+        redemptions: ct.AsyncPaginator[ct.Redemption] = session.users.aiter_redemptions(
+            1001, date_start=date(2024, 1, 1), date_end=date(2025, 12, 31), max_concurrency=2
+        )
+        async for redemption in redemptions:
+            when: datetime = redemption.date_redeemed
+            spent: int | None = redemption.points
+            del when, spent
+        # Dates are days: a datetime is refused at runtime, and a str by mypy.
+        session.users.aiter_redemptions(1001, date_start="2025-01-01")  # type: ignore[arg-type]
+        catalog: ct.AsyncPaginator[ct.Reward] = session.rewards.aiter_catalog(
+            category="Gift Cards", active_only=True, for_points=500, page_size=25
+        )
+        del catalog
+        result: ct.RedemptionResult = await session.users.redeem(
+            "alice@example.com",
+            id_type="email",
+            reward_id=64,
+            quantity=2,
+            shipping=ct.Shipping(first_name="Alice", city="New York", country="USA"),
+        )
+        order: int | None = result.order_id
+        codes: tuple[str, ...] = result.codes
+        credit: ct.ActivityCredit = await session.users.credit_activity(
+            1001,
+            activity_id="410052775",
+            num_points=150,
+            activity_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+            extra_data={"store": 575},
+        )
+        accepted: bool | None = credit.awarded
+        used: ct.CouponResult = await session.coupons.use(
+            "1X3FJ9K003", use_date=datetime(2026, 1, 1, tzinfo=timezone.utc)
+        )
+        unused: ct.CouponResult = await session.coupons.unuse("1X3FJ9K003")
+        ok: bool | None = used.success and unused.success
+        answer: Any = await session.post_json("/v2/coupon/use", json={"coupon_value": "X"})
+        del user_id, redeemable, balance, order, codes, accepted, ok, answer
+        try:
+            await session.users.redeem(1001, reward_id="64")
+        except ct.RefusedError as exc:
+            why: str | None = exc.error
+            del why
+        except ct.WriteNotConfirmedError as exc:
+            method: str = exc.method
+            timed_out: bool = exc.timed_out
+            del method, timed_out
+        except ct.CrowdTwistError as exc:
+            unconfirmed: bool = exc.write_unconfirmed
+            del unconfirmed
 
 
 async def typed_testing() -> None:
