@@ -1,4 +1,5 @@
-"""The `crowdtwist-async` command: a member's rewards or coupons, as data on stdout.
+"""The `crowdtwist-async` command: a member's profile, points, activity and
+redemption history, rewards or coupons, as data on stdout. It only reads.
 
 stdout carries only the data (a table, JSON, NDJSON or CSV), so the output can
 be piped; progress and errors go to stderr. Exit codes: 0 success, 1 any
@@ -25,17 +26,19 @@ import os
 import re
 import sys
 import unicodedata
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
+from datetime import date
 from functools import cache
-from typing import IO, TYPE_CHECKING, Any, Final, cast
+from typing import IO, TYPE_CHECKING, Any, Final, Generic, TypeVar, cast
 
 import anyio
 
 from ._config import DEFAULT_LIMITS, DEFAULT_RETRIES, DEFAULT_TIMEOUT
 from ._converter import to_dict
 from ._exceptions import APIError, AuthenticationError, CrowdTwistError, NotFoundError
-from ._models import IdType, Reward, UsableCoupon
+from ._listing import ListingOptions
+from ._models import IdType
 from ._pagination import AsyncPaginator
 from ._protocol import MAX_PAGE_SIZE
 from ._session import HttpBackend, Session
@@ -44,7 +47,11 @@ from ._version import __version__
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    _Commands = argparse._SubParsersAction[argparse.ArgumentParser]
+
 __all__ = ["main", "run"]
+
+T = TypeVar("T")
 
 PROG: Final = "crowdtwist-async"
 EXIT_ERROR: Final = 1
@@ -75,9 +82,45 @@ COUPON_COLUMNS: Final = (
     ("Expires", "date_to_expire"),
     ("Ordered", "order_date_created"),
 )
+USER_COLUMNS: Final = (
+    ("ID", "id"),
+    ("First name", "first_name"),
+    ("Last name", "last_name"),
+    ("Email", "email_address"),
+    ("Level", "fan_level"),
+    ("Points", "redeemable_points"),
+    ("Joined", "date_created"),
+)
+POINTS_COLUMNS: Final = (
+    ("ID", "id"),
+    ("Redeemable", "redeemable_points"),
+    ("Total", "total_points"),
+    ("Purchased", "num_points_purchased"),
+    ("Level", "fan_level"),
+)
+ACTIVITY_COLUMNS: Final = (
+    ("ID", "id"),
+    ("Activity", "activity_id"),
+    ("Name", "name"),
+    ("Points", "num_points"),
+    ("Awarded", "date_awarded"),
+    ("Notes", "notes"),
+)
+REDEMPTION_COLUMNS: Final = (
+    ("ID", "id"),
+    ("Reward", "reward_id"),
+    ("Title", "reward_title"),
+    ("Points", "points"),
+    ("Quantity", "quantity"),
+    ("Status", "status"),
+    ("Redeemed", "date_redeemed"),
+)
 
 
-_WRAPPING: Final = frozenset({"title", "reward_title", "coupon_category_name"})
+_WRAPPING: Final = frozenset({"title", "reward_title", "coupon_category_name", "name", "notes"})
+#: What --date-start and --date-end take: `date.fromisoformat` alone would
+#: take other ISO forms too (20250131, 2025-W05-5) on Python 3.11+.
+_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 #: What a terminal would act on, or hide, rather than show: controls (Cc: C0
 #: with newline and tab, DEL, C1), format characters (Cf: the bidi overrides,
@@ -128,15 +171,36 @@ def _integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
 
 
+def _date(text: str) -> date:
+    try:
+        if _DATE.fullmatch(text):
+            return date.fromisoformat(text)
+    except ValueError:
+        pass  # 2025-02-30: the form, but no such day
+    raise argparse.ArgumentTypeError(f"not a date as YYYY-MM-DD: {text!r}")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The command line: `rewards USER_ID` and `coupons USER_ID` with their options."""
+    """The command line: `rewards`, `coupons`, `user`, `points`, `activities`
+    and `redemptions`, each of a USER_ID, with their options."""
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Read a CrowdTwist member's rewards or usable coupons.",
+        description="Read a CrowdTwist member's profile, points, activity or redemption "
+        "history, rewards or usable coupons.",
         epilog="Try it without an account: crowdtwist-async rewards alice@example.com "
         "--id-type email --sandbox",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    common = _common_options()
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_rewards(commands, common)
+    _add_coupons(commands, common)
+    _add_member_commands(commands, common)
+    return parser
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """The arguments every command takes: the member, the output, the connection."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("user_id", metavar="USER_ID", help="the member, as --id-type says")
     common.add_argument(
@@ -185,27 +249,78 @@ def build_parser() -> argparse.ArgumentParser:
         help="the HTTP stack; auto: aiohttp when it is installed, else httpx "
         "(default: %(default)s)",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    return common
+
+
+def _add_rewards(commands: _Commands, common: argparse.ArgumentParser) -> None:
     rewards = commands.add_parser(
         "rewards", parents=[common], help="every reward available to the member"
     )
-    rewards.add_argument(
-        "--page-size", type=_page_size, help=f"rewards per page, 1-{MAX_PAGE_SIZE}"
-    )
+    _add_listing_options(rewards, "rewards")
     rewards.add_argument("--include-soldout", action="store_true", help="include sold-out rewards")
-    rewards.add_argument(
-        "--max-concurrency",
-        type=_positive,
-        default=DEFAULT_LIMITS.max_concurrency,
-        help="pages fetched at once (default: %(default)s)",
-    )
+
+
+def _add_coupons(commands: _Commands, common: argparse.ArgumentParser) -> None:
     coupons = commands.add_parser("coupons", parents=[common], help="the member's unused coupons")
     coupons.add_argument(
         "--expired",
         choices=["true", "false"],
         help="ask for expired coupons too (true) or not (false); default: the API's choice",
     )
-    return parser
+
+
+def _add_member_commands(commands: _Commands, common: argparse.ArgumentParser) -> None:
+    user = commands.add_parser("user", parents=[common], help="the member's profile")
+    user.add_argument(
+        "--no-pii",
+        action="store_true",
+        help="ask for the profile without personal data (pii=false; CrowdTwist then "
+        "takes only --id-type id or third_party_id)",
+    )
+    commands.add_parser("points", parents=[common], help="the member's redeemable and total points")
+    activities = commands.add_parser(
+        "activities", parents=[common], help="the activities the member was credited for"
+    )
+    _add_listing_options(activities, "activities")
+    redemptions = commands.add_parser(
+        "redemptions", parents=[common], help="the rewards the member redeemed"
+    )
+    redemptions.add_argument(
+        "--date-start",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="the first day (UTC) to list; default: a year before --date-end when that "
+        "is given. With neither date, the server chooses the range",
+    )
+    redemptions.add_argument(
+        "--date-end",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="the last day (UTC) to list, included; default: today when --date-start is "
+        "given. A range over a year is read a year at a time",
+    )
+    _add_listing_options(redemptions, "redemptions")
+
+
+def _add_listing_options(command: argparse.ArgumentParser, noun: str) -> None:
+    _add_page_size(command, noun)
+    command.add_argument(
+        "--max-items", type=_positive, help=f"stop after this many {noun} (default: all)"
+    )
+    _add_concurrency(command)
+
+
+def _add_page_size(command: argparse.ArgumentParser, noun: str) -> None:
+    command.add_argument("--page-size", type=_page_size, help=f"{noun} per page, 1-{MAX_PAGE_SIZE}")
+
+
+def _add_concurrency(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--max-concurrency",
+        type=_positive,
+        default=DEFAULT_LIMITS.max_concurrency,
+        help="pages fetched at once (default: %(default)s)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -297,31 +412,96 @@ def _json(value: object) -> str:
 
 
 async def _command(args: argparse.Namespace) -> int:
-    out = sys.stdout
     async with _session(args) as session:
-        if args.command == "rewards":
-            listing = session.users.aiter_rewards(
-                args.user_id,
-                id_type=args.id_type,
-                page_size=args.page_size,
-                include_soldout=args.include_soldout,
-                max_concurrency=args.max_concurrency,
-            )
-            # Entered here, in this task, and not in an async generator: its
-            # task group fetches pages ahead while the writer works, and an
-            # error from the writer (a broken pipe) leaves it in the same task.
-            async with listing:
-                progress = _progress()
-                items = listing if progress is None else _Progressed(listing, progress)
-                with nullcontext() if progress is None else progress:
-                    await _write(args.fmt, items, REWARD_COLUMNS, out)
-        else:
-            expired = None if args.expired is None else args.expired == "true"
-            coupons = await session.users.usable_coupons(
-                args.user_id, id_type=args.id_type, expired=expired
-            )
-            await _write(args.fmt, _aiter(coupons), COUPON_COLUMNS, out)
+        await _COMMANDS[args.command](session, args, sys.stdout)
     return 0
+
+
+async def _rewards(session: Session, args: argparse.Namespace, out: IO[str]) -> None:
+    listing = session.users.aiter_rewards(
+        args.user_id,
+        id_type=args.id_type,
+        include_soldout=args.include_soldout,
+        **_listing_options(args),
+    )
+    await _write_listing(args.fmt, listing, REWARD_COLUMNS, out)
+
+
+async def _coupons(session: Session, args: argparse.Namespace, out: IO[str]) -> None:
+    expired = None if args.expired is None else args.expired == "true"
+    coupons = await session.users.usable_coupons(
+        args.user_id, id_type=args.id_type, expired=expired
+    )
+    await _write(args.fmt, _aiter(coupons), COUPON_COLUMNS, out)
+
+
+async def _user(session: Session, args: argparse.Namespace, out: IO[str]) -> None:
+    # Printed without `unknown_fields` (to_dict's default): they hold the
+    # credentials a profile carries (access tokens, password hash, salt).
+    user = await session.users.get(
+        args.user_id, id_type=args.id_type, pii=False if args.no_pii else None
+    )
+    await _write(args.fmt, _aiter([user]), USER_COLUMNS, out)
+
+
+async def _points(session: Session, args: argparse.Namespace, out: IO[str]) -> None:
+    points = await session.users.get_points(args.user_id, id_type=args.id_type)
+    await _write(args.fmt, _aiter([points]), POINTS_COLUMNS, out)
+
+
+async def _activities(session: Session, args: argparse.Namespace, out: IO[str]) -> None:
+    listing = session.users.aiter_activity_history(
+        args.user_id, id_type=args.id_type, **_listing_options(args)
+    )
+    await _write_listing(args.fmt, listing, ACTIVITY_COLUMNS, out)
+
+
+async def _redemptions(session: Session, args: argparse.Namespace, out: IO[str]) -> None:
+    start, end = args.date_start, args.date_end
+    if start is not None and end is not None and end < start:
+        raise UsageError(f"--date-end ({end}) is before --date-start ({start})")
+    listing = session.users.aiter_redemptions(
+        args.user_id,
+        id_type=args.id_type,
+        date_start=args.date_start,
+        date_end=args.date_end,
+        **_listing_options(args),
+    )
+    await _write_listing(args.fmt, listing, REDEMPTION_COLUMNS, out)
+
+
+def _listing_options(args: argparse.Namespace) -> ListingOptions:
+    return {
+        "page_size": args.page_size,
+        "max_items": args.max_items,
+        "max_concurrency": args.max_concurrency,
+    }
+
+
+_COMMANDS: Final[
+    Mapping[str, Callable[[Session, argparse.Namespace, IO[str]], Awaitable[None]]]
+] = {
+    "rewards": _rewards,
+    "coupons": _coupons,
+    "user": _user,
+    "points": _points,
+    "activities": _activities,
+    "redemptions": _redemptions,
+}
+
+
+async def _write_listing(
+    fmt: str, listing: AsyncPaginator[Any], columns: Sequence[tuple[str, str]], out: IO[str]
+) -> None:
+    """Write a listing's items, with a progress bar on a terminal's stderr."""
+    # Entered here, in this task, and not in an async generator: its
+    # task group fetches pages ahead while the writer works, and an
+    # error from the writer (a broken pipe) leaves it in the same task.
+    async with listing:
+        progress = _progress()
+        items = listing if progress is None else _Progressed(listing, progress)
+        with nullcontext() if progress is None else progress:
+            await _write(fmt, items, columns, out)
 
 
 def _session(args: argparse.Namespace) -> Session:
@@ -385,25 +565,25 @@ def _progress() -> Progress | None:
     )
 
 
-class _Progressed:
-    """A listing's rewards, moving a progress bar (pages read / page count) along.
+class _Progressed(Generic[T]):
+    """A listing's items, moving a progress bar (pages read / page count) along.
 
     A class rather than an async generator, so that nothing is left suspended
     for the event loop to finalise later when the consumer stops early.
     """
 
-    def __init__(self, listing: AsyncPaginator[Reward], progress: Progress) -> None:
+    def __init__(self, listing: AsyncPaginator[T], progress: Progress) -> None:
         self._listing = listing
         self._progress = progress
         self._task = progress.add_task("pages", total=None)
 
-    def __aiter__(self) -> _Progressed:
+    def __aiter__(self) -> _Progressed[T]:
         return self
 
-    async def __anext__(self) -> Reward:
+    async def __anext__(self) -> T:
         listing = self._listing
         try:
-            reward = await listing.__anext__()
+            item = await listing.__anext__()
         except StopAsyncIteration:
             # The API's page count may have been off: the bar ends full.
             self._progress.update(
@@ -411,7 +591,7 @@ class _Progressed:
             )
             raise
         self._progress.update(self._task, completed=listing.pages_read, total=listing.page_count)
-        return reward
+        return item
 
 
 async def _aiter(items: Iterable[Any]) -> AsyncIterator[Any]:
@@ -421,7 +601,7 @@ async def _aiter(items: Iterable[Any]) -> AsyncIterator[Any]:
 
 async def _write(
     fmt: str,
-    items: AsyncIterator[Reward] | AsyncIterator[UsableCoupon],
+    items: AsyncIterator[Any],
     columns: Sequence[tuple[str, str]],
     out: IO[str],
 ) -> None:
