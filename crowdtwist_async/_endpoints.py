@@ -146,6 +146,9 @@ CATALOG: Final = ListingSpec(
 
 _USER: Final = "/v2/users/{user_id}"
 
+#: The only ids a profile without personal data can be asked by.
+_PII_FREE_ID_TYPES: Final = frozenset({"id", "third_party_id"})
+
 
 class Users:
     """The `/users/{user_id}/...` endpoints, reached as `session.users`.
@@ -280,6 +283,11 @@ class Users:
         path, params = _user_query(user_id, id_type, "")
         if pii is not None:
             params["pii"] = _flag("pii", pii)
+            if not pii and params.get("id_type", "id") not in _PII_FREE_ID_TYPES:
+                raise ValueError(
+                    "pii=False takes id_type 'id' or 'third_party_id' only (CrowdTwist's "
+                    f"rule), got {params['id_type']!r}"
+                )
         return await self._engine.get(path, params, structure_user, template=_USER, listing=False)
 
     async def get_points(
@@ -591,8 +599,7 @@ def _rewards_query(
     user_id: str | int, id_type: IdType | IdTypeName | None, include_soldout: bool
 ) -> tuple[str, dict[str, str]]:
     """Check a rewards query's arguments; return its path and parameters."""
-    path = f"/v2.1/users/{encode_user_id(user_id)}/rewards"
-    params = _id_type_param(check_id_type(id_type, _REWARD_ID_TYPES))
+    path, params = _user_query(user_id, id_type, "/rewards", version="v2.1")
     if _flag("include_soldout", include_soldout) == "true":
         params["include_soldout"] = "true"
     return path, params

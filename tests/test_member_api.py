@@ -67,6 +67,20 @@ async def test_get_reads_the_profile(member_fake: FakeCrowdTwist) -> None:
     assert second.params == {"pii": "false"}
 
 
+async def test_a_profile_without_personal_data_is_asked_by_id_only(
+    member_fake: FakeCrowdTwist,
+) -> None:
+    async with over(member_fake) as session:
+        with pytest.raises(ValueError, match="pii=False takes id_type 'id' or 'third_party_id'"):
+            await session.users.get(SANDBOX_EMAIL, id_type="email", pii=False)
+        user = await session.users.get("crm-000101", id_type="third_party_id", pii=False)
+    assert user.id == member_fake.users[0].id
+    assert user.email_address is None  # the fake leaves personal data out
+    assert [r.params for r in member_fake.requests] == [
+        {"id_type": "third_party_id", "pii": "false"}
+    ]
+
+
 async def test_get_points_reads_both_balances(member_fake: FakeCrowdTwist) -> None:
     bob = member_fake.users[1]
     async with over(member_fake) as session:
