@@ -28,8 +28,35 @@ def test_implementation_modules_are_private() -> None:
 
     modules = [m.name for m in pkgutil.iter_modules(ct.__path__)]
     assert modules
-    # The two public modules only re-export: `testing` and `redis` (an extra).
-    assert all(name.startswith("_") or name in {"testing", "redis"} for name in modules), modules
+    # The public modules only re-export: `testing`, `redis` (an extra) and `push`.
+    assert all(name.startswith("_") or name in {"testing", "redis", "push"} for name in modules), (
+        modules
+    )
+
+
+def test_push_is_complete_documented_and_light() -> None:
+    import subprocess
+    import sys
+
+    from crowdtwist_async import push
+
+    public = {name for name in dir(push) if not name.startswith("_")}
+    public -= {name for name in public if inspect.ismodule(getattr(push, name))}
+    public -= {"annotations"}  # `from __future__ import annotations`
+    assert set(push.__all__) == public
+    assert push.__all__ == sorted(push.__all__, key=lambda n: (not n.isupper(), n))
+    for name in push.__all__:
+        obj = getattr(push, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert obj.__doc__, name
+    # Neither the SDK nor its push module loads redis-py, nor the SDK the push module.
+    probe = (
+        "import sys, crowdtwist_async; "
+        "assert not [m for m in sys.modules if m.startswith('crowdtwist_async._push')]; "
+        "import crowdtwist_async.push; "
+        "assert 'redis' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True)
 
 
 def test_version_comes_from_package_metadata() -> None:
