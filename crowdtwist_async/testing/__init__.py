@@ -16,6 +16,13 @@ body sent without a Content-Length. `fake.serve_raw()` serves the fake on a
 loopback port where a test may answer any request with raw bytes no HTTP
 server would send: broken framing, bad header bytes, or not HTTP at all.
 
+`LivePush` plays CrowdTwist's Live Push against a receiver's URL: each
+event POSTed to `{url}/{feed}` with HTTP Basic and/or `x-api-key`, retried on
+anything but a 2xx on CrowdTwist's schedule (time compressed by a factor),
+every attempt recorded; `sample_event()` makes a realistic body per feed.
+With `fake.live_push` set, the fake's own redemptions and activity credits
+are pushed too.
+
 **Usage**
 
 ```python
@@ -44,14 +51,19 @@ from .._state import reset_process_state
 from ._core import PagingLies
 from ._data import SANDBOX_EMAIL, FakeCoupon, FakeUser
 from ._fake import FakeCrowdTwist, RecordedRequest
+from ._push import Delivery, LivePush, PushAttempt, sample_event
 
 __all__ = [
     "SANDBOX_EMAIL",
+    "Delivery",
     "FakeCoupon",
     "FakeCrowdTwist",
     "FakeUser",
+    "LivePush",
     "PagingLies",
+    "PushAttempt",
     "RecordedRequest",
     "reset_process_state",
+    "sample_event",
     "set_testing",
 ]

@@ -32,6 +32,7 @@ from ._data import (
     parse_int,
 )
 from ._hmac import refusal
+from ._push import activity_push, redemption_push
 
 __all__ = [
     "Incoming",
@@ -272,7 +273,9 @@ class Program:
     """What the fake answers from besides its members: the program's reward
     catalogue and its activities (by activity id: `name`, default
     `num_points`), what makes the records writes add, and the lock writes
-    hold (the fake's: a server thread answers while a test reads)."""
+    hold (the fake's: a server thread answers while a test reads).
+    `pushed` collects the Live Push bodies of the writes made, as (feed,
+    body), for the fake to hand to its `live_push`."""
 
     catalog: Sequence[dict[str, Any]] = ()
     activities: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
@@ -281,6 +284,7 @@ class Program:
     )
     members: MemberFactory = attrs.field(factory=lambda: MemberFactory(random.Random(0)))
     lock: AbstractContextManager[Any] = attrs.field(factory=nullcontext)
+    pushed: list[tuple[str, dict[str, Any]]] = attrs.field(factory=list)
 
 
 def json_reply(status: int, payload: object) -> Reply:
@@ -1154,6 +1158,7 @@ def _fulfil(
     )
     # First: of several redemptions in one second, the history lists the last first.
     user.redemptions.insert(0, record)
+    program.pushed.append(("user_redemption", redemption_push(user, reward, record)))
     codes = (
         _issue_coupons(user, users, reward, record, program, now)
         if _is_coupon_reward(reward)
@@ -1239,6 +1244,7 @@ def _credit(user: FakeUser, body: bytes, program: Program, now: int) -> Reply:
     user.total_points += points
     # First: of several credits in one second, the history lists the last first.
     user.activities.insert(0, record)
+    program.pushed.append(("user_activity", activity_push(user, record)))
     return json_reply(200, {"awarded": True})
 
 

@@ -53,6 +53,7 @@ from ._data import (
     with_fields,
 )
 from ._hmac import unix_ms
+from ._push import LivePush
 from ._wire import PLAIN, Answer, Wire, WireStream, quiet_drops, send_asgi_body
 
 __all__ = ["FakeCrowdTwist", "RecordedRequest"]
@@ -319,6 +320,11 @@ def _check_hmac_keys(_: object, __: attrs.Attribute[Any], value: object) -> None
         raise ValueError("hmac_keys: the private key must be non-empty")
 
 
+def _check_live_push(_: object, __: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, LivePush):
+        raise TypeError(f"live_push must be a LivePush or None, got {type(value).__name__}")
+
+
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -373,7 +379,9 @@ class FakeCrowdTwist:
     the reward is looked up in the member's own `rewards`, then in
     `catalog`. Crediting adds the points to `points` and `total_points`
     and puts the activity first in `activities`. Using a coupon sets its
-    `used`; unusing clears it. A refused write changes nothing.
+    `used`; unusing clears it. A refused write changes nothing. With a
+    `live_push` set, each redemption and each credit is also pushed as
+    CrowdTwist's Live Push would push it.
 
     Reach it three ways: `transport()` in process, the instance itself as an
     ASGI app, or `serve()` on a loopback port; `serve_raw()` serves it too,
@@ -426,6 +434,15 @@ class FakeCrowdTwist:
             gets one of `failure_statuses` instead of its answer.
         failure_statuses: the statuses of injected failures, drawn uniformly.
         retry_after: seconds sent as `Retry-After` on injected failures.
+        live_push: a `LivePush` (entered) to which every redemption pushes a
+            `user_redemption` body (its `orderId` the order id answered) and
+            every activity credit a `user_activity` body (its
+            `userActivityId` the new activity's `id`), queued when the write
+            is made, whatever the answer then says; the push neither holds
+            up nor fails the answer (one the `LivePush` cannot take is
+            logged and dropped). The member's `userId`, `email` and
+            `thirdPartyId` in them are the fake's choice: CrowdTwist's pages
+            were not seen to show those fields. Default None: no push.
     """
 
     seed: int = attrs.field(default=0, on_setattr=attrs.setters.frozen)
@@ -440,6 +457,7 @@ class FakeCrowdTwist:
     failure_rate: float = attrs.field(default=0.0, validator=_check_rate)
     failure_statuses: tuple[int, ...] = attrs.field(default=(503,), converter=_statuses)
     retry_after: float | None = attrs.field(default=None, validator=_seconds)
+    live_push: LivePush | None = attrs.field(default=None, validator=_check_live_push)
 
     #: The program's members; add more with `add_user()`.
     users: list[FakeUser] = attrs.field(init=False)
@@ -824,6 +842,7 @@ class FakeCrowdTwist:
             await anyio.sleep(delay)
             if reply is None:
                 # The data may change during the latency: answer from it as it is now.
+                program = self._program()
                 reply = respond(
                     request,
                     self.users,
@@ -832,8 +851,9 @@ class FakeCrowdTwist:
                     lies=lies,
                     hmac_keys=self.hmac_keys,
                     now_ms=unix_ms(self.now),
-                    program=self._program(),
+                    program=program,
                 )
+                self._push(program.pushed)
             if script is not None:
                 reply = script.shaped(reply, f"{raw_path}?{query}" if query else raw_path)
             with self._lock:
@@ -846,6 +866,13 @@ class FakeCrowdTwist:
         finally:
             with self._lock:
                 self._in_flight -= 1
+
+    def _push(self, pushed: list[tuple[str, dict[str, Any]]]) -> None:
+        """Hand the Live Push bodies of the writes just made to `live_push`."""
+        live_push = self.live_push
+        if live_push is not None:
+            for feed, body in pushed:
+                live_push._submit(feed, body)
 
     def _take_script(self, request: RecordedRequest) -> _Script | None:
         for index, script in enumerate(self._scripts):
