@@ -18,7 +18,6 @@ import anyio
 
 from ._loops import running_library
 from ._push_events import PushEvent, event_body, parse_event
-from ._redact import MASK
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -175,80 +174,30 @@ class RedisStreamSink:
         maxlen: int | None = None,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        if not isinstance(stream, str):
-            raise TypeError(f"stream must be a str, got {type(stream).__name__}")
-        if not stream:
-            raise ValueError("stream must not be empty: name it, e.g. 'crowdtwist:events'")
-        self._stream = stream
-        self._dedupe_ttl = _seconds("dedupe_ttl", dedupe_ttl)
-        if self._dedupe_ttl < RETRY_WINDOW:
-            raise ValueError(
-                "dedupe_ttl must be at least CrowdTwist's retry window, 8 hours "
-                f"({RETRY_WINDOW:g} s), or a retried delivery could be added twice; "
-                f"got {dedupe_ttl!r}"
-            )
-        if self._dedupe_ttl > MAX_DEDUPE_TTL:
-            raise ValueError(f"dedupe_ttl must be at most ten years, got {dedupe_ttl!r}")
-        if maxlen is not None:
-            if isinstance(maxlen, bool) or not isinstance(maxlen, int):
-                raise TypeError(f"maxlen must be an int or None, got {type(maxlen).__name__}")
-            if maxlen < 1:
-                raise ValueError(f"maxlen must be at least 1, got {maxlen}")
-        self._maxlen = maxlen
+        self._stream = _check_stream(stream)
+        self._dedupe_ttl = _check_dedupe_ttl(dedupe_ttl)
+        self._maxlen = _check_maxlen(maxlen)
         self._timeout = _seconds("timeout", timeout)
         if self._timeout > MAX_TIMEOUT:
             raise ValueError(f"timeout must be at most 86400 seconds (a day), got {timeout!r}")
         _check_event_loop()
         try:
             # Absolute imports: redis-py, imported only now that it is needed.
-            import redis.asyncio
             import redis.exceptions
-            from redis.asyncio.retry import Retry
-            from redis.backoff import NoBackoff
         except ImportError as exc:
             raise ModuleNotFoundError(INSTALL_HINT, name="redis") from exc
-        # The rate limiter's URL masking: the same URLs, the same secrets.
-        from ._redis import _forms, _masked_url, _url_secrets
+        # The rate limiter's connection and URL masking: the same URLs, the
+        # same secrets. Its one immediate retry is safe for the script: run
+        # twice, its second run finds the seen key and adds nothing (the
+        # call then answers False for a delivery it added).
+        from ._redis import redis_link
 
         self._timeouts: tuple[type[BaseException], ...] = (
             TimeoutError,
             redis.exceptions.TimeoutError,
         )
-        secrets: tuple[str, ...]
-        if isinstance(url_or_client, str):
-            self._shown = _masked_url(url_or_client)
-            secrets = _url_secrets(url_or_client)
-            try:
-                client = redis.asyncio.Redis.from_url(
-                    url_or_client,
-                    socket_timeout=self._timeout,
-                    socket_connect_timeout=self._timeout,
-                    # One immediate retry replaces a pooled connection the
-                    # server dropped. Safe for the script: run twice, its
-                    # second run finds the seen key and adds nothing (the
-                    # call then answers False for a delivery it added).
-                    retry=Retry(NoBackoff(), 1),
-                )
-            except ValueError as exc:
-                message = f"not a usable Redis URL ({self._shown}): {_masked(str(exc), secrets)}"
-            else:
-                message = ""
-            if message:
-                raise ValueError(message)
-            self._client = client
-            self._owns_client = True
-        elif isinstance(url_or_client, redis.asyncio.Redis):
-            self._client = url_or_client
-            self._owns_client = False
-            self._shown = f"<{type(url_or_client).__name__} client>"
-            password = url_or_client.connection_pool.connection_kwargs.get("password")
-            secrets = _forms(password) if isinstance(password, str) and password else ()
-        else:
-            kind = type(url_or_client)
-            raise TypeError(
-                "RedisStreamSink needs a Redis URL or a redis.asyncio.Redis client, "
-                f"got {kind.__module__}.{kind.__qualname__}"
-            )
+        link = redis_link(url_or_client, timeout=self._timeout, owner="RedisStreamSink")
+        self._client, self._owns_client, self._shown, secrets = link
         self._secrets = secrets
         self._closed = False
         self._script: redis.commands.core.AsyncScript = self._client.register_script(
@@ -398,13 +347,42 @@ def _text(value: object, what: str) -> str:
     raise TypeError(f"{what} must be bytes or str, got {type(value).__name__}")
 
 
+def _check_stream(stream: object) -> str:
+    if not isinstance(stream, str):
+        raise TypeError(f"stream must be a str, got {type(stream).__name__}")
+    if not stream:
+        raise ValueError("stream must not be empty: name it, e.g. 'crowdtwist:events'")
+    return stream
+
+
+def _check_dedupe_ttl(dedupe_ttl: object) -> float:
+    seconds = _seconds("dedupe_ttl", dedupe_ttl)
+    if seconds < RETRY_WINDOW:
+        raise ValueError(
+            "dedupe_ttl must be at least CrowdTwist's retry window, 8 hours "
+            f"({RETRY_WINDOW:g} s), or a retried delivery could be added twice; "
+            f"got {dedupe_ttl!r}"
+        )
+    if seconds > MAX_DEDUPE_TTL:
+        raise ValueError(f"dedupe_ttl must be at most ten years, got {dedupe_ttl!r}")
+    return seconds
+
+
+def _check_maxlen(maxlen: object) -> int | None:
+    if maxlen is None:
+        return None
+    if isinstance(maxlen, bool) or not isinstance(maxlen, int):
+        raise TypeError(f"maxlen must be an int or None, got {type(maxlen).__name__}")
+    if maxlen < 1:
+        raise ValueError(f"maxlen must be at least 1, got {maxlen}")
+    return maxlen
+
+
 def _masked(text: str, secrets: tuple[str, ...]) -> str:
     # Only ever called once redis-py (which `_redis` imports) is in.
-    from ._redis import _PASSWORD_PARAM
+    from ._redis import masked
 
-    for secret in secrets:
-        text = text.replace(secret, MASK)
-    return _PASSWORD_PARAM.sub(rf"\g<1>{MASK}", text)
+    return masked(text, secrets)
 
 
 def _seconds(name: str, value: object) -> float:

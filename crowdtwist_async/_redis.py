@@ -7,7 +7,7 @@ import asyncio
 import math
 import re
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import anyio
@@ -27,7 +27,7 @@ try:
 except ImportError as exc:
     raise ModuleNotFoundError(INSTALL_HINT, name="redis") from exc
 
-__all__ = ["INSTALL_HINT", "RedisRateLimiter"]
+__all__ = ["INSTALL_HINT", "RedisLink", "RedisRateLimiter", "masked", "redis_link"]
 
 #: How long a caller waits for its start time, and each round trip to Redis
 #: may take, by default, in seconds.
@@ -186,23 +186,8 @@ class RedisRateLimiter:
             )
         self._key = key
         check_event_loop()
-        if isinstance(url_or_client, str):
-            self._shown = _masked_url(url_or_client)
-            self._secrets = _url_secrets(url_or_client)
-            self._client = self._connect(url_or_client)
-            self._owns_client = True
-        elif isinstance(url_or_client, redis.asyncio.Redis):
-            self._client = url_or_client
-            self._owns_client = False
-            self._shown = f"<{type(url_or_client).__name__} client>"
-            password = url_or_client.connection_pool.connection_kwargs.get("password")
-            self._secrets = _forms(password) if isinstance(password, str) and password else ()
-        else:
-            kind = type(url_or_client)
-            raise TypeError(
-                "RedisRateLimiter needs a Redis URL or a redis.asyncio.Redis client, "
-                f"got {kind.__module__}.{kind.__qualname__}"
-            )
+        link = redis_link(url_or_client, timeout=self._timeout, owner="RedisRateLimiter")
+        self._client, self._owns_client, self._shown, self._secrets = link
         self._closed = False
         # Callers waiting for the next round trip, oldest first; each future
         # gets its start time (the loop's clock) or why there is none.
@@ -212,22 +197,6 @@ class RedisRateLimiter:
         interval = 1_000_000 / self._rate
         self._args = (interval, (burst - 1) * interval)
         self._script = self._client.register_script(GCRA_SCRIPT)
-
-    def _connect(self, url: str) -> redis.asyncio.Redis:
-        try:
-            return redis.asyncio.Redis.from_url(
-                url,
-                socket_timeout=self._timeout,
-                socket_connect_timeout=self._timeout,
-                # One immediate retry: a pooled connection the server dropped
-                # (a restart) is replaced at once. More would only spend the
-                # timeout; `acquire()` bounds the whole round trip anyway.
-                retry=Retry(NoBackoff(), 1),
-            )
-        except ValueError as exc:
-            detail = self._mask(str(exc))
-            error = ValueError(f"not a usable Redis URL ({self._shown}): {detail}")
-        raise error
 
     # -- what a Session calls --------------------------------------------------
 
@@ -405,9 +374,7 @@ class RedisRateLimiter:
         )
 
     def _mask(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, MASK)
-        return _PASSWORD_PARAM.sub(rf"\g<1>{MASK}", text)
+        return masked(text, self._secrets)
 
 
 def check_event_loop() -> None:
@@ -426,6 +393,57 @@ def _check_positive(name: str, value: object, unit: str) -> float:
     if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"{name} must be positive and finite, got {value!r}")
     return float(value)
+
+
+class RedisLink(NamedTuple):
+    """A Redis client and how its owner speaks of it (see `redis_link`)."""
+
+    client: redis.asyncio.Redis
+    owns_client: bool  # made from a URL here: the owner closes it
+    shown: str  # the URL, password masked, or the client's class
+    secrets: tuple[str, ...]  # every form of its password, to mask in messages
+
+
+def redis_link(url_or_client: object, *, timeout: float, owner: str) -> RedisLink:
+    """A client from a Redis URL, or the caller's own client, left to them.
+
+    A client made from a URL has *timeout* as its socket timeouts and one
+    immediate retry: a pooled connection the server dropped (a restart) is
+    replaced at once; more would only spend the timeout. *owner* names the
+    class in the error for anything else.
+    """
+    if isinstance(url_or_client, str):
+        shown = _masked_url(url_or_client)
+        secrets = _url_secrets(url_or_client)
+        try:
+            client = redis.asyncio.Redis.from_url(
+                url_or_client,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                retry=Retry(NoBackoff(), 1),
+            )
+        except ValueError as exc:
+            message = f"not a usable Redis URL ({shown}): {masked(str(exc), secrets)}"
+        else:
+            return RedisLink(client, True, shown, secrets)
+        raise ValueError(message)
+    if isinstance(url_or_client, redis.asyncio.Redis):
+        password = url_or_client.connection_pool.connection_kwargs.get("password")
+        secrets = _forms(password) if isinstance(password, str) and password else ()
+        return RedisLink(url_or_client, False, f"<{type(url_or_client).__name__} client>", secrets)
+    kind = type(url_or_client)
+    raise TypeError(
+        f"{owner} needs a Redis URL or a redis.asyncio.Redis client, "
+        f"got {kind.__module__}.{kind.__qualname__}"
+    )
+
+
+def masked(text: str, secrets: tuple[str, ...]) -> str:
+    """*text* with every form of the password in *secrets*, and any
+    `password=` value, replaced by the mask."""
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    return _PASSWORD_PARAM.sub(rf"\g<1>{MASK}", text)
 
 
 def _forms(secret: str) -> tuple[str, ...]:
