@@ -43,6 +43,18 @@ consumer group (`--group`):
   exits with 3 and one line saying why. Lost later, Redis is waited for
   without end: the read loop backs off and tries again.
 
+**Live Push entries.** An entry a `push.RedisStreamSink` added (fields
+`feed`, `delivery_key`, `body`: see `examples/live_push.py`, which runs the
+receiver) is turned back into its typed event (`push.event_from_entry`) and
+handled by feed: a redemption reads the member's points and usable coupons,
+an activity the member's points (the member: the event's `userId`, a
+CrowdTwist id), and the other feeds are recorded as seen, with no call. The
+result (`{"delivery_key", "feed", "user_id", "points", "coupons",
+"consumer"}`) goes to the results hash as above; an entry that is not an
+event, or whose member cannot be read, is dead-lettered with its
+`delivery_key` and `feed`. Entries `{"user_id": ...}` and Live Push entries
+may share one stream.
+
 Delivery is at least once: a consumer killed after a lookup but before its
 acknowledgement leaves the event to be handled again by another. So the
 handling is idempotent: a result is stored under its event's id, and a
@@ -68,6 +80,7 @@ events, then start consumers, as many as you like, each until SIGTERM:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -88,6 +101,7 @@ from anyio.abc import ObjectReceiveStream
 from anyio.streams.memory import MemoryObjectSendStream
 
 import crowdtwist_async as ct
+from crowdtwist_async import push
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -105,6 +119,9 @@ class DeadLetter:
     user_id: str
     error: str  # the exception's class name
     message: str
+    #: For a Live Push entry: its delivery's key and feed (as stored, when it is not an event).
+    delivery_key: str | None = None
+    feed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,13 +130,34 @@ class Delivery:
 
     id: str
     user_id: str
+    #: A Live Push entry's fields (`feed`, `delivery_key`, `body`...), None for `{"user_id"}`.
+    push: dict[str, str] | None = None
 
 
-#: An event: a bare user id, or a broker's delivery of one.
+@dataclass(frozen=True)
+class PushResult:
+    """How a Live Push event was handled: what was read for its member."""
+
+    delivery_key: str
+    feed: str
+    user_id: int | None
+    points: ct.Points | None = None
+    coupons: tuple[ct.UsableCoupon, ...] | None = None
+
+
+#: An event: a bare user id, or a broker's delivery of one (or of a Live Push event).
 Event: TypeAlias = str | Delivery
 
-#: How an event ended: the member's usable coupons, or the dead letter it became.
-Outcome: TypeAlias = tuple[ct.UsableCoupon, ...] | DeadLetter
+#: How an event ended: the member's usable coupons, what a Live Push event
+#: read, or the dead letter it became.
+Outcome: TypeAlias = tuple[ct.UsableCoupon, ...] | PushResult | DeadLetter
+
+#: What each Live Push feed reads for its member: points, and usable coupons.
+#: The feeds not named are recorded as seen, with no call.
+PUSH_READS: dict[str, tuple[bool, bool]] = {
+    "user_redemption": (True, True),
+    "user_activity": (True, False),
+}
 
 #: Told how each event ended, before it counts as done: where a broker records
 #: the outcome and acknowledges the event. If it raises, the event is unfinished.
@@ -134,7 +172,11 @@ async def log_coupons(user_id: str, coupons: tuple[ct.UsableCoupon, ...]) -> Non
 
 
 def describe(event: Event) -> str:
-    return event if isinstance(event, str) else f"{event.id} (member {event.user_id})"
+    if isinstance(event, str):
+        return event
+    if event.push is not None:
+        return f"{event.id} ({event.push.get('feed', 'no feed')})"
+    return f"{event.id} (member {event.user_id})"
 
 
 class Consumer:
@@ -208,7 +250,7 @@ class Consumer:
 
     async def _handle(self, event: Event, slots: anyio.Semaphore) -> None:
         try:
-            outcome = await self._look_up(event if isinstance(event, str) else event.user_id)
+            outcome = await self._outcome(event)
             if self._settle is not None:
                 # Shielded from the end of the grace period: the work is done,
                 # and cut short now it would only be done again elsewhere.
@@ -235,25 +277,79 @@ class Consumer:
             self.in_flight -= 1
             slots.release()
 
+    async def _outcome(self, event: Event) -> Outcome:
+        if isinstance(event, Delivery) and event.push is not None:
+            return await self._on_push(event.push)
+        return await self._look_up(event if isinstance(event, str) else event.user_id)
+
     async def _look_up(self, user_id: str) -> Outcome:
         """The member's coupons, processed; or the dead letter the event becomes."""
+        return await self._dead_letter_on_error(
+            user_id, lambda: self._coupons(user_id, self._id_type)
+        )
+
+    async def _coupons(
+        self, user_id: str, id_type: ct.IdType | ct.IdTypeName | None
+    ) -> tuple[ct.UsableCoupon, ...]:
+        coupons = await self._session.users.usable_coupons(user_id, id_type=id_type, expired=False)
+        await self._process(user_id, coupons)
+        return coupons
+
+    async def _dead_letter_on_error(
+        self,
+        user_id: str,
+        work: Callable[[], Awaitable[Outcome]],
+        *,
+        delivery_key: str | None = None,
+        feed: str | None = None,
+    ) -> Outcome:
+        """What *work* returns; or, if it raised, the dead letter the event becomes."""
         try:
-            coupons = await self._session.users.usable_coupons(
-                user_id, id_type=self._id_type, expired=False
-            )
-            await self._process(user_id, coupons)
+            return await work()
         except ct.RateLimiterError:
             raise  # the limiter's Redis is down: the request was not even sent
         except ct.CrowdTwistError as exc:
             # Already retried by the SDK where that made sense: set it aside.
             log.warning("member %s failed: %s: %s", user_id, type(exc).__name__, exc)
-            return DeadLetter(user_id, type(exc).__name__, str(exc))
+            return DeadLetter(user_id, type(exc).__name__, str(exc), delivery_key, feed)
         except Exception as exc:
             # A bug in `process`, or an event that is not a user id: it must
             # not take the other events down with it.
             log.exception("member %s failed", user_id)
-            return DeadLetter(user_id, type(exc).__name__, str(exc))
-        return coupons
+            return DeadLetter(user_id, type(exc).__name__, str(exc), delivery_key, feed)
+
+    async def _on_push(self, fields: dict[str, str]) -> Outcome:
+        """A Live Push entry's event, handled by its feed; or its dead letter."""
+        key, feed = fields.get("delivery_key"), fields.get("feed")
+        try:
+            event = push.event_from_entry(fields)
+        except ValueError as exc:  # PushEventError too: not an event, nothing to retry
+            log.warning("entry %s is not a Live Push event: %s", key, exc)
+            return DeadLetter("", type(exc).__name__, str(exc), key, feed)
+        user_id: int | None = getattr(event, "user_id", None)
+        if user_id is None and event.feed in PUSH_READS:
+            log.warning("entry %s names no member", key)
+            message = f"the {event.feed} event names no member (no userId)"
+            return DeadLetter("", "ValueError", message, key, feed)
+        shown = "" if user_id is None else str(user_id)
+        return await self._dead_letter_on_error(
+            shown, lambda: self._read_member(event, user_id), delivery_key=key, feed=feed
+        )
+
+    async def _read_member(self, event: push.PushEvent, user_id: int | None) -> PushResult:
+        """What the event's feed reads for its member (`PUSH_READS`)."""
+        result = PushResult(event.delivery_key, event.feed, user_id)
+        wants_points, wants_coupons = PUSH_READS.get(event.feed, (False, False))
+        if user_id is None or not (wants_points or wants_coupons):
+            return result  # seen: nothing to read
+        # Live Push names members by their CrowdTwist id, whatever --id-type says.
+        if wants_points:
+            points = await self._session.users.get_points(user_id, id_type=ct.IdType.ID)
+            result = dataclasses.replace(result, points=points)
+        if wants_coupons:
+            coupons = await self._coupons(str(user_id), ct.IdType.ID)
+            result = dataclasses.replace(result, coupons=coupons)
+        return result
 
 
 # -- on a Redis Stream -------------------------------------------------------------
@@ -263,14 +359,19 @@ class Consumer:
 #: took it over), so a dead letter is never written twice. KEYS: the stream,
 #: the results hash, the dead-letter stream. ARGV: the group, the event id,
 #: then "done" and the result as JSON, or "failed", the user id, the error's
-#: class, its message and the consumer's name. (On a Redis Cluster, give the
-#: three keys one hash tag: `{events}`, `{events}:results`, ...)
+#: class, its message and the consumer's name, and for a Live Push entry its
+#: delivery key and feed. (On a Redis Cluster, give the three keys one hash
+#: tag: `{events}`, `{events}:results`, ...)
 SETTLE_SCRIPT = """
 if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1) == 0 then
   return 0
 end
 if ARGV[3] == 'done' then
   redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
+elseif ARGV[8] then
+  redis.call('XADD', KEYS[3], '*', 'event_id', ARGV[2], 'user_id', ARGV[4],
+    'error', ARGV[5], 'message', ARGV[6], 'consumer', ARGV[7],
+    'delivery_key', ARGV[8], 'feed', ARGV[9])
 else
   redis.call('XADD', KEYS[3], '*', 'event_id', ARGV[2], 'user_id', ARGV[4],
     'error', ARGV[5], 'message', ARGV[6], 'consumer', ARGV[7])
@@ -295,9 +396,11 @@ class RedisStream:
     """One consumer of a Redis Stream of member events, in a consumer group.
 
     Results go to the hash `<stream>:results` (field: the event id; value:
-    `{"user_id", "coupons", "consumer"}` as JSON), dead letters to the stream
-    `<stream>:dead-letters`. Every consumer in the group takes over the events
-    of others that stayed pending longer than `claim_idle` seconds.
+    `{"user_id", "coupons", "consumer"}` as JSON, for a Live Push entry
+    `{"delivery_key", "feed", "user_id", "points", "coupons", "consumer"}`),
+    dead letters to the stream `<stream>:dead-letters`. Every consumer in the
+    group takes over the events of others that stayed pending longer than
+    `claim_idle` seconds.
     """
 
     def __init__(
@@ -375,10 +478,10 @@ class RedisStream:
         if isinstance(outcome, DeadLetter):
             message = outcome.message[:MESSAGE_LIMIT]
             args = ["failed", outcome.user_id, outcome.error, message, self.consumer]
+            if event.push is not None:
+                args += [outcome.delivery_key or "", outcome.feed or ""]
         else:
-            codes = [coupon.code for coupon in outcome]
-            result = {"user_id": event.user_id, "coupons": codes, "consumer": self.consumer}
-            args = ["done", json.dumps(result)]
+            args = ["done", json.dumps({**_result(event, outcome), "consumer": self.consumer})]
         settled = await self._script(
             keys=[self.stream, self.results, self.dead_letters],
             args=[self.group, event.id, *args],
@@ -387,13 +490,35 @@ class RedisStream:
             log.info("event %s was settled already, by a consumer that took it over", event.id)
 
 
+def _result(event: Delivery, outcome: tuple[ct.UsableCoupon, ...] | PushResult) -> dict[str, Any]:
+    """A handled event's record in the results hash (the consumer's name added)."""
+    if not isinstance(outcome, PushResult):
+        return {"user_id": event.user_id, "coupons": [coupon.code for coupon in outcome]}
+    points = outcome.points
+    return {
+        "delivery_key": outcome.delivery_key,
+        "feed": outcome.feed,
+        "user_id": outcome.user_id,
+        "points": None
+        if points is None
+        else {"redeemable": points.redeemable_points, "total": points.total_points},
+        "coupons": None if outcome.coupons is None else [c.code for c in outcome.coupons],
+    }
+
+
+#: The fields that make an entry a Live Push one (a `push.RedisStreamSink`'s).
+_PUSH_FIELDS = frozenset({"feed", "delivery_key", "body"})
+
+
+def _delivery(event_id: object, fields: dict[str, str]) -> Delivery:
+    if _PUSH_FIELDS & fields.keys():
+        return Delivery(str(event_id), "", push=fields)
+    return Delivery(str(event_id), fields.get("user_id", ""))
+
+
 def _deliveries(entries: Iterable[tuple[str, dict[str, str] | None]]) -> list[Delivery]:
     # An entry deleted while pending comes without fields (Redis 6.2).
-    return [
-        Delivery(str(event_id), fields.get("user_id", ""))
-        for event_id, fields in entries
-        if fields is not None
-    ]
+    return [_delivery(event_id, fields) for event_id, fields in entries if fields is not None]
 
 
 class _StreamEvents(ObjectReceiveStream[Delivery]):
