@@ -13,6 +13,7 @@ import anyio
 
 from . import (
     forms,
+    live_push,
     many_users,
     memory,
     overhead,
@@ -32,6 +33,7 @@ BENCHMARKS: dict[str, Callable[[bool], Awaitable[Section]]] = {
     "many_users": many_users.run,
     "retained": retained.run,
     "tracing": tracing.run,
+    "live_push": live_push.run,
 }
 
 INTRO = """# Benchmark results
