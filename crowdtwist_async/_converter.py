@@ -13,9 +13,8 @@ failure leaves this module as a `ResponseDecodeError`.
 from __future__ import annotations
 
 import linecache
-import re
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from enum import Enum
 from types import MappingProxyType, MemberDescriptorType, NoneType, UnionType
 from typing import Any, Final, TypeVar, Union, get_args, get_origin
@@ -45,6 +44,7 @@ from ._models import (
     UsableCoupon,
     User,
 )
+from ._moments import INTEGER, MomentError, read_moment
 from ._state import STATE
 
 __all__ = [
@@ -103,15 +103,6 @@ _KIND: Final[Mapping[type, str]] = {
     RedemptionResult: "redemption result",
 }
 
-# ASCII only: int() and float() also take other scripts' digits and "1_000".
-_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
-_ISO_8601 = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
-    r"(?:[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]{1,9}))?)?)?"
-    r"(?:[Zz]|([+-])([0-9]{2})(?::?([0-9]{2}))?)?",
-    re.ASCII,
-)
 
 # 1.0 and 0.0 hash like 1 and 0, so JSON floats match too.
 _BOOLEANS: Final[Mapping[object, bool]] = {
@@ -161,7 +152,7 @@ def describe(value: object) -> str:
 def structure_int(value: object, _: object = int) -> int:
     if type(value) is int:
         return value
-    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+    if isinstance(value, str) and INTEGER.fullmatch(value.strip()):
         return int(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -192,61 +183,14 @@ def _structure_str(value: object, _: object) -> str:
 
 
 def _structure_datetime(value: object, _: object) -> datetime:
-    if type(value) is int or type(value) is float:
-        return _from_timestamp(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if _INTEGER.fullmatch(text):
-            return _from_timestamp(int(text))
-        if _DECIMAL.fullmatch(text):
-            return _from_timestamp(float(text))
-        return _from_iso_8601(text)
-    raise ValueError(f"expected a unix timestamp or an ISO 8601 date, got {describe(value)}")
-
-
-def _from_timestamp(seconds: float) -> datetime:
     try:
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        raise ValueError(f"timestamp out of range: {describe(seconds)}") from None
-
-
-def _from_iso_8601(text: str) -> datetime:
-    """Parse an ISO 8601 date and time the same way on every Python.
-
-    `datetime.fromisoformat` grew between 3.10 and 3.11 ("Z", "+0530", a
-    fraction of any length), so the SDK reads the format itself: a date, then
-    optionally "T" or a space and hh:mm[:ss[.fraction]], then optionally "Z"
-    or an offset ±hh[[:]mm]. A fraction finer than microseconds is cut, and a
-    time without an offset is taken as UTC.
-    """
-    match = _ISO_8601.fullmatch(text)
-    if match is None:
-        raise ValueError(f"expected a unix timestamp or an ISO 8601 date, got {describe(text)}")
-    year, month, day, hour, minute, second, fraction, sign, zone_h, zone_m = match.groups()
-    try:
-        offset = timezone.utc
-        if sign is not None:
-            delta = timedelta(hours=int(zone_h), minutes=int(zone_m or 0))
-            offset = timezone(-delta if sign == "-" else delta)
-        parsed = datetime(
-            int(year),
-            int(month),
-            int(day),
-            int(hour or 0),
-            int(minute or 0),
-            int(second or 0),
-            int((fraction or "0")[:6].ljust(6, "0")),
-            tzinfo=offset,
-        )
-    except ValueError:  # a month 13, a 25th hour, an offset of a day or more
-        raise ValueError(
-            f"expected a unix timestamp or an ISO 8601 date, got {describe(text)}"
-        ) from None
-    try:
-        return parsed.astimezone(timezone.utc)
-    except OverflowError:
-        raise ValueError(f"date out of range: {describe(text)}") from None
+        return read_moment(value)
+    except MomentError as exc:
+        if exc.kind == "range":
+            message = f"{exc}: {describe(value)}"
+        else:
+            message = f"expected a unix timestamp or an ISO 8601 date, got {describe(value)}"
+    raise ValueError(message)
 
 
 def _structure_frequency_period(value: object, _: object) -> FrequencyPeriod:

@@ -22,7 +22,6 @@ annotations`): the parsers are chosen from them.
 import hashlib
 import json
 import math
-import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from types import MappingProxyType, NoneType, UnionType
@@ -39,6 +38,8 @@ from typing import (
 )
 
 import attrs
+
+from ._moments import INTEGER, MomentError, read_moment
 
 __all__ = [
     "FEEDS",
@@ -117,17 +118,9 @@ def _kind(value: object) -> str:
 
 # -- field parsers: a JSON value to the field's type, or _Invalid ------------
 # The same leniency as the SDK's converter (`_converter.py`), written out here
-# so that no message carries a value.
+# so that no message carries a value; dates are read by the same code
+# (`_moments`).
 
-# ASCII only: int() and float() also take other scripts' digits and "1_000".
-_INTEGER: Final = re.compile(r"[+-]?[0-9]+", re.ASCII)
-_DECIMAL: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
-_ISO_8601: Final = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
-    r"(?:[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]{1,9}))?)?)?"
-    r"(?:[Zz]|([+-])([0-9]{2})(?::?([0-9]{2}))?)?",
-    re.ASCII,
-)
 # 1.0 and 0.0 hash like 1 and 0, so JSON floats match too.
 _BOOLEANS: Final[Mapping[object, bool]] = {
     1: True,
@@ -142,7 +135,7 @@ _BOOLEANS: Final[Mapping[object, bool]] = {
 def _parse_int(value: object) -> int:
     if type(value) is int:
         return value
-    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+    if isinstance(value, str) and INTEGER.fullmatch(value.strip()):
         return _digits(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -178,54 +171,14 @@ def _parse_bool(value: object) -> bool:
 
 
 def _parse_datetime(value: object) -> datetime:
-    if type(value) is int or type(value) is float:
-        return _from_timestamp(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if _INTEGER.fullmatch(text):
-            return _from_timestamp(_digits(text))
-        if _DECIMAL.fullmatch(text):
-            return _from_timestamp(float(text))
-        return _from_iso_8601(text)
-    raise _Invalid(f"expected a unix timestamp or an ISO 8601 date, got {_kind(value)}")
-
-
-def _from_timestamp(seconds: float) -> datetime:
     try:
-        return datetime.fromtimestamp(seconds, tz=_UTC)
-    except (OverflowError, OSError, ValueError):
-        raise _Invalid("timestamp out of range") from None
-
-
-def _from_iso_8601(text: str) -> datetime:
-    """A date, then optionally "T" or a space and hh:mm[:ss[.fraction]], then
-    optionally "Z" or ±hh[[:]mm]; no offset means UTC. The same on every
-    Python (3.10's `fromisoformat` takes neither "Z" nor a millisecond fraction)."""
-    match = _ISO_8601.fullmatch(text)
-    if match is None:
-        raise _Invalid("expected a unix timestamp or an ISO 8601 date, got a string")
-    year, month, day, hour, minute, second, fraction, sign, zone_h, zone_m = match.groups()
-    try:
-        offset = _UTC
-        if sign is not None:
-            delta = timedelta(hours=int(zone_h), minutes=int(zone_m or 0))
-            offset = timezone(-delta if sign == "-" else delta)
-        parsed = datetime(
-            int(year),
-            int(month),
-            int(day),
-            int(hour or 0),
-            int(minute or 0),
-            int(second or 0),
-            int((fraction or "0")[:6].ljust(6, "0")),
-            tzinfo=offset,
-        )
-    except ValueError:  # a month 13, a 25th hour, an offset of a day or more
-        raise _Invalid("not a valid ISO 8601 date") from None
-    try:
-        return parsed.astimezone(_UTC)
-    except OverflowError:
-        raise _Invalid("date out of range") from None
+        return read_moment(value)
+    except MomentError as exc:
+        if exc.kind in ("type", "format"):
+            message = f"expected a unix timestamp or an ISO 8601 date, got {_kind(value)}"
+        else:
+            message = str(exc)
+    raise _Invalid(message)
 
 
 def _parse_object(value: object) -> Mapping[str, Any]:

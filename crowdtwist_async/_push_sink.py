@@ -250,13 +250,11 @@ class RedisStreamSink:
         if self._closed:
             return
         self._closed = True
-        if not self._owns_client:
-            return
-        # redis-py 5.0.0 has close() only; later ones deprecate it for aclose().
-        close = getattr(self._client, "aclose", None) or self._client.close
-        # Shielded: the caller's own cancellation must not leave sockets open.
-        with anyio.move_on_after(self._timeout, shield=True):
-            await close()
+        if self._owns_client:
+            # Imported with redis-py, which a sink that exists has imported.
+            from ._redis import close_client
+
+            await close_client(self._client, self._timeout)
 
     async def __aenter__(self) -> RedisStreamSink:
         _check_event_loop()

@@ -27,7 +27,14 @@ try:
 except ImportError as exc:
     raise ModuleNotFoundError(INSTALL_HINT, name="redis") from exc
 
-__all__ = ["INSTALL_HINT", "RedisLink", "RedisRateLimiter", "masked", "redis_link"]
+__all__ = [
+    "INSTALL_HINT",
+    "RedisLink",
+    "RedisRateLimiter",
+    "close_client",
+    "masked",
+    "redis_link",
+]
 
 #: How long a caller waits for its start time, and each round trip to Redis
 #: may take, by default, in seconds.
@@ -317,13 +324,8 @@ class RedisRateLimiter:
             pump.cancel()
             with anyio.move_on_after(self._timeout, shield=True):
                 await asyncio.wait([pump])
-        if not self._owns_client:
-            return
-        # redis-py 5.0.0 has close() only; later ones deprecate it for aclose().
-        close = getattr(self._client, "aclose", None) or self._client.close
-        # Shielded: the caller's own cancellation must not leave sockets open.
-        with anyio.move_on_after(self._timeout, shield=True):
-            await close()
+        if self._owns_client:
+            await close_client(self._client, self._timeout)
 
     async def __aenter__(self) -> RedisRateLimiter:
         check_event_loop()
@@ -436,6 +438,15 @@ def redis_link(url_or_client: object, *, timeout: float, owner: str) -> RedisLin
         f"{owner} needs a Redis URL or a redis.asyncio.Redis client, "
         f"got {kind.__module__}.{kind.__qualname__}"
     )
+
+
+async def close_client(client: redis.asyncio.Redis, within: float) -> None:
+    """Close a client made from a URL, *within* so many seconds, even while
+    the caller is being cancelled: its cancellation must not leave sockets open."""
+    # redis-py 5.0.0 has close() only; later ones deprecate it for aclose().
+    close = getattr(client, "aclose", None) or client.close
+    with anyio.move_on_after(within, shield=True):
+        await close()
 
 
 def masked(text: str, secrets: tuple[str, ...]) -> str:
