@@ -44,7 +44,7 @@ from ._models import (
     UsableCoupon,
     User,
 )
-from ._moments import INTEGER, MomentError, read_moment
+from ._scalars import BOOLEANS, INTEGER, MomentError, read_flag, read_moment
 from ._state import STATE
 
 __all__ = [
@@ -104,15 +104,6 @@ _KIND: Final[Mapping[type, str]] = {
 }
 
 
-# 1.0 and 0.0 hash like 1 and 0, so JSON floats match too.
-_BOOLEANS: Final[Mapping[object, bool]] = {
-    1: True,
-    0: False,
-    "1": True,
-    "0": False,
-    "true": True,
-    "false": False,
-}
 _ELIGIBILITY_TYPES: Final = {member.value: member for member in EligibilityType}
 
 _DESCRIBE_LIMIT = 40
@@ -162,15 +153,9 @@ def structure_int(value: object, _: object = int) -> int:
 
 
 def _structure_bool(value: object, _: object) -> bool:
-    if value is True or value is False:
-        return value
-    kind = type(value)
-    if kind is int or kind is str or kind is float:
-        flag = _BOOLEANS.get(value)
-        if flag is None and isinstance(value, str):
-            flag = _BOOLEANS.get(value.strip().lower())
-        if flag is not None:
-            return flag
+    flag = read_flag(value)
+    if flag is not None:
+        return flag
     raise ValueError(f"expected a boolean (0/1, true/false), got {describe(value)}")
 
 
@@ -393,7 +378,7 @@ def _inline(
         # 0/1 and "0"/"1" are how the API sends most flags; True == 1 and
         # 1.0 == 1 as keys, and the hook takes those too. An unhashable value
         # raises TypeError, and goes to the hook to be refused.
-        namespace["_BOOLEANS"] = _BOOLEANS
+        namespace["_BOOLEANS"] = BOOLEANS
         return ["try:", "    v = _BOOLEANS[v]", "except Exception:", f"    v = {hook}"]
     if type_ is int:
         # Counts often come as strings of ASCII digits ("2"): int() them here.

@@ -39,7 +39,7 @@ from typing import (
 
 import attrs
 
-from ._moments import INTEGER, MomentError, read_moment
+from ._scalars import INTEGER, MomentError, read_flag, read_moment
 
 __all__ = [
     "FEEDS",
@@ -118,18 +118,8 @@ def _kind(value: object) -> str:
 
 # -- field parsers: a JSON value to the field's type, or _Invalid ------------
 # The same leniency as the SDK's converter (`_converter.py`), written out here
-# so that no message carries a value; dates are read by the same code
-# (`_moments`).
-
-# 1.0 and 0.0 hash like 1 and 0, so JSON floats match too.
-_BOOLEANS: Final[Mapping[object, bool]] = {
-    1: True,
-    0: False,
-    "1": True,
-    "0": False,
-    "true": True,
-    "false": False,
-}
+# so that no message carries a value; flags and dates are read by the same
+# code (`_scalars`).
 
 
 def _parse_int(value: object) -> int:
@@ -159,14 +149,9 @@ def _parse_str(value: object) -> str:
 
 
 def _parse_bool(value: object) -> bool:
-    if value is True or value is False:
-        return value
-    if type(value) in (int, float, str):
-        flag = _BOOLEANS.get(value)
-        if flag is None and isinstance(value, str):
-            flag = _BOOLEANS.get(value.strip().lower())
-        if flag is not None:
-            return flag
+    flag = read_flag(value)
+    if flag is not None:
+        return flag
     raise _Invalid(f"expected a boolean (0/1, true/false), got {_kind(value)}")
 
 

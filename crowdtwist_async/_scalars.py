@@ -1,21 +1,23 @@
-"""The one reading of CrowdTwist's dates: unix timestamps and ISO 8601 text to
-aware UTC datetimes, the same on every supported Python.
+"""The one reading of CrowdTwist's quirky scalars: flags sent as 0/1, "0"/"1"
+or "true"/"false", and dates: unix timestamps and ISO 8601 text to aware UTC
+datetimes, the same on every supported Python.
 
 The API sends unix seconds (as numbers or as text) and ISO 8601 dates with
 "Z", an offset or neither; `datetime.fromisoformat` grew between 3.10 and
 3.11 ("Z", "+0530", a fraction of any length), so the format is read here.
 The records (`_converter`) and the Live Push events (`_push_events`) both
-read their dates with `read_moment`, and each words its own errors from a
-`MomentError`, whose message never shows the value.
+read their flags with `read_flag` and their dates with `read_moment`, and
+each words its own errors (a `MomentError`'s message never shows the value).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Final, Literal
 
-__all__ = ["DECIMAL", "INTEGER", "ISO_8601", "MomentError", "read_moment"]
+__all__ = ["BOOLEANS", "DECIMAL", "INTEGER", "ISO_8601", "MomentError", "read_flag", "read_moment"]
 
 # ASCII only: int() and float() also take other scripts' digits and "1_000".
 INTEGER: Final = re.compile(r"[+-]?[0-9]+", re.ASCII)
@@ -28,6 +30,32 @@ ISO_8601: Final = re.compile(
     r"(?:[Zz]|([+-])([0-9]{2})(?::?([0-9]{2}))?)?",
     re.ASCII,
 )
+
+#: The flags the API sends, by value. 1.0 and 0.0 hash like 1 and 0, so JSON
+#: floats match too.
+BOOLEANS: Final[Mapping[object, bool]] = {
+    1: True,
+    0: False,
+    "1": True,
+    "0": False,
+    "true": True,
+    "false": False,
+}
+
+
+def read_flag(value: object) -> bool | None:
+    """*value* as a flag: a JSON boolean, 0/1 (numbers or text) or
+    "true"/"false" (any case, padded); None when it is none of them."""
+    if value is True or value is False:
+        return value
+    kind = type(value)
+    if kind is int or kind is str or kind is float:
+        flag = BOOLEANS.get(value)
+        if flag is None and isinstance(value, str):
+            flag = BOOLEANS.get(value.strip().lower())
+        return flag
+    return None
+
 
 Kind = Literal["type", "format", "invalid", "range"]
 
