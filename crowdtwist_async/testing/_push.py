@@ -36,6 +36,9 @@ import httpx
 from anyio.abc import TaskGroup
 
 from .._loops import running_library
+
+# The feeds, each POSTed to `{url}/{feed}`: the receiver's own list.
+from .._push_events import FEEDS
 from ._data import CATEGORY_NAMES, FakeUser, parse_int
 
 __all__ = [
@@ -48,14 +51,6 @@ __all__ = [
     "sample_event",
 ]
 
-#: The five Live Push feeds, each POSTed to `{url}/{feed}`.
-FEEDS: Final = (
-    "user_redemption",
-    "user_activity",
-    "user_profile",
-    "points_expiration",
-    "user_segmentation",
-)
 
 DeliveryState = Literal["pending", "delivered", "given_up", "abandoned"]
 
