@@ -11,8 +11,9 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final
+from typing import Final
 
+from ._asgi import Receive, Scope, Send, acknowledge_lifespan
 from ._push_events import FEEDS, PushEvent, PushEventError, parse_event
 
 __all__ = ["DEFAULT_MAX_BODY", "REALM", "Receiver", "receiver"]
@@ -26,9 +27,6 @@ REALM: Final = "Live Push"
 
 log = logging.getLogger("crowdtwist_async.push")
 
-Scope = Mapping[str, Any]
-Receive = Callable[[], Awaitable[Mapping[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 OnEvent = Callable[[PushEvent], Awaitable[object]]
 
 _JSON: Final = (b"content-type", b"application/json")
@@ -86,7 +84,7 @@ class Receiver:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer one ASGI connection: HTTP deliveries; lifespan acknowledged."""
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await acknowledge_lifespan(receive, send)
             return
         if scope["type"] != "http":
             raise ValueError(f"the Live Push receiver serves HTTP only, not {scope['type']!r}")
@@ -305,13 +303,3 @@ async def _respond(
     await send({"type": "http.response.start", "status": status, "headers": head})
     await send({"type": "http.response.body", "body": body})
     return status
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return

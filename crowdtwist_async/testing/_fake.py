@@ -28,6 +28,7 @@ import anyio
 import attrs
 import httpx
 
+from .._asgi import acknowledge_lifespan
 from ._core import (
     Incoming,
     PagingLies,
@@ -926,13 +927,8 @@ class FakeCrowdTwist:
     ) -> None:
         """The fake as an ASGI 3 app (HTTP; lifespan events are acknowledged)."""
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await acknowledge_lifespan(receive, send)
+            return
         if scope["type"] != "http":
             raise ValueError(f"FakeCrowdTwist serves HTTP only, not {scope['type']!r}")
         raw_path = scope.get("raw_path") or quote(scope["path"]).encode()
