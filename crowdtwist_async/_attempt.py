@@ -53,18 +53,25 @@ class RateLimiter(Protocol):
     them all to one rate. It may raise a `CrowdTwistError` of its own when it
     cannot decide; the request then fails with it, unretried.
 
-    ```python
-    class Unlimited:
-        async def acquire(self) -> None:
-            pass
+    Example:
+        ```python
+        class Unlimited:
+            async def acquire(self) -> None:
+                pass
 
 
-    ct.Session(api_key="KEY", client_id=123, rate_limit=Unlimited())
-    ```
+        ct.Session(api_key="KEY", client_id=123, rate_limit=Unlimited())
+        ```
     """
 
     async def acquire(self) -> None:
-        """Return when the caller may start a request."""
+        """Return when the caller may start a request.
+
+        Raises:
+            CrowdTwistError: when the limiter cannot decide (e.g. the
+                `RateLimiterError` of `RedisRateLimiter`); the request is
+                then not sent, and fails with it, unretried.
+        """
         ...
 
 

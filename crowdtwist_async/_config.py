@@ -35,12 +35,22 @@ class Timeout:
     whole body, so a server that trickles bytes cannot hold a request forever.
     `connect` is shorter, so a dead host fails fast. A retry gets fresh limits.
 
-    **Usage**
+    Attributes:
+        total: the most seconds one attempt may take, from connecting to the
+            body's last byte: a positive number, or None for no limit
+            (default 10.0).
+        connect: the most seconds making the connection may take: a positive
+            number, or None for no limit (default 3.0).
 
-    ```python
-    ct.Session(timeout=ct.Timeout(total=30.0, connect=5.0))
-    ct.Session(timeout=5.0)  # total 5 s, connect 3 s
-    ```
+    Raises:
+        TypeError: if a limit is neither a number nor None.
+        ValueError: if a limit is not positive and finite.
+
+    Example:
+        ```python
+        ct.Session(timeout=ct.Timeout(total=30.0, connect=5.0))
+        ct.Session(timeout=5.0)  # total 5 s, connect 3 s
+        ```
     """
 
     total: float | None = attrs.field(default=10.0, validator=check_seconds)
@@ -48,7 +58,23 @@ class Timeout:
 
     @classmethod
     def coerce(cls, value: float | Timeout | None) -> Timeout:
-        """A `Timeout` from a number of seconds (the total), a `Timeout`, or None."""
+        """A `Timeout` from a number of seconds (the total), a `Timeout`, or None.
+
+        What a Session does with its `timeout` argument: a number is the
+        total, with connecting held to at most the default 3 s of it; None
+        is no limit at all.
+
+        Args:
+            value: a number of seconds (the total), a `Timeout` (returned as
+                it is), or None (no limits).
+
+        Returns:
+            The `Timeout`.
+
+        Raises:
+            TypeError: if *value* is not a number, a `Timeout` or None.
+            ValueError: if *value* is a number that is not positive and finite.
+        """
         if isinstance(value, Timeout):
             return value
         if value is None:
@@ -61,7 +87,12 @@ class Timeout:
         return cls(total=value, connect=value if connect is None else min(value, connect))
 
     def for_httpx(self) -> httpx.Timeout:
-        """The per-operation limits for httpx; `total` is enforced around them."""
+        """The per-operation limits for httpx; `total` is enforced around them.
+
+        Returns:
+            An `httpx.Timeout`: `connect` to connect, `total` for each read,
+            write and wait for a pooled connection.
+        """
         return httpx.Timeout(self.total, connect=self.connect)
 
 
@@ -73,6 +104,25 @@ class Limits:
     at most `rate_limit` requests started a second, retries included (None:
     no limit), and response bodies of at most `max_body_bytes` (a page of 10
     rewards is a few KiB; anything near the limit is not a page).
+
+    Attributes:
+        max_concurrency: the most requests in flight at once, across every
+            task sharing the session, and each listing's default
+            `max_concurrency`: an int of at least 1 (default 4).
+        rate_limit: the most requests started a second, retries included: a
+            positive number, or None for no limit (default None).
+        max_body_bytes: the largest response body read, in bytes; a larger
+            one raises `ResponseDecodeError`, unretried: an int of at least 1
+            (default 10 MiB).
+
+    Raises:
+        TypeError: if a field is not of its type (an int; a number or None).
+        ValueError: if a field is out of its bounds.
+
+    Example:
+        ```python
+        ct.Session(limits=ct.Limits(max_concurrency=8, rate_limit=20.0))
+        ```
     """
 
     max_concurrency: int = attrs.field(default=4, validator=check_count(1))
@@ -82,8 +132,11 @@ class Limits:
     max_body_bytes: int = attrs.field(default=10 * 1024 * 1024, validator=check_count(1))
 
 
-#: A web app should fail fast on a dead host but give a slow page time.
 DEFAULT_TIMEOUT: Final = Timeout()
+"""The timeout a Session uses by default: 10 s per attempt, 3 s to connect.
+
+A web app should fail fast on a dead host but give a slow page time.
+"""
 DEFAULT_RETRIES: Final = Retries()
 DEFAULT_LIMITS: Final = Limits()
 

@@ -739,9 +739,22 @@ def to_dict(
     not model are put back beside the others, as the API sent them (for a
     `User`, that includes the credentials its profile carries).
 
-    ```python
-    line = json.dumps(ct.to_dict(reward))
-    ```
+    Args:
+        model: a model the SDK returned (or built): a `Reward`, a `User`, a
+            `RewardsPage`, a `Shipping`...
+        unknown_fields: whether to put back the keys the SDK does not model,
+            as the API sent them (default False).
+
+    Returns:
+        A new dict of JSON types only, keyed as the API keys it.
+
+    Raises:
+        TypeError: if *model* is not one of the SDK's models.
+
+    Example:
+        ```python
+        line = json.dumps(ct.to_dict(reward))
+        ```
     """
     if not isinstance(model, _MODELS):
         raise TypeError(f"to_dict takes a crowdtwist_async model, got {type(model).__name__}")

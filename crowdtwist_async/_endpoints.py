@@ -170,7 +170,7 @@ class Users:
         include_soldout: bool = False,
         **options: Unpack[ListingOptions],
     ) -> AsyncPaginator[Reward]:
-        """Every reward available to the user, in order, each one once.
+        """Every reward available to the user, in order, each one once (User Rewards v2.1).
 
         The first page is fetched first; the rest concurrently, at most
         `max_concurrency` at a time (default: the session's). `page_size`
@@ -178,11 +178,36 @@ class Users:
         going on from `resume_page`); `max_items` stops after that many
         rewards, asking for no page that cannot add to them (see
         `ListingOptions`). Arguments are checked here, before any request.
+        A user with no rewards (`no_data`) gives an empty listing.
 
         ```python
         async for reward in session.users.aiter_rewards("alice@example.com", id_type="email"):
             print(reward.id, reward.title, reward.num_points)
         ```
+
+        Args:
+            user_id: the member, as `id_type` says (an email address, a CrowdTwist id...).
+            id_type: what `user_id` is (default None: not sent, and the server reads a
+                CrowdTwist id).
+            include_soldout: whether to include the rewards that cannot be redeemed
+                because they are sold out (default False: not sent).
+            **options: the listing options (`page_size`, `max_concurrency`, `start_page`,
+                `max_items`): see `ListingOptions`.
+
+        Returns:
+            The listing, an `AsyncPaginator` of `Reward`; nothing is sent until it is
+            iterated.
+
+        Raises:
+            TypeError: if user_id is not a str or int, include_soldout is not a bool, or an
+                option is unknown or not an int (before any request).
+            ValueError: if user_id is empty, id_type is not one of `IdType`, or an option is
+                out of bounds (`page_size` not 1..10, `max_items` below `page_size`...)
+                (before any request).
+            NotFoundError: while iterating, if the user does not exist (`page_not_found`).
+            IncompleteListingError: while iterating, if the listing ended short of what its
+                first page announced (`ListingChangedError`: it changed while read).
+            CrowdTwistError: any other failure (see the error tree in the guide).
         """
         path, params = _rewards_query(user_id, id_type, include_soldout)
         return self._engine.listing(REWARDS, path, params, new_items, options)
@@ -206,6 +231,30 @@ class Users:
         async for page in session.users.aiter_reward_pages("alice@example.com", id_type="email"):
             print(f"page {page.number}/{page.pages}: {len(page.rewards)} rewards")
         ```
+
+        Args:
+            user_id: the member, as `id_type` says (an email address, a CrowdTwist id...).
+            id_type: what `user_id` is (default None: not sent, and the server reads a
+                CrowdTwist id).
+            include_soldout: whether to include the rewards that cannot be redeemed
+                because they are sold out (default False: not sent).
+            **options: the listing options (`page_size`, `max_concurrency`, `start_page`,
+                `max_items`): see `ListingOptions`.
+
+        Returns:
+            The listing, an `AsyncPaginator` of `RewardsPage`; nothing is sent until it
+            is iterated.
+
+        Raises:
+            TypeError: if user_id is not a str or int, include_soldout is not a bool, or an
+                option is unknown or not an int (before any request).
+            ValueError: if user_id is empty, id_type is not one of `IdType`, or an option is
+                out of bounds (`page_size` not 1..10, `max_items` below `page_size`...)
+                (before any request).
+            NotFoundError: while iterating, if the user does not exist (`page_not_found`).
+            IncompleteListingError: while iterating, if the listing ended short of what its
+                first page announced (`ListingChangedError`: it changed while read).
+            CrowdTwistError: any other failure (see the error tree in the guide).
         """
         path, params = _rewards_query(user_id, id_type, include_soldout)
         return self._engine.listing(REWARDS, path, params, _whole_page, options)
@@ -219,10 +268,32 @@ class Users:
         page_size: int | None = None,
         include_soldout: bool = False,
     ) -> RewardsPage:
-        """One page of the user's rewards.
+        """One page of the user's rewards (User Rewards v2.1).
 
         A user with no rewards (`no_data`) gives an empty page with total 0.
         A page past the end is empty too, as the API makes it.
+
+        Args:
+            user_id: the member, as `id_type` says (an email address, a CrowdTwist id...).
+            page: the page's number, at least 1 (default 1).
+            id_type: what `user_id` is (default None: not sent, and the server reads a
+                CrowdTwist id).
+            page_size: the rewards a page holds, 1..10 (default None: not sent, and the
+                server holds 10).
+            include_soldout: whether to include the rewards that cannot be redeemed
+                because they are sold out (default False: not sent).
+
+        Returns:
+            The page, with its rewards and the listing's `total` and `pages`.
+
+        Raises:
+            TypeError: if user_id is not a str or int, page or page_size is not an int, or
+                include_soldout is not a bool (before any request).
+            ValueError: if user_id is empty, id_type is not one of `IdType`, page is below 1
+                or page_size is not 1..10 (before any request).
+            NotFoundError: if the user does not exist (`page_not_found`).
+            RuntimeError: if the session was closed.
+            CrowdTwistError: any other failure (see the error tree in the guide).
         """
         number = check_int("page", page, low=1)
         path, params = _rewards_query(user_id, id_type, include_soldout)
@@ -244,12 +315,31 @@ class Users:
         id_type: IdType | IdTypeName | None = None,
         expired: bool | None = None,
     ) -> tuple[UsableCoupon, ...]:
-        """The user's coupons that were assigned and not yet used.
+        """The user's coupons that were assigned and not yet used (Usable Coupons v2).
 
         `expired=True` sends `expired=true`, asking for expired (still unused)
         coupons too; `False` sends `expired=false`, leaving them out; `None`
         leaves the parameter out and the choice to the server. A user with
         none (`no_activities`) gives `()`.
+
+        Args:
+            user_id: the member, as `id_type` says (an email address, a CrowdTwist id...).
+            id_type: what `user_id` is, any `IdType` but `"mobile_phone_number"`, which
+                this endpoint does not take (default None: not sent, and the server reads a
+                CrowdTwist id).
+            expired: whether to include the expired coupons (default None: not sent).
+
+        Returns:
+            The coupons, in the server's order; `()` when there are none.
+
+        Raises:
+            TypeError: if user_id is not a str or int, or expired is not a bool (before any
+                request).
+            ValueError: if user_id is empty, or id_type is `"mobile_phone_number"` or not
+                one of `IdType` (before any request).
+            NotFoundError: if the user does not exist (`page_not_found`).
+            RuntimeError: if the session was closed.
+            CrowdTwistError: any other failure (see the error tree in the guide).
         """
         path = f"/v2/users/{encode_user_id(user_id)}/usable_coupons"
         params = _id_type_param(check_id_type(id_type, COUPON_ID_TYPES))
@@ -279,6 +369,25 @@ class Users:
         user = await session.users.get("alice@example.com", id_type="email")
         print(user.id, user.first_name, user.redeemable_points)
         ```
+
+        Args:
+            user_id: the member, as `id_type` says (an email address, a CrowdTwist id...).
+            id_type: what `user_id` is (default None: not sent, and the server reads a
+                CrowdTwist id).
+            pii: False for the profile without personal data, True to send `pii=true`
+                (default None: not sent, and the server sends personal data).
+
+        Returns:
+            The member's profile.
+
+        Raises:
+            TypeError: if user_id is not a str or int, or pii is not a bool (before any
+                request).
+            ValueError: if user_id is empty, id_type is not one of `IdType`, or pii is False
+                and id_type is neither `"id"` nor `"third_party_id"` (before any request).
+            NotFoundError: if the user does not exist (`page_not_found`).
+            RuntimeError: if the session was closed.
+            CrowdTwistError: any other failure (see the error tree in the guide).
         """
         path, params = _user_query(user_id, id_type, "")
         if pii is not None:
@@ -293,13 +402,30 @@ class Users:
     async def get_points(
         self, user_id: str | int, *, id_type: IdType | IdTypeName | None = None
     ) -> Points:
-        """The member's points (User Points v2): `redeemable_points` to spend,
-        `total_points` ever earned.
+        """The member's points (User Points v2).
+
+        `redeemable_points` to spend, `total_points` ever earned.
 
         ```python
         points = await session.users.get_points("alice@example.com", id_type="email")
         print(points.redeemable_points, points.total_points)
         ```
+
+        Args:
+            user_id: the member, as `id_type` says (an email address, a CrowdTwist id...).
+            id_type: what `user_id` is (default None: not sent, and the server reads a
+                CrowdTwist id).
+
+        Returns:
+            The member's points.
+
+        Raises:
+            TypeError: if user_id is not a str or int (before any request).
+            ValueError: if user_id is empty or id_type is not one of `IdType` (before any
+                request).
+            NotFoundError: if the user does not exist (`page_not_found`).
+            RuntimeError: if the session was closed.
+            CrowdTwistError: any other failure (see the error tree in the guide).
         """
         path, params = _user_query(user_id, id_type, "/points")
         return await self._engine.get(
@@ -313,15 +439,39 @@ class Users:
         id_type: IdType | IdTypeName | None = None,
         **options: Unpack[ListingOptions],
     ) -> AsyncPaginator[Activity]:
-        """Every activity the member was credited for (User Activity History
-        v2.1), newest first, each once, read as `aiter_rewards` reads: pages
+        """Every activity the member was credited for (User Activity History v2.1).
+
+        Newest first, each once, read as `aiter_rewards` reads: pages
         concurrently, checked against what the first page announced.
         `page_size` is at most 10. A member with none gives an empty listing.
 
         ```python
-        async for activity in session.users.aiter_activity_history(member, id_type="email"):
+        activities = session.users.aiter_activity_history("alice@example.com", id_type="email")
+        async for activity in activities:
             print(activity.date_awarded, activity.name, activity.num_points)
         ```
+
+        Args:
+            user_id: the member, as `id_type` says (an email address, a CrowdTwist id...).
+            id_type: what `user_id` is (default None: not sent, and the server reads a
+                CrowdTwist id).
+            **options: the listing options (`page_size`, `max_concurrency`, `start_page`,
+                `max_items`): see `ListingOptions`.
+
+        Returns:
+            The listing, an `AsyncPaginator` of `Activity`; nothing is sent until it is
+            iterated.
+
+        Raises:
+            TypeError: if user_id is not a str or int, or an option is unknown or not an int
+                (before any request).
+            ValueError: if user_id is empty, id_type is not one of `IdType`, or an option is
+                out of bounds (`page_size` not 1..10, `max_items` below `page_size`...)
+                (before any request).
+            NotFoundError: while iterating, if the user does not exist (`page_not_found`).
+            IncompleteListingError: while iterating, if the listing ended short of what its
+                first page announced (`ListingChangedError`: it changed while read).
+            CrowdTwistError: any other failure (see the error tree in the guide).
         """
         path, params = _user_query(user_id, id_type, "/activity_history", version="v2.1")
         return self._engine.listing(ACTIVITY_HISTORY, path, params, new_items, options)
@@ -335,8 +485,9 @@ class Users:
         date_end: date | None = None,
         **options: Unpack[ListingOptions],
     ) -> AsyncPaginator[Redemption]:
-        """Every reward the member redeemed (User Redemption History v2.2),
-        newest first, each once. `page_size` is at most 10.
+        """Every reward the member redeemed (User Redemption History v2.2).
+
+        Newest first, each once. `page_size` is at most 10.
 
         Dates are UTC days, both included, sent as `YYYY-MM-DD`. With
         neither, none is sent and the server chooses the range. A missing
@@ -355,6 +506,33 @@ class Users:
         async for redemption in redemptions:
             print(redemption.date_redeemed, redemption.reward_title, redemption.points)
         ```
+
+        Args:
+            user_id: the member, as `id_type` says (an email address, a CrowdTwist id...).
+            id_type: what `user_id` is (default None: not sent, and the server reads a
+                CrowdTwist id).
+            date_start: the first day of the range, included (default None).
+            date_end: the last day of the range, included, not before date_start
+                (default None).
+            **options: the listing options (`page_size`, `max_concurrency`, `start_page`,
+                `max_items`): see `ListingOptions`.
+
+        Returns:
+            The listing, an `AsyncPaginator` of `Redemption`; nothing is sent until it is
+            iterated.
+
+        Raises:
+            TypeError: if user_id is not a str or int, a date is not a `datetime.date` (a
+                `datetime` is refused), or an option is unknown or not an int (before any
+                request).
+            ValueError: if user_id is empty, id_type is not one of `IdType`, date_end is
+                before date_start, start_page is not 1 for a range of more than a year, or an
+                option is out of bounds (`page_size` not 1..10, `max_items` below `page_size`...)
+                (before any request).
+            NotFoundError: while iterating, if the user does not exist (`page_not_found`).
+            IncompleteListingError: while iterating, if the listing ended short of what its
+                first page announced (`ListingChangedError`: it changed while read).
+            CrowdTwistError: any other failure (see the error tree in the guide).
         """
         path, params = _user_query(user_id, id_type, "/redemption_history", version="v2.2")
         windows = date_windows(date_start, date_end)
@@ -388,6 +566,33 @@ class Users:
         else:
             print(result.order_id, result.ending_balance)
         ```
+
+        Args:
+            user_id: the member, as `id_type` says (an email address, a CrowdTwist id...).
+            reward_id: the reward variation's id, a non-empty str or an int.
+            quantity: how many to redeem, at least 1 (default 1).
+            shipping: the shipping address, for a reward that ships (default None: none
+                sent).
+            id_type: what `user_id` is (default None: not sent, and the server reads a
+                CrowdTwist id).
+
+        Returns:
+            CrowdTwist's answer: the order, the points balance after it, the coupon codes.
+
+        Raises:
+            TypeError: if user_id or reward_id is not a str or int, quantity is not an int,
+                or shipping is not a `Shipping` (before any request).
+            ValueError: if user_id or reward_id is empty, id_type is not one of `IdType`, or
+                quantity is below 1 (before any request).
+            RefusedError: if a business rule refused it (`insufficient_points`,
+                `over_redeem_limit`, `access_denied`, `forbidden`, `sweep_entry_over`):
+                nothing was done.
+            NotFoundError: if the user does not exist (`page_not_found`), or the reward does
+                not, is expired or inactive (`invalid_reward`, sent with 404).
+            WriteNotConfirmedError: if the connection dropped or timed out after the request
+                was sent: CrowdTwist may have carried it out; check before sending it again.
+            RuntimeError: if the session was closed.
+            CrowdTwistError: any other failure (see the error tree in the guide).
         """
         path, params = _user_query(user_id, id_type, "/redemption")
         body: dict[str, object] = {
@@ -424,8 +629,37 @@ class Users:
         Sent once, as `redeem` is.
 
         ```python
-        await session.users.credit_activity(member, id_type="email", activity_id=410052775)
+        await session.users.credit_activity(
+            "alice@example.com", id_type="email", activity_id=410052775
+        )
         ```
+
+        Args:
+            user_id: the member, as `id_type` says (an email address, a CrowdTwist id...).
+            activity_id: the internal CrowdTwist activity id, a non-empty str or an int
+                (sent as text).
+            num_points: the points to award instead of the activity's own, at least 0
+                (default None: the activity's own).
+            activity_date: when the member did the activity, timezone-aware (default None:
+                not sent).
+            extra_data: a JSON object kept with the credit (default None: not sent).
+            id_type: what `user_id` is (default None: not sent, and the server reads a
+                CrowdTwist id).
+
+        Returns:
+            CrowdTwist's acknowledgement (`awarded`).
+
+        Raises:
+            TypeError: if user_id or activity_id is not a str or int, num_points is not an
+                int, activity_date is not a datetime, or extra_data is not a mapping or not
+                JSON (before any request).
+            ValueError: if user_id or activity_id is empty, id_type is not one of `IdType`,
+                num_points is negative or activity_date is naive (before any request).
+            NotFoundError: if the user does not exist (`page_not_found`).
+            WriteNotConfirmedError: if the connection dropped or timed out after the request
+                was sent: CrowdTwist may have carried it out; check before sending it again.
+            RuntimeError: if the session was closed.
+            CrowdTwistError: any other failure (see the error tree in the guide).
         """
         path, params = _user_query(user_id, id_type, "/activities")
         body: dict[str, object] = {"activity_id": _identifier("activity_id", activity_id)}
@@ -460,8 +694,10 @@ class Rewards:
         redeemable_by: str | int | None = None,
         **options: Unpack[ListingOptions],
     ) -> AsyncPaginator[Reward]:
-        """Every reward of the program (Rewards v2.1), each once, read as
-        `aiter_rewards` reads. `page_size` is at most 25, and 25 by default.
+        """Every reward of the program (Rewards v2.1), each once.
+
+        Read as `aiter_rewards` reads. `page_size` is at most 25, and 25 by
+        default.
 
         The filters are CrowdTwist's, left out when None: `category` (by
         name), `active_only` (enabled and within its dates), `featured`,
@@ -472,6 +708,34 @@ class Rewards:
         async for reward in session.rewards.aiter_catalog(active_only=True):
             print(reward.id, reward.title, reward.num_points)
         ```
+
+        Args:
+            category: the category's name, a non-empty str (default None: every
+                category).
+            active_only: whether to list only the active rewards, sent as `1` or `0`
+                (default None: not sent).
+            featured: whether to list only the featured rewards, sent as `1` or `0`
+                (default None: not sent).
+            for_points: a number of points, at least 0 (default None: not sent).
+            redeemable_by: a member's CrowdTwist id, a non-empty str or an int (default
+                None: not sent).
+            **options: the listing options (`page_size`, `max_concurrency`, `start_page`,
+                `max_items`): see `ListingOptions`.
+
+        Returns:
+            The listing, an `AsyncPaginator` of `Reward`; nothing is sent until it is
+            iterated.
+
+        Raises:
+            TypeError: if category is not a str, active_only or featured is not a bool,
+                for_points is not an int, redeemable_by is not a str or int, or an option
+                is unknown or not an int (before any request).
+            ValueError: if category or redeemable_by is empty, for_points is negative, or an
+                option is out of bounds (`page_size` not 1..25, `max_items` below `page_size`...)
+                (before any request).
+            IncompleteListingError: while iterating, if the listing ended short of what its
+                first page announced (`ListingChangedError`: it changed while read).
+            CrowdTwistError: any other failure (see the error tree in the guide).
         """
         params: dict[str, str] = {}
         if category is not None:
@@ -487,22 +751,46 @@ class Rewards:
 
 
 class Coupons:
-    """Coupons at the till, reached as `session.coupons`: mark one used, or
-    not. A coupon's value is a bearer credential: it travels in the body,
-    never in a URL, a log line or a span."""
+    """Coupons at the till, reached as `session.coupons`: mark one used, or not.
+
+    A coupon's value is a bearer credential: it travels in the body, never in
+    a URL, a log line or a span.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
     async def use(self, coupon_value: str, *, use_date: datetime | None = None) -> CouponResult:
-        """Mark a coupon used (Use Coupon v2). `use_date` (timezone-aware) is
-        when, sent as ISO 8601. A coupon not issued, or used already, raises
-        the `APIError` CrowdTwist's code says (`not_issued`, ...). Sent once,
-        as a write is.
+        """Mark a coupon used (Use Coupon v2).
+
+        `use_date` (timezone-aware) is when, sent as ISO 8601. A coupon not
+        issued, or used already, raises the `APIError` CrowdTwist's code says
+        (`not_issued`, ...). Sent once, as a write is.
 
         ```python
         await session.coupons.use("1X3FJ9K003")
         ```
+
+        Args:
+            coupon_value: the coupon's value (its code), a non-empty str.
+            use_date: when the member used the coupon, timezone-aware (default None: not
+                sent).
+
+        Returns:
+            CrowdTwist's answer (`success`, `message`).
+
+        Raises:
+            TypeError: if coupon_value is not a str or use_date is not a datetime (before
+                any request).
+            ValueError: if coupon_value is empty or use_date is naive (before any request).
+            NotFoundError: if CrowdTwist answers 404, as it does for a coupon never issued
+                (`not_issued`).
+            BadRequestError: if CrowdTwist refuses it with another 4xx; its code
+                is in `.error`.
+            WriteNotConfirmedError: if the connection dropped or timed out after the request
+                was sent: CrowdTwist may have carried it out; check before sending it again.
+            RuntimeError: if the session was closed.
+            CrowdTwistError: any other failure (see the error tree in the guide).
         """
         body: dict[str, object] = {"coupon_value": _text("coupon_value", coupon_value)}
         if use_date is not None:
@@ -513,7 +801,28 @@ class Coupons:
 
     async def unuse(self, coupon_value: str) -> CouponResult:
         """Mark a used coupon unused, to be used again (Unuse Coupon v2).
-        One not used raises `not_used`; one never issued `not_issued`."""
+
+        One not used raises `not_used`; one never issued `not_issued`. Sent
+        once, as a write is.
+
+        Args:
+            coupon_value: the coupon's value (its code), a non-empty str.
+
+        Returns:
+            CrowdTwist's answer (`success`, `message`).
+
+        Raises:
+            TypeError: if coupon_value is not a str (before any request).
+            ValueError: if coupon_value is empty (before any request).
+            NotFoundError: if CrowdTwist answers 404, as it does for a coupon never issued
+                (`not_issued`).
+            BadRequestError: if CrowdTwist refuses it with another 4xx (`not_used`...); its code
+                is in `.error`.
+            WriteNotConfirmedError: if the connection dropped or timed out after the request
+                was sent: CrowdTwist may have carried it out; check before sending it again.
+            RuntimeError: if the session was closed.
+            CrowdTwistError: any other failure (see the error tree in the guide).
+        """
         body = {"coupon_value": _text("coupon_value", coupon_value)}
         return await self._engine.write(
             "POST",

@@ -26,23 +26,32 @@ P = TypeVar("P")
 class ListingOptions(TypedDict, total=False):
     """How a listing is read: the keyword arguments every listing method takes.
 
-    Attributes:
-        page_size: the items a page holds, as sent to the server (None, the
-            default: the server's own, learned from the first page).
-        max_concurrency: the most pages in flight at once (default: the
-            session's `max_concurrency`).
-        start_page: the page to start at (default 1), e.g. a batch job going
-            on from `resume_page`.
-        max_items: stop after this many items, asking for no page that cannot
-            add to them (default: every item).
+    Each is checked when the listing is made, before any request: a wrong
+    type or an unknown name is a `TypeError`, a value out of its bounds a
+    `ValueError`.
 
     Type a wrapper's keyword arguments with it (`typing.Unpack` on Python
-    3.11+, `typing_extensions.Unpack` before):
+    3.11+, `typing_extensions.Unpack` before), as in the example below.
 
-    ```python
-    def rewards_of(user: str, **options: Unpack[ct.ListingOptions]) -> ct.AsyncPaginator[ct.Reward]:
-        return session.users.aiter_rewards(user, id_type="email", **options)
-    ```
+    Attributes:
+        page_size: the items a page holds, as sent to the server: an int
+            from 1 to the endpoint's documented maximum, if it has one (None,
+            the default: the server's own, learned from the first page).
+        max_concurrency: the most pages in flight at once: an int of at
+            least 1 (default: the session's `max_concurrency`).
+        start_page: the page to start at: an int of at least 1 (default 1),
+            e.g. a batch job going on from `resume_page`.
+        max_items: stop after this many items, asking for no page that cannot
+            add to them: an int of at least 1, and no less than `page_size`
+            when that is given (default: every item).
+
+    Example:
+        ```python
+        def rewards_of(
+            user: str, **options: Unpack[ct.ListingOptions]
+        ) -> ct.AsyncPaginator[ct.Reward]:
+            return session.users.aiter_rewards(user, id_type="email", **options)
+        ```
     """
 
     page_size: int | None

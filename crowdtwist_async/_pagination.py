@@ -878,8 +878,10 @@ class AsyncPaginator(Generic[T]):
 
     @property
     def page_count(self) -> int | None:
-        """How many pages the listing is expected to have; None until its first
-        page has arrived, or when the API does not say."""
+        """How many pages the listing is expected to have.
+
+        None until its first page has arrived, or when the API does not say.
+        """
         return self._walk.page_count
 
     @property
@@ -890,17 +892,24 @@ class AsyncPaginator(Generic[T]):
         error on page N, N. A page you had only some items of is the page
         itself, so going on yields those again (a batch job makes its writes
         idempotent, or takes `max_items` in multiples of the page size).
-        None once the listing is known to hold nothing more. Raises
-        ValueError when `max_items` ended the listing inside its first page
-        (the server's pages hold more than `max_items`): going on from there
-        would yield the same items again, for ever.
+        None once the listing is known to hold nothing more.
 
-        ```python
-        listing = session.users.aiter_rewards(user, max_items=100, start_page=checkpoint)
-        async for reward in listing:
-            save(reward)
-        checkpoint = listing.resume_page  # None: done
-        ```
+        Raises:
+            ValueError: if `max_items` ended the listing inside its first page
+                (the server's pages hold more than `max_items`): going on from
+                there would yield the same items again, for ever; or if a
+                listing read a year at a time is past its first year (page
+                numbers start again in each).
+
+        Example:
+            ```python
+            listing = session.users.aiter_rewards(
+                "alice@example.com", id_type="email", max_items=100, start_page=checkpoint
+            )
+            async for reward in listing:
+                save(reward)
+            checkpoint = listing.resume_page  # None: done
+            ```
         """
         walk = self._walk
         if isinstance(walk, _ChainedWalk):
@@ -917,8 +926,11 @@ class AsyncPaginator(Generic[T]):
         return self._walk.resume_page
 
     async def aclose(self) -> None:
-        """End the listing: iteration yields nothing more, and the requests in
-        flight are cancelled and have ended when this returns."""
+        """End the listing: iteration yields nothing more.
+
+        The requests in flight are cancelled, and have ended when this
+        returns. It sends no request and raises nothing of its own.
+        """
         self._batch = self._batch[: self._index]
         await self._walk.aclose()
         self._finish("stopped", None)

@@ -55,7 +55,6 @@ __all__ = [
     "parse_event",
 ]
 
-#: The Live Push feeds, each its own endpoint path (`/user_redemption`, ...).
 FEEDS: Final = (
     "user_redemption",
     "user_activity",
@@ -63,11 +62,12 @@ FEEDS: Final = (
     "points_expiration",
     "user_segmentation",
 )
+"""The Live Push feeds, each its own endpoint path (`/user_redemption`, ...)."""
 
-#: The name of a Live Push feed.
 Feed = Literal[
     "user_redemption", "user_activity", "user_profile", "points_expiration", "user_segmentation"
 ]
+"""The name of a Live Push feed: one of `FEEDS`."""
 
 _UTC: Final = timezone.utc
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=_UTC)
@@ -81,6 +81,12 @@ class PushEventError(ValueError):
     when the body as a whole is (not JSON, not an object); `message` says
     what was wrong. The text never holds a value from the body:
     `"user_redemption: orderId: expected an integer, got a string"`.
+
+    Attributes:
+        feed: the feed whose event the body was to be (`"user_redemption"`, ...).
+        field: the wire name of the field at fault (`"orderId"`), or None when
+            the body as a whole is (not JSON, not an object).
+        message: what was wrong, without any value from the body.
     """
 
     def __init__(self, feed: Feed, field: str | None, message: str) -> None:
@@ -297,10 +303,36 @@ class UserRedemptionEvent:
     redemption", the same on every retry. `repr()` shows only the ids and the
     date: the rest may be personal.
 
-    ```python
-    event = push.parse_event("user_redemption", body)
-    event.order_id, event.order_date  # 101, datetime(2015, 7, 28, 0, 29, 27, tzinfo=UTC)
-    ```
+    Attributes:
+        feed: `"user_redemption"` (a class attribute).
+        order_id: `orderId`, the unique order ID of the redemption.
+        order_date: `orderDate`, when the reward was redeemed (unix seconds
+            on the wire), in UTC.
+        reward_id: `rewardId`, the reward's id.
+        reward_group_id: `rewardGroupId`, the id of the reward's group.
+        category: `category`, the reward's category, or None.
+        title: `title`, the reward's title.
+        description: `description`, the reward's description.
+        color: `color`, or None.
+        size: `size`, or None.
+        reference_id: `referenceId`, text (String (50)), or None.
+        reward_extra_data: `rewardExtraData`: a JSON object as a read-only
+            mapping, a string as sent, or None.
+        translated_title: `translatedTitle`, the title in the member's
+            language, or None (no language, or no translation).
+        translated_description: `translatedDescription`, the description in
+            the member's language, or None.
+        user_id: `userId`, the member's CrowdTwist id, when one is sent (our
+            reading of the page's cut part); None otherwise.
+        unknown_fields: the body's keys the model does not know, as sent,
+            read-only; out of equality, hashing and `repr()`.
+        delivery_key: `"user_redemption:<orderId>"`, the same on every retry.
+
+    Example:
+        ```python
+        event = push.parse_event("user_redemption", body)
+        event.order_id, event.order_date  # 101, datetime(2015, 7, 28, 0, 29, 27, tzinfo=UTC)
+        ```
     """
 
     feed: ClassVar[Feed] = "user_redemption"
@@ -350,10 +382,35 @@ class UserActivityEvent:
     `delivery_key` is `"user_activity:<userActivityId>"`: "Unique ID for the
     activity completion". `repr()` shows only the ids, name and points.
 
-    ```python
-    event = push.parse_event("user_activity", body)
-    event.user_activity_id, event.points  # 12348765, 80
-    ```
+    Attributes:
+        feed: `"user_activity"` (a class attribute).
+        user_activity_id: `userActivityId`, the unique ID for the activity
+            completion.
+        activity_id: `activityId`, the activity's id.
+        activity_name: `activityName`, the activity's name.
+        points: `points`, the points it gave; negative for a reward redeemed.
+        notes: `notes`, or None.
+        reference_id: `referenceId`, an integer here, or None.
+        activity_extra_data: `activityExtraData`: a JSON object as a
+            read-only mapping, a string as sent, or None.
+        third_party_id: `thirdPartyId`, the member's third-party id, or None.
+        title: `title`, the activity's title.
+        description: `description`, the activity's description, or None.
+        translated_title: `translatedTitle`, the title in the member's
+            language, or None.
+        translated_description: `translatedDescription`, the description in
+            the member's language, or None.
+        user_id: `userId`, the member's CrowdTwist id, when one is sent;
+            None otherwise.
+        unknown_fields: the body's keys the model does not know, as sent,
+            read-only; out of equality, hashing and `repr()`.
+        delivery_key: `"user_activity:<userActivityId>"`, the same on every retry.
+
+    Example:
+        ```python
+        event = push.parse_event("user_activity", body)
+        event.user_activity_id, event.points  # 12348765, 80
+        ```
     """
 
     feed: ClassVar[Feed] = "user_activity"
@@ -403,10 +460,27 @@ class UserProfileEvent:
     same key; a later change of the profile another one. `repr()` shows no
     personal field.
 
-    ```python
-    event = push.parse_event("user_profile", body)
-    event.redeemable_points, event.tier_info["dateReached"]  # 5200, "2017-03-23T19:00:00Z"
-    ```
+    Attributes:
+        feed: `"user_profile"` (a class attribute).
+        country: `country`, or None.
+        receive_sms_messages: `receiveSmsMessages` (a 0/1 number on the
+            wire): whether the member takes SMS messages, or None.
+        facebook_user_id: `facebookUserId`, or None.
+        redeemable_points: `redeemablePoints`, the member's redeemable
+            points, or None.
+        postal_code: `postalCode`, as text, or None.
+        tier_info: `tierInfo`, the tiers object as sent, read-only (its
+            `resetDate` and `dateReached` are ISO 8601 strings), or None.
+        unknown_fields: the body's keys the model does not know, as sent,
+            read-only; out of equality, hashing and `repr()`.
+        delivery_key: `"user_profile:sha256:<64 hex digits>"`, a digest of
+            the body: the same for a retry of the same push.
+
+    Example:
+        ```python
+        event = push.parse_event("user_profile", body)
+        event.redeemable_points, event.tier_info["dateReached"]  # 5200, "2017-03-23T19:00:00Z"
+        ```
     """
 
     feed: ClassVar[Feed] = "user_profile"
@@ -449,11 +523,29 @@ class PointsExpirationEvent:
     `parse_event`), `"points_expiration:sha256:<64 hex digits>"`. `repr()`
     shows no email or third-party id.
 
-    ```python
-    event = push.parse_event("points_expiration", body)
-    event.points_expiring  # 200
-    event.expiration_date  # datetime(2021, 5, 20, 22, 25, 43, 511000, tzinfo=UTC)
-    ```
+    Attributes:
+        feed: `"points_expiration"` (a class attribute).
+        user_id: `user_id`, the member's CrowdTwist id, or None.
+        email_address: `email_address`, the member's email, or None.
+        third_party_id: `third_party_id`, the member's third-party id, or None.
+        message_date: `message_date`, the message's date, in UTC, or None.
+        last_qualified_date: `last_qualified_date` (the inactivity rule), in
+            UTC, or None.
+        expiration_date: `expiration_date` (the inactivity rule), in UTC, or
+            None.
+        points_expiring: `points_expiring` (the inactivity rule), or None.
+        points_expired: `points_expired` (the redemption period rule), or None.
+        unknown_fields: the body's keys the model does not know, as sent,
+            read-only; out of equality, hashing and `repr()`.
+        delivery_key: `"points_expiration:sha256:<64 hex digits>"`, a digest
+            of the body: the same for a retry of the same push.
+
+    Example:
+        ```python
+        event = push.parse_event("points_expiration", body)
+        event.points_expiring  # 200
+        event.expiration_date  # datetime(2021, 5, 20, 22, 25, 43, 511000, tzinfo=UTC)
+        ```
     """
 
     feed: ClassVar[Feed] = "points_expiration"
@@ -495,10 +587,29 @@ class UserSegmentationEvent:
     `parse_event`), `"user_segmentation:sha256:<64 hex digits>"`. `repr()`
     shows no email or third-party id.
 
-    ```python
-    event = push.parse_event("user_segmentation", body)
-    event.event, event.subscription_id  # "entered", 200
-    ```
+    Attributes:
+        feed: `"user_segmentation"` (a class attribute).
+        user_id: `user_id`, the member's CrowdTwist id, or None.
+        email_address: `email_address`, the member's email, or None.
+        third_party_id: `third_party_id`, the member's third-party id, or None.
+        type: `type`, `"segment"` or `"group"` (any string kept), or None.
+        name: `name`, the segment's name, or None.
+        subscription_id: `subscription_id`, the segment's id (not the
+            event's), or None.
+        event: `event`, `"entered"` or `"exited"` (any string kept), or None.
+        trigger: `trigger`, `"segment criteria"` or `"segment disabled"` (any
+            string kept), or None.
+        date_occurred: `date_occurred`, when it happened, in UTC, or None.
+        unknown_fields: the body's keys the model does not know, as sent,
+            read-only; out of equality, hashing and `repr()`.
+        delivery_key: `"user_segmentation:sha256:<64 hex digits>"`, a digest
+            of the body: the same for a retry of the same push.
+
+    Example:
+        ```python
+        event = push.parse_event("user_segmentation", body)
+        event.event, event.subscription_id  # "entered", 200
+        ```
     """
 
     feed: ClassVar[Feed] = "user_segmentation"
@@ -523,7 +634,6 @@ class UserSegmentationEvent:
         )
 
 
-#: Any Live Push event.
 PushEvent: TypeAlias = (
     UserRedemptionEvent
     | UserActivityEvent
@@ -531,6 +641,7 @@ PushEvent: TypeAlias = (
     | PointsExpirationEvent
     | UserSegmentationEvent
 )
+"""Any Live Push event: the union of the five feeds' event classes."""
 
 
 # -- how each class is read and written ---------------------------------------
@@ -732,10 +843,6 @@ def parse_event(feed: str, body: bytes | str) -> PushEvent: ...
 def parse_event(feed: str, body: bytes | str) -> PushEvent:
     """Read one Live Push delivery's *body* (JSON text, one object) as *feed*'s event.
 
-    Raises `PushEventError` naming the field (`.field`, the wire name) when
-    the body is not JSON, not an object, lacks a required field or holds one
-    that cannot be read; `ValueError` when *feed* is not one of `FEEDS`.
-
     The event's `delivery_key` identifies the delivery across CrowdTwist's
     retries: `"user_redemption:<orderId>"`, `"user_activity:<userActivityId>"`;
     the other feeds have no event id, so their key is
@@ -749,9 +856,24 @@ def parse_event(feed: str, body: bytes | str) -> PushEvent:
     normalised rather than the body as sent so that `event_body` ->
     `parse_event` gives the same key back.
 
-    ```python
-    event = push.parse_event("user_segmentation", request_body)
-    ```
+    Args:
+        feed: the feed the body came for, one of `FEEDS`.
+        body: the delivery's body, JSON text (one object) as bytes or str.
+
+    Returns:
+        The feed's event (`UserRedemptionEvent`, ...), with its `delivery_key`.
+
+    Raises:
+        PushEventError: naming the field (`.field`, the wire name) when the
+            body is not JSON, not an object, lacks a required field or holds
+            one that cannot be read.
+        ValueError: when *feed* is not one of `FEEDS`.
+        TypeError: when *body* is neither bytes nor str.
+
+    Example:
+        ```python
+        event = push.parse_event("user_segmentation", request_body)
+        ```
     """
     cls = _CLASSES.get(feed)
     if cls is None:
@@ -793,6 +915,17 @@ def event_body(event: PushEvent) -> str:
     out; dates are ISO 8601 UTC ("Z"), except a redemption's `orderDate`,
     unix seconds as CrowdTwist sends it; keys are sorted (the canonical form
     `parse_event` describes).
+
+    Args:
+        event: a Live Push event, parsed or built by hand.
+
+    Returns:
+        The event's canonical body, JSON text.
+
+    Raises:
+        TypeError: when *event* is not a Live Push event, or one built by hand
+            holds a value JSON cannot carry.
+        ValueError: when one built by hand holds a NaN or an infinite number.
     """
     spec = _SPECS.get(type(event))
     if spec is None:

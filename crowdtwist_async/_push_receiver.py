@@ -18,9 +18,12 @@ from ._push_events import FEEDS, PushEvent, PushEventError, parse_event
 
 __all__ = ["DEFAULT_MAX_BODY", "REALM", "Receiver", "receiver"]
 
-#: The largest body taken by default: 1 MiB. CrowdTwist's biggest documented
-#: fields are a few 4,000-character strings, so a real event is far smaller.
 DEFAULT_MAX_BODY: Final = 1_048_576
+"""The largest body a `receiver()` takes by default, in bytes: 1 MiB.
+
+CrowdTwist's biggest documented fields are a few 4,000-character strings,
+so a real event is far smaller.
+"""
 
 #: The realm named in `WWW-Authenticate` when basic auth is configured.
 REALM: Final = "Live Push"
@@ -189,9 +192,10 @@ def receiver(
     api_key: str | None = None,
     max_body: int = DEFAULT_MAX_BODY,
 ) -> Receiver:
-    """An ASGI 3 app taking CrowdTwist's Live Push deliveries: `POST /<feed>`
-    for each of the five feeds, answering 200 `{"status": "accepted"}` only
-    once `await on_event(event)` has returned.
+    """An ASGI 3 app taking CrowdTwist's Live Push deliveries: `POST /<feed>` per feed.
+
+    One path for each of the five feeds, answering 200 `{"status":
+    "accepted"}` only once `await on_event(event)` has returned.
 
     At least one of `basic_auth=(username, password)` and `api_key` (what
     CrowdTwist sends in `x-api-key`) is required: a receiver without
@@ -204,15 +208,34 @@ def receiver(
     Serve it with any ASGI server (uvicorn, hypercorn), mounted under a
     prefix if you like (the scope's `root_path` is honoured).
 
-    **Usage**
+    Args:
+        on_event: an async callable taking the event (`PushEvent`); the
+            delivery is answered 200 once it returns, 503 if it raises. A
+            `RedisStreamSink` is one.
+        basic_auth: `(username, password)` CrowdTwist sends as HTTP Basic
+            (the username non-empty, without ':'), or None (the default).
+        api_key: the key CrowdTwist sends in `x-api-key` (non-empty, without
+            outer whitespace or control characters), or None (the default).
+        max_body: the largest body taken, in bytes, at least 1; default
+            `DEFAULT_MAX_BODY` (1 MiB). A larger one is answered 413.
 
-    ```python
-    async def on_event(event: push.PushEvent) -> None:
-        ...  # store it; return only once it is safe
+    Returns:
+        The ASGI app (a `Receiver`).
 
-    app = push.receiver(on_event, basic_auth=("crowdtwist", password))
-    # uvicorn module:app --host 0.0.0.0 --port 8443 (behind TLS)
-    ```
+    Raises:
+        ValueError: if neither `basic_auth` nor `api_key` is given, or one of
+            them or `max_body` is out of its bounds.
+        TypeError: if `on_event` is not callable, or an argument is not of its
+            type.
+
+    Example:
+        ```python
+        async def on_event(event: push.PushEvent) -> None:
+            ...  # store it; return only once it is safe
+
+        app = push.receiver(on_event, basic_auth=("crowdtwist", password))
+        # uvicorn module:app --host 0.0.0.0 --port 8443 (behind TLS)
+        ```
     """
     return Receiver(on_event, basic_auth=basic_auth, api_key=api_key, max_body=max_body)
 

@@ -37,16 +37,19 @@ __all__ = [
 INSTALL_HINT: Final = (
     'crowdtwist_async.push.RedisStreamSink needs redis-py: pip install "crowdtwist-async[redis]"'
 )
+"""The message of the `ModuleNotFoundError` a `RedisStreamSink` raises without redis-py."""
 
-#: How long CrowdTwist retries a delivery that did not get a 2xx, in seconds:
-#: "five times an hour for up to eight hours" (its Data Push overview). A
-#: delivery whose answer was lost after it reached the stream comes back
-#: within this window, so its seen key must outlive it.
 RETRY_WINDOW: Final = 8 * 3600.0
+"""How long CrowdTwist retries a delivery that did not get a 2xx, in seconds: 8 hours.
 
-#: How long a delivery key is remembered by default: a day, three times the
-#: retry window.
+"Five times an hour for up to eight hours" (its Data Push overview). A
+delivery whose answer was lost after it reached the stream comes back
+within this window, so its seen key must outlive it: the least
+`dedupe_ttl` a `RedisStreamSink` takes.
+"""
+
 DEFAULT_DEDUPE_TTL: Final = 86_400.0
+"""How long a delivery key is remembered by default, in seconds: a day, thrice `RETRY_WINDOW`."""
 
 #: The longest `dedupe_ttl` taken: ten years. Redis refuses an expiry past
 #: what it can store, and the script would then have added the entry without
@@ -90,12 +93,16 @@ _FIELDS: Final = ("feed", "delivery_key", "body")
 
 
 class PushSinkError(Exception):
-    """The sink could not add an event: Redis refused the connection, did not
-    answer within the timeout, or answered with an error.
+    """The sink could not add an event: Redis failed to take it.
 
-    The event is not marked seen, so a retried delivery is added then. Under
-    `push.receiver` it becomes a 503, and CrowdTwist retries. The message
-    holds no password and the exception chains nothing.
+    Redis refused the connection, did not answer within the timeout, or
+    answered with an error. The event is not marked seen, so a retried
+    delivery is added then. Under `push.receiver` it becomes a 503, and
+    CrowdTwist retries. The message holds no password and the exception
+    chains nothing.
+
+    Args:
+        message: what went wrong, naming the stream.
 
     Attributes:
         stream: the stream the event was for.
@@ -132,7 +139,7 @@ class RedisStreamSink:
     holds the entry's id. On Redis Cluster, put the stream name in braces
     (`"{crowdtwist:events}"`) so both keys hash to one slot.
 
-    Arguments:
+    Args:
         url_or_client: a `redis://`, `rediss://` or `unix://` URL, from which
             the sink makes its own client (closed by `aclose()`, with socket
             timeouts of `timeout` and one immediate retry of a broken
@@ -144,10 +151,18 @@ class RedisStreamSink:
             answer was lost comes back within it.
         maxlen: trim the stream to about this many entries (`XADD MAXLEN ~`),
             oldest first, read or not; None (the default) keeps every entry.
-        timeout: seconds one round trip to Redis may take (default 5).
+        timeout: seconds one round trip to Redis may take (default 5, at
+            most a day).
 
-    Raises `PushSinkError` from `await sink(event)` when Redis cannot take
-    the event; `RuntimeError` under trio (redis-py's client runs on asyncio).
+    Raises:
+        ValueError: if `stream` is empty, `dedupe_ttl` is under the retry
+            window or over ten years, `maxlen` is below 1, `timeout` is out of
+            its bounds, or the URL is not a usable Redis URL.
+        TypeError: if an argument is not of its type.
+        ModuleNotFoundError: if redis-py (the `redis` extra) is not installed.
+        RuntimeError: under trio (redis-py's client runs on asyncio), here or
+            from `await sink(event)`.
+        PushSinkError: from `await sink(event)`, when Redis cannot take the event.
     """
 
     __slots__ = (
@@ -205,8 +220,18 @@ class RedisStreamSink:
         )
 
     async def __call__(self, event: PushEvent) -> bool:
-        """Add *event* to the stream unless its delivery was seen: True if
-        added, False if a duplicate. `PushSinkError` when Redis cannot take it."""
+        """Add *event* to the stream unless its delivery was seen.
+
+        Args:
+            event: the Live Push event, e.g. from `push.receiver`.
+
+        Returns:
+            True if added, False if a duplicate (its delivery key was seen).
+
+        Raises:
+            PushSinkError: when Redis cannot take it.
+            RuntimeError: if the sink is closed, or under trio.
+        """
         _check_event_loop()
         if self._closed:
             raise RuntimeError("this RedisStreamSink is closed")
@@ -308,11 +333,21 @@ class RedisStreamSink:
 def event_from_entry(fields: EntryFields) -> PushEvent:
     """The typed event a `RedisStreamSink` entry holds, with its delivery_key.
 
-    *fields* is the entry's field mapping as redis-py gives it (`XREADGROUP`,
-    `XRANGE`): bytes keys and values, or str with `decode_responses=True`.
-    `ValueError` naming the field when `feed`, `delivery_key` or `body` is
-    missing, or when the stored `delivery_key` is not the parsed event's;
-    `PushEventError` (a ValueError) when the body is not the feed's event.
+    Args:
+        fields: the entry's field mapping as redis-py gives it (`XREADGROUP`,
+            `XRANGE`): bytes keys and values, or str with
+            `decode_responses=True`.
+
+    Returns:
+        The event, as `parse_event` reads the entry's `body`.
+
+    Raises:
+        PushEventError: when the body is not the feed's event (a ValueError).
+        ValueError: naming the field when `feed`, `delivery_key` or `body` is
+            missing, when the stored `delivery_key` is not the parsed event's,
+            or when a field is not UTF-8.
+        TypeError: when *fields* is not a mapping, or holds something else
+            than bytes or str.
     """
     if not isinstance(fields, Mapping):
         raise TypeError(f"fields must be a mapping, got {type(fields).__name__}")

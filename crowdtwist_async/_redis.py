@@ -17,6 +17,7 @@ from ._loops import running_library
 from ._redact import MASK
 
 INSTALL_HINT: Final = 'crowdtwist_async.redis needs redis-py: pip install "crowdtwist-async[redis]"'
+"""The message of the `ModuleNotFoundError` raised on import when redis-py is missing."""
 
 try:
     # Absolute imports: redis-py, not this module.
@@ -101,22 +102,12 @@ class RedisRateLimiter:
     `rate_limit=` in each process (and each Session) that uses the program.
     See the module's documentation for how it decides and why.
 
-    **Usage**
+    Any number of callers may wait at once on one connection: callers that
+    arrive while a round trip is out are reserved together by the next one,
+    in the order they arrived, so one limiter keeps one connection busy.
+    Use it on one event loop.
 
-    ```python
-    from crowdtwist_async.redis import RedisRateLimiter
-
-    limiter = RedisRateLimiter(
-        "redis://:PASSWORD@redis.internal:6379/0", rate=150, key="crowdtwist:program:123"
-    )
-    try:
-        async with ct.Session(api_key="KEY", client_id=123, rate_limit=limiter) as session:
-            ...
-    finally:
-        await limiter.aclose()
-    ```
-
-    Arguments:
+    Args:
         url_or_client: a `redis://`, `rediss://` or `unix://` URL, from which
             the limiter makes its own client (closed by `aclose()`, with
             socket timeouts of `timeout` and one immediate retry of a broken
@@ -136,13 +127,29 @@ class RedisRateLimiter:
             It then sleeps until that start time, which no timeout bounds.
             Each round trip to Redis is given up after it too.
 
-    Any number of callers may wait at once on one connection: callers that
-    arrive while a round trip is out are reserved together by the next one,
-    in the order they arrived, so one limiter keeps one connection busy.
+    Raises:
+        ValueError: if `rate`, `burst`, `key` or `timeout` is out of its
+            bounds, or the URL is not a usable Redis URL.
+        TypeError: if an argument is not of its type (`url_or_client` neither
+            a URL nor a `redis.asyncio.Redis`).
+        RuntimeError: when made under trio (redis-py's client runs on
+            asyncio only), or, for one made outside any event loop, at its
+            first `acquire()` under trio.
 
-    Raises `RuntimeError` when made under trio (redis-py's client runs on
-    asyncio only), or, for one made outside any event loop, at its first
-    `acquire()` under trio. Use it on one event loop.
+    Example:
+        ```python
+        import crowdtwist_async as ct
+        from crowdtwist_async.redis import RedisRateLimiter
+
+        limiter = RedisRateLimiter(
+            "redis://:PASSWORD@redis.internal:6379/0", rate=150, key="crowdtwist:program:123"
+        )
+        try:
+            async with ct.Session(api_key="KEY", client_id=123, rate_limit=limiter) as session:
+                ...
+        finally:
+            await limiter.aclose()
+        ```
     """
 
     __slots__ = (
@@ -210,9 +217,11 @@ class RedisRateLimiter:
     async def acquire(self) -> None:
         """Reserve the next start time for the program and wait until it.
 
-        Raises `RateLimiterError` when Redis does not answer within `timeout`
-        or fails, or when `aclose()` is called while it waits; the caller's
-        request is then not sent.
+        Raises:
+            RateLimiterError: when Redis does not answer within `timeout` or
+                fails, or when `aclose()` is called while it waits; the
+                caller's request is then not sent.
+            RuntimeError: if the limiter is closed, or under trio.
         """
         start = await self._reserve_start()
         if start > anyio.current_time():

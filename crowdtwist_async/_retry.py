@@ -68,6 +68,26 @@ class Retries:
 
     A Session's are in `session.retries`; change them per call with
     `session.with_options(max_retries=...)`.
+
+    Attributes:
+        max_retries: how many times a failed request is tried again after its
+            first attempt: an int of at least 0 (default 2; 0: never).
+        backoff_base: the backoff's first ceiling, in seconds, doubled at each
+            retry: a positive number (default 0.5).
+        backoff_cap: the most seconds a backoff may wait: a positive number
+            (default 8.0).
+        max_retry_after: the longest `Retry-After`, in seconds, that is waited
+            for; past it, the response's error is raised without waiting: a
+            positive number (default 60.0).
+
+    Raises:
+        TypeError: if a field is not of its type (an int; a number).
+        ValueError: if a field is out of its bounds.
+
+    Example:
+        ```python
+        ct.Session(retries=ct.Retries(max_retries=5, backoff_cap=2.0))
+        ```
     """
 
     max_retries: int = attrs.field(default=2, validator=check_count(0))
@@ -111,14 +131,22 @@ def set_testing(testing: bool) -> AbstractContextManager[None]:
     It takes effect at once, for the whole process; used as a context
     manager (as stamina's is), it puts back the state it found on leaving.
 
-    ```python
-    from crowdtwist_async.testing import set_testing
+    Args:
+        testing: True to skip the waits, False to wait again.
 
-    set_testing(True)  # e.g. in a session-scoped fixture or conftest.py
+    Returns:
+        A context manager that, on leaving its `with` block, puts back the
+        state found before the call; ignore it for a plain call.
 
-    with set_testing(True):  # or for one block, then as it was
-        ...
-    ```
+    Example:
+        ```python
+        from crowdtwist_async.testing import set_testing
+
+        set_testing(True)  # e.g. in a session-scoped fixture or conftest.py
+
+        with set_testing(True):  # or for one block, then as it was
+            ...
+        ```
     """
     restore = _RestoreTesting(STATE.skip_waits)
     STATE.skip_waits = bool(testing)

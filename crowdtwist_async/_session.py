@@ -68,29 +68,23 @@ class Session:
     built from `client_id` and `environment` as the docs describe
     (`https://[environment]api[client_id].crowdtwist.com`).
 
-    **Usage**
-
-    ```python
-    async with crowdtwist_async.Session(api_key="KEY", client_id=123) as session:
-        async for reward in session.users.aiter_rewards("alice@example.com", id_type="email"):
-            print(reward.title)
-    ```
-
-    Arguments:
+    Args:
         api_key: the program's API key; defaults to `$CROWDTWIST_API_KEY`.
         base_url: e.g. `"https://api123.crowdtwist.com"`; defaults to
             `$CROWDTWIST_BASE_URL`, then to the URL built from `client_id`.
-        client_id: the number in your API host name (`api<client_id>`).
+        client_id: the number in your API host name (`api<client_id>`);
+            only needed without a base URL (default None).
         environment: the host prefix of a non-production environment, such
-            as `"sb-"` (sandbox); `""` is production.
-        auth: `"query"` sends the key as the documented `api_key` query
-            parameter; `"header"` sends it as `X-CT-Authorization: CTApiKey <key>`
-            and keeps it out of every URL. An `httpx.Auth` (`CTApiV2Auth`,
-            CrowdTwist's HMAC signer) signs every attempt itself, retries
-            included; then the session sends no key of its own and
-            `api_key` is not needed.
+            as `"sb-"` (sandbox); `""` (the default) is production.
+        auth: `"query"` (the default) sends the key as the documented
+            `api_key` query parameter; `"header"` sends it as
+            `X-CT-Authorization: CTApiKey <key>` and keeps it out of every
+            URL. An `httpx.Auth` (`CTApiV2Auth`, CrowdTwist's HMAC signer)
+            signs every attempt itself, retries included; then the session
+            sends no key of its own and `api_key` is not needed.
         timeout: limits for each attempt: a `Timeout`, or seconds for the
-            whole attempt (connecting gets at most 3 of them), or None.
+            whole attempt (connecting gets at most 3 of them), or None for
+            no limit (default `DEFAULT_TIMEOUT`: 10 s, 3 s to connect).
         retries: when a request is tried again and how long to wait in
             between: a `Retries` (default `Retries()`).
         limits: what the session allows at once: a `Limits` (default
@@ -120,6 +114,25 @@ class Session:
             HTTP/1.1; proxies from `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY`,
             read when the session is made. Timeouts, retries, limits and
             errors are the same on both. Not with `http_client` or `transport`.
+
+    Raises:
+        ValueError: if no API key or base URL is given or set in the
+            environment, if options that exclude each other are both given
+            (`retries` and `max_retries`, `limits` and a shortcut,
+            `http_client` and `transport`...), or if a value is out of its
+            bounds; before any request.
+        TypeError: if an argument is not of its type.
+        RuntimeError: for `http_backend="aiohttp"` under a running event loop
+            that is not asyncio's.
+        ModuleNotFoundError: for `http_backend="aiohttp"` without aiohttp
+            installed.
+
+    Example:
+        ```python
+        async with ct.Session(api_key="KEY", client_id=123) as session:
+            async for reward in session.users.aiter_rewards("alice@example.com", id_type="email"):
+                print(reward.title)
+        ```
     """
 
     def __init__(
@@ -177,12 +190,12 @@ class Session:
         configure_logging()
         self._resources()
 
-    #: The member calls: `session.users.aiter_rewards(...)`, `.get(...)`, `.redeem(...)`...
     users: Users
-    #: The program's rewards: `session.rewards.aiter_catalog()`.
+    """The member calls: `session.users.aiter_rewards(...)`, `.get(...)`, `.redeem(...)`..."""
     rewards: Rewards
-    #: Coupons at the till: `session.coupons.use(...)`, `.unuse(...)`.
+    """The program's rewards: `session.rewards.aiter_catalog()`."""
     coupons: Coupons
+    """Coupons at the till: `session.coupons.use(...)`, `.unuse(...)`."""
 
     def _resources(self) -> None:
         """Hand the session's engine to its resource objects."""
@@ -198,8 +211,10 @@ class Session:
 
     @property
     def http_backend(self) -> HttpBackend:
-        """What the session's own client sends with: `"httpx"` or `"aiohttp"`
-        (`"httpx"` too for a client or transport passed in)."""
+        """What the session's own client sends with: `"httpx"` or `"aiohttp"`.
+
+        `"httpx"` too for a client or transport passed in.
+        """
         return self._http_backend
 
     @property
@@ -248,10 +263,26 @@ class Session:
         limit and the lifecycle, so it is cheap to make per call. Enter and
         close the original, not the copy.
 
-        ```python
-        patient = session.with_options(max_retries=5, timeout=30.0)
-        page = await patient.users.get_rewards_page("alice@example.com", id_type="email")
-        ```
+        Args:
+            timeout: the copy's limits for each attempt, as `Session` takes
+                them: a `Timeout`, seconds, or None for no limit (left out:
+                this session's).
+            max_retries: the copy's further attempts after a failure, an int
+                of at least 0, on this session's `Retries` (default None:
+                this session's).
+
+        Returns:
+            The copy: a `Session` sharing this one's connections.
+
+        Raises:
+            TypeError: if `timeout` or `max_retries` is not of its type.
+            ValueError: if `timeout` or `max_retries` is out of its bounds.
+
+        Example:
+            ```python
+            patient = session.with_options(max_retries=5, timeout=30.0)
+            page = await patient.users.get_rewards_page("alice@example.com", id_type="email")
+            ```
         """
         engine = self._engine
         clone = copy.copy(self)
@@ -307,20 +338,39 @@ class Session:
 
         The request gets everything a listing's does: the credentials,
         retries, the limits, the body cap, strict decoding, the error classes
-        and key masking. *path* is percent-encoded already and starts with
-        `/` (never an absolute URL); *params* values are str, int or bool
-        (`true`/`false`). Arguments are checked before any request. A
+        and key masking. Arguments are checked before any request. A
         `no_data` answer raises, as the error it is: this call cannot know
         whether the path lists something.
 
-        ```python
-        from urllib.parse import quote
+        Args:
+            path: the path after the base URL, percent-encoded already and
+                starting with `/`: never an absolute URL, with no query
+                (pass it as `params`) and no `.` or `..` segment.
+            params: the query parameters; values are str, int or bool (sent
+                as `true`/`false`), and `api_key` is the session's to send
+                (default None: none).
 
-        points = await session.get_json(
-            f"/v2/users/{quote('alice@example.com', safe='')}/points",
-            params={"id_type": "email"},
-        )
-        ```
+        Returns:
+            The decoded JSON of the response body.
+
+        Raises:
+            ValueError: if `path` or `params` is refused (before any request).
+            TypeError: if `path` or `params` is not of its type (before any request).
+            NotFoundError: if the user or resource does not exist.
+            BadRequestError: if CrowdTwist rejected the request (a `no_data` included).
+            RuntimeError: if the session is closed (or closes while the
+                request runs), or its first request ran on another event loop.
+            CrowdTwistError: any other failure (see the error tree in the guide).
+
+        Example:
+            ```python
+            from urllib.parse import quote
+
+            points = await session.get_json(
+                f"/v2/users/{quote('alice@example.com', safe='')}/points",
+                params={"id_type": "email"},
+            )
+            ```
         """
         checked = check_path(path)
         query = query_params(params, reserved=_CALL_RESERVED)
@@ -342,19 +392,40 @@ class Session:
         every write: it is sent again only when CrowdTwist cannot have carried
         it out (a connection never made, a 429). Any other failure raises at
         once with `write_unconfirmed` True: a `WriteNotConfirmedError` when
-        no answer came, a `ServerError` for a 5xx. *json* must be JSON
-        (TypeError before any request otherwise); it is sent compact, as
-        UTF-8, with `Content-Type: application/json`.
+        no answer came, a `ServerError` for a 5xx.
 
-        ```python
-        from urllib.parse import quote
+        Args:
+            path: the path after the base URL, as for `get_json`.
+            json: the body: a value `json.dumps` takes (no NaN or infinity),
+                sent compact, as UTF-8, with `Content-Type: application/json`.
+            params: the query parameters, as for `get_json` (default None: none).
 
-        await session.post_json(
-            f"/v2/users/{quote('alice@example.com', safe='')}/activities",
-            params={"id_type": "email"},
-            json={"activity_id": "410052775"},
-        )
-        ```
+        Returns:
+            The decoded JSON of CrowdTwist's answer.
+
+        Raises:
+            ValueError: if `path` or `params` is refused (before any request).
+            TypeError: if `path` or `params` is not of its type, or `json` is
+                not JSON (before any request).
+            RefusedError: if a business rule refused the write (e.g.
+                `insufficient_points`); nothing was done.
+            WriteNotConfirmedError: if the write was sent, or may have been,
+                and no answer came: it may have been carried out.
+            ServerError: if CrowdTwist failed (5xx); `write_unconfirmed` is True.
+            RuntimeError: if the session is closed (or closes while the
+                request runs), or its first request ran on another event loop.
+            CrowdTwistError: any other failure (see the error tree in the guide).
+
+        Example:
+            ```python
+            from urllib.parse import quote
+
+            await session.post_json(
+                f"/v2/users/{quote('alice@example.com', safe='')}/activities",
+                params={"id_type": "email"},
+                json={"activity_id": "410052775"},
+            )
+            ```
         """
         checked = check_path(path)
         query = query_params(params, reserved=_CALL_RESERVED)
@@ -401,28 +472,48 @@ class Session:
         The same listing object `aiter_rewards` returns: pages fetched
         concurrently (`max_concurrency`, default the session's), both forms
         (plain `async for` and `async with`), every completeness check, and
-        `resume_page`. `items` names the list in each page. Each item is a
-        read-only mapping of its JSON object, or what `structure` builds from
-        it (an exception there is a `ResponseDecodeError` naming the item).
-        `key` says which items are the same record, to yield each once
-        (default: the item's `id`, as text, when it has one; a key of None
-        is never a repeat). `no_data` and `no_activities` are an empty
-        listing. The listing options (`page_size`, `max_concurrency`,
-        `start_page`, `max_items`) are those of every listing
-        (`ListingOptions`). Without `page_size` the server chooses it: the
-        listing learns it from its first page (a later `start_page` whose
-        paging cannot say raises `IncompleteListingError`: pass `page_size`),
-        and a `max_items` below 10 is sent as the page size.
+        `resume_page`. `no_data` and `no_activities` are an empty listing.
+        Without `page_size` the server chooses it: the listing learns it from
+        its first page (a later `start_page` whose paging cannot say raises
+        `IncompleteListingError`: pass `page_size`), and a `max_items` below
+        10 is sent as the page size. Iterating the listing raises the errors
+        `get_json` does (but for `no_data`), and `IncompleteListingError`
+        for a listing that comes back short.
 
-        ```python
-        async for redemption in session.paginate(
-            "/v2.2/users/1001/redemption_history",
-            items="redemptions",
-            params={"date_start": "2026-01-01"},
-            page_size=10,
-        ):
-            print(redemption["id"], redemption["points"])
-        ```
+        Args:
+            path: the listing's path after the base URL, as for `get_json`.
+            items: the name of the list in each page, e.g. `"redemptions"`.
+            params: the query parameters, as for `get_json`, but for `page`
+                and `page_size`, which the listing sends (default None: none).
+            structure: builds each item from the read-only mapping of its
+                JSON object; an exception there is a `ResponseDecodeError`
+                naming the item (default None: the mapping itself).
+            key: says which items are the same record, to yield each once; a
+                key of None is never a repeat (default None: the item's `id`,
+                as text, when it has one).
+            **options: the listing options (`page_size`, `max_concurrency`,
+                `start_page`, `max_items`): see `ListingOptions`.
+
+        Returns:
+            The listing: an `AsyncPaginator` of the items (each a mapping, or
+            what `structure` builds), in page order.
+
+        Raises:
+            ValueError: if `path`, `items`, `params` or an option is refused
+                (before any request).
+            TypeError: if an argument or option is not of its type, or an
+                option is unknown (before any request).
+
+        Example:
+            ```python
+            async for redemption in session.paginate(
+                "/v2.2/users/1001/redemption_history",
+                items="redemptions",
+                params={"date_start": "2026-01-01"},
+                page_size=10,
+            ):
+                print(redemption["id"], redemption["points"])
+            ```
         """
         checked = check_path(path)
         if not isinstance(items, str):

@@ -104,14 +104,10 @@ class CTApiV2Auth(httpx.Auth):
     empty MD5 and Content-Type lines and gets no `Content-Type`.
 
     Give it to a `Session` in place of an API key (the session then sends no
-    `api_key`), or to any `httpx.AsyncClient`/`httpx.Client` as `auth=`:
+    `api_key`), or to any `httpx.AsyncClient`/`httpx.Client` as `auth=`.
+    It cannot be pickled or copied (it holds the private key): make another.
 
-    ```python
-    auth = ct.CTApiV2Auth("PUBLIC", "PRIVATE")
-    async with ct.Session(client_id=123, auth=auth) as session: ...
-    ```
-
-    Arguments:
+    Args:
         public_key: the program's public HMAC key (the key identifier).
         private_key: the private HMAC key (the secret). Neither key is ever
             shown by `repr()` or in an error; only the first 4 characters
@@ -127,10 +123,18 @@ class CTApiV2Auth(httpx.Auth):
         clock: for tests: returns the time in seconds since the epoch
             (default `time.time`).
 
-    Raises `TypeError` or `ValueError`, naming the argument, for a bad one.
-    It cannot be pickled or copied (it holds the private key): make another.
-    Signing a GET or DELETE that carries a body raises `ValueError`: the
-    scheme leaves such a body out of the signature.
+    Raises:
+        TypeError: if an argument is not of its type (a key not a str, a
+            clock not callable), naming it.
+        ValueError: if an argument is out of its bounds (an empty key, a
+            public key with a space or `:`, an unknown unit or encoding),
+            naming it.
+
+    Example:
+        ```python
+        auth = ct.CTApiV2Auth("PUBLIC", "PRIVATE")
+        async with ct.Session(client_id=123, auth=auth) as session: ...
+        ```
     """
 
     requires_request_body = True  # a streamed body is read before it is hashed
@@ -178,7 +182,21 @@ class CTApiV2Auth(httpx.Auth):
         raise TypeError("a CTApiV2Auth cannot be pickled or copied: it holds a private key")
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        """Sign *request* (now) and send it."""
+        """Sign *request* (now) and send it.
+
+        httpx calls it each time a request is sent with this auth (a
+        Session's retries included), so every attempt gets a fresh timestamp.
+
+        Args:
+            request: the request to sign; its headers are set in place.
+
+        Yields:
+            The request, signed, once.
+
+        Raises:
+            ValueError: if a GET or DELETE (or HEAD, OPTIONS) request carries
+                a body: the scheme leaves such a body out of the signature.
+        """
         method = request.method.upper()
         if method in _BODYLESS:
             if request.content:

@@ -8,6 +8,7 @@ Redis, and any number of Sessions in any number of processes pass it as their
 `rate_limit=`:
 
 ```python
+import crowdtwist_async as ct
 from crowdtwist_async.redis import RedisRateLimiter
 
 async with RedisRateLimiter(

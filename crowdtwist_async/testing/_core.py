@@ -206,11 +206,29 @@ class PagingLies:
     )
 
     def matches(self, path: str) -> bool:
-        """Whether these lies apply to a request for *path* (as sent)."""
+        """Whether these lies apply to a request for *path* (as sent).
+
+        Args:
+            path: the request's path, as sent.
+
+        Returns:
+            True if `path` is None or *path* matches its pattern.
+        """
         return self.path is None or fnmatch.fnmatchcase(path, self.path)
 
     def cut(self, page: int, size: int) -> int:
-        """The page size *page* is cut at, given the true *size*."""
+        """The page size *page* is cut at, given the true *size*.
+
+        Args:
+            page: the page number the API read.
+            size: the true page size: the one asked for or the endpoint's default.
+
+        Returns:
+            What the `page_size` lie gives, or *size* when there is none.
+
+        Raises:
+            ValueError: if the `page_size` lie gives anything but an int >= 1.
+        """
         if self.page_size is None:
             return size
         lied = self.page_size(page, size)
@@ -219,7 +237,19 @@ class PagingLies:
         return lied
 
     def wait(self, page: int, latency: float) -> float:
-        """The seconds *page* waits, given the true *latency*."""
+        """The seconds *page* waits, given the true *latency*.
+
+        Args:
+            page: the page number the API read.
+            latency: the seconds of latency drawn for the request.
+
+        Returns:
+            What the `delay` lie gives, or *latency* when there is none.
+
+        Raises:
+            ValueError: if the `delay` lie gives anything but seconds >= 0
+                (`math.inf` included).
+        """
         if self.delay is None:
             return latency
         lied = self.delay(page, latency)
@@ -230,7 +260,20 @@ class PagingLies:
     def tell(
         self, page: int, paging: dict[str, Any], records: object
     ) -> tuple[dict[str, Any], object]:
-        """What *page* says, given what it would say (or what earlier lies made of it)."""
+        """What *page* says, given what it would say (or what earlier lies made of it).
+
+        Args:
+            page: the page number the API read.
+            paging: the page's `paging` object (`total`, `pages`, `next_page`,
+                `prev_page`); not changed.
+            records: the page's records (the `rewards`, `activities` or
+                `redemptions` array).
+
+        Returns:
+            The `paging` object as the lies tell it (a new dict) and the
+            records as the `items` lie tells them (the same *records* when
+            there is none).
+        """
         told = dict(paging)
         for name in ("total", "pages", "next_page", "prev_page"):
             lie: Callable[[int, Any], object] | None = getattr(self, name)

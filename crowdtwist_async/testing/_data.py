@@ -39,8 +39,8 @@ __all__ = [
     "with_fields",
 ]
 
-#: The email of the sample program's best-stocked member (CrowdTwist id 1001).
 SANDBOX_EMAIL: Final = "alice@example.com"
+"""The email of the sample program's best-stocked member (CrowdTwist id 1001)."""
 
 #: Every documented `id_type`; each is also the name of a `FakeUser` attribute.
 ID_TYPES: Final = tuple(member.value for member in IdType)
@@ -82,9 +82,13 @@ def _count_repr(noun: str) -> Callable[[list[Any]], str]:
 class FakeCoupon:
     """A coupon assigned to a user: its wire record, and whether it was used.
 
-    `record` is the JSON object `usable_coupons` sends; edit it freely. A used
-    coupon is never listed; set `used = True` to play the Commerce Purchase API
-    telling CrowdTwist about a purchase.
+    A used coupon is never listed; set `used = True` to play the Commerce
+    Purchase API telling CrowdTwist about a purchase.
+
+    Attributes:
+        record: the JSON object `usable_coupons` sends; edit it freely.
+        used: whether the coupon was used (default False): a used coupon is
+            never listed.
     """
 
     record: dict[str, Any]
@@ -96,7 +100,14 @@ class FakeCoupon:
         return parse_int(self.record.get("date_to_expire"))
 
     def is_expired(self, now: int) -> bool:
-        """Whether the expiry date has passed at *now* (unix seconds)."""
+        """Whether the expiry date has passed at *now* (unix seconds).
+
+        Args:
+            now: the moment to judge at, in unix seconds.
+
+        Returns:
+            True if the coupon has an expiry date and it is at or before *now*.
+        """
         expires = self.expires_at
         return expires is not None and expires <= now
 
@@ -115,21 +126,36 @@ def default_profile() -> dict[str, Any]:
 
 @attrs.define(kw_only=True)
 class FakeUser:
-    """A program member: one id per documented `id_type`, points, a profile,
-    activities, redemptions, rewards, and coupons.
+    """A program member: ids, points, a profile, activities, redemptions, rewards, coupons.
 
-    `points` are the redeemable points, `total_points` those ever earned:
-    crediting an activity adds to both, redeeming spends `points` only.
-    `profile` holds the User Profile fields other than the ids, the points
-    and `fan_level` (which come from the attributes), under their wire
-    names; a key it lacks is sent as null. `activities` holds the JSON
-    objects the activity history sends, `redemptions` those of the
-    redemption history, both in any order: each history lists them newest
-    first (`date_created`, `date_redeemed`), records of the same second in
-    list order; a write through the API puts its record first. `rewards`
-    holds the JSON objects the rewards listing sends, in listing order; one
-    whose `current_quantity` is 0 is sold out. Lists and records may be
-    edited while the fake serves.
+    One id per documented `id_type`. Crediting an activity adds to both
+    `points` and `total_points`, redeeming spends `points` only. Each
+    history lists its records newest first (`date_created`,
+    `date_redeemed`), records of the same second in list order; a write
+    through the API puts its record first. Lists and records may be edited
+    while the fake serves.
+
+    Attributes:
+        id: the CrowdTwist id (`id_type="id"`).
+        email: the email address (`id_type="email"`), or None.
+        username: the username (`id_type="username"`), or None.
+        facebook_user_id: the Facebook user id (`id_type="facebook_user_id"`), or None.
+        twitter_user_id: the Twitter user id (`id_type="twitter_user_id"`), or None.
+        third_party_id: the program's own id for the member
+            (`id_type="third_party_id"`), or None.
+        mobile_phone_number: the mobile phone number
+            (`id_type="mobile_phone_number"`), or None.
+        points: the redeemable points (default 0).
+        total_points: the points ever earned (default 0).
+        fan_level: the member's fan level, sent as `fan_level` (default `"Member"`), or None.
+        profile: the User Profile fields other than the ids, the points and
+            `fan_level` (which come from the attributes), under their wire
+            names; a key it lacks is sent as null.
+        activities: the JSON objects the activity history sends, in any order.
+        redemptions: the JSON objects the redemption history sends, in any order.
+        rewards: the JSON objects the rewards listing sends, in listing order;
+            one whose `current_quantity` is 0 is sold out.
+        coupons: the coupons assigned to the member (`FakeCoupon`s).
     """
 
     id: int
@@ -152,7 +178,19 @@ class FakeUser:
     coupons: list[FakeCoupon] = attrs.field(factory=list, repr=_count_repr("coupons"))
 
     def identifier(self, id_type: str) -> str | None:
-        """This user's id of the given `id_type` (e.g. `"email"`), as a string."""
+        """This user's id of the given `id_type` (e.g. `"email"`), as a string.
+
+        Args:
+            id_type: a documented `id_type`: `"id"`, `"email"`, `"username"`,
+                `"facebook_user_id"`, `"twitter_user_id"`, `"third_party_id"`
+                or `"mobile_phone_number"`.
+
+        Returns:
+            The id as a string, or None when the member has none of that type.
+
+        Raises:
+            ValueError: if `id_type` is not a documented one.
+        """
         if id_type not in ID_TYPES:
             raise ValueError(f"id_type must be one of {', '.join(ID_TYPES)}; got {id_type!r}")
         value = getattr(self, id_type)

@@ -70,18 +70,23 @@ _FRAMING_HEADERS: Final = frozenset({"content-length", "transfer-encoding"})
 class RecordedRequest:
     """A request the fake answered, for assertions.
 
-    `path` is as sent (still percent-encoded); `params` the query parameters
-    without `api_key`; `page` the page the API read from them on a paginated
-    endpoint (the rewards listing, the catalogue, the activity or redemption
-    history: absent or not an integer means 1), None on other endpoints. `status` is None in what a
-    `script(when=...)` predicate is shown and in `cancelled`.
+    `json` is its body decoded, or None when it is empty or not JSON.
 
-    `headers` are the request's headers as received, names in lower case
-    (`x-ct-authorization` included: the fake checks it); they vary by client
-    (`user-agent`, `host`...) and carry credentials, so they take no part in
-    `==` or `repr()`. `body` is the request body as received (b"" for none),
-    whatever adapter it came through, a chunked one included; `json` is that
-    body decoded, or None when it is empty or not JSON.
+    Attributes:
+        method: the HTTP method, e.g. `"GET"`.
+        path: the path as sent (still percent-encoded).
+        params: the query parameters without `api_key`.
+        page: the page the API read from them on a paginated endpoint (the
+            rewards listing, the catalogue, the activity or redemption
+            history: absent or not an integer means 1), None on other endpoints.
+        status: the status answered; None in what a `script(when=...)`
+            predicate is shown and in `cancelled`.
+        headers: the request's headers as received, names in lower case
+            (`x-ct-authorization` included: the fake checks it); they vary by
+            client (`user-agent`, `host`...) and carry credentials, so they
+            take no part in `==` or `repr()`.
+        body: the request body as received (b"" for none), whatever adapter
+            it came through, a chunked one included.
     """
 
     method: str
@@ -348,8 +353,10 @@ def _failure_reply(status: int, retry_after: float | None) -> Reply:
 
 @attrs.define(eq=False, kw_only=True)
 class FakeCrowdTwist:
-    """An in-memory CrowdTwist program serving, as the vendor docs describe
-    them, a member's reads: User Profile (`/v2/users/{id}`), User Points,
+    """An in-memory CrowdTwist program: a member's reads and writes, with state.
+
+    It serves, as the vendor docs describe them, a member's reads: User
+    Profile (`/v2/users/{id}`), User Points,
     User Rewards (v2.1), Usable Coupons (v2), User Activity History (v2.1)
     and User Redemption History (v2.2); the program's Rewards catalogue
     (v2.1); and the writes, with state: User Redemption, User Activity
@@ -388,27 +395,16 @@ class FakeCrowdTwist:
     ASGI app, or `serve()` on a loopback port; `serve_raw()` serves it too,
     with raw bytes where a test wants what no HTTP server would send.
 
-    **Usage**
-
-    ```python
-    fake = FakeCrowdTwist(seed=0)
-    async with ct.Session(
-        api_key=fake.api_key, base_url=fake.base_url, transport=fake.transport()
-    ) as session:
-        rewards = [r async for r in session.users.aiter_rewards(SANDBOX_EMAIL, id_type="email")]
-    assert len(rewards) == 203
-    assert fake.requests[0].params == {"id_type": "email", "page": "1"}
-    ```
-
-    Every argument but `seed` is also an attribute that may be set later,
-    even while serving; values are checked when set. Besides the knobs,
+    The attributes from `seed` to `live_push` below are the arguments; each
+    but `seed` may be set later, even while serving; values are checked when
+    set. Besides the knobs,
     `script()` queues scripted responses and wire faults, `lie()` makes every page of a
     paginated endpoint lie (`PagingLies`), and `requests`, `cancelled`,
     `in_flight` and `max_in_flight` tell what was served: each
     `RecordedRequest` with its headers and its body as received, through
     every adapter.
 
-    Arguments:
+    Attributes:
         seed: seeds the sample data, the latency jitter and the failure draws.
         now: the fake's clock, timezone-aware: dates are generated around it
             and coupon expiry is judged by it. It does not advance by itself;
@@ -444,6 +440,42 @@ class FakeCrowdTwist:
             logged and dropped). The member's `userId`, `email` and
             `thirdPartyId` in them are the fake's choice: CrowdTwist's pages
             were not seen to show those fields. Default None: no push.
+        users: the program's members (`FakeUser`s); add more with `add_user()`.
+            Not an argument.
+        catalog: the program's reward catalogue (`/v2.1/rewards`), as reward
+            records in listing order; add with `add_catalog_reward()`. Not an
+            argument.
+        activity_catalog: the activities a member may be credited for, by
+            activity id (a str): each a dict with `name` and default
+            `num_points`; edit it freely. Not an argument.
+        requests: every request answered (`RecordedRequest`s), in the order
+            the answers were sent. Not an argument.
+        max_in_flight: the most requests in flight at once so far; set it to 0
+            to measure anew. Not an argument.
+        cancelled: requests whose answer was cancelled before it was sent (in
+            process: the client stopped waiting), in the order they were;
+            their `status` is None. Not an argument.
+        lies: the lies the paginated endpoints' pages tell (`PagingLies`),
+            applied in this order; add with `lie()`, remove as from any list.
+            Not an argument.
+
+    Raises:
+        TypeError: if an argument is not of its type (also when set later).
+        ValueError: if an argument is out of its bounds (also when set later).
+
+    Example:
+        ```python
+        import crowdtwist_async as ct
+        from crowdtwist_async.testing import SANDBOX_EMAIL, FakeCrowdTwist
+
+        fake = FakeCrowdTwist(seed=0)
+        async with ct.Session(
+            api_key=fake.api_key, base_url=fake.base_url, transport=fake.transport()
+        ) as session:
+            rewards = [r async for r in session.users.aiter_rewards(SANDBOX_EMAIL, id_type="email")]
+        assert len(rewards) == 203
+        assert fake.requests[0].params == {"id_type": "email", "page": "1"}
+        ```
     """
 
     seed: int = attrs.field(default=0, on_setattr=attrs.setters.frozen)
@@ -535,18 +567,33 @@ class FakeCrowdTwist:
         third_party_id: str | None = None,
         mobile_phone_number: str | None = None,
     ) -> FakeUser:
-        """Add a member with no points, rewards, coupons, activities or
-        redemptions, and a profile nobody filled in, and return it.
+        """Add a member with nothing yet, and a profile nobody filled in, and return it.
 
-        `id` (the CrowdTwist id) defaults to one above the highest so far. No
-        id may be taken by another member under the same `id_type`.
+        Nothing yet: no points, rewards, coupons, activities or redemptions.
+        No id may be taken by another member under the same `id_type`.
 
-        **Usage**
+        Args:
+            id: the CrowdTwist id; default None: one above the highest so far.
+            email: the email address (`id_type="email"`), or None (the default).
+            username: the username (`id_type="username"`), or None (the default).
+            facebook_user_id: the Facebook user id, or None (the default).
+            twitter_user_id: the Twitter user id, or None (the default).
+            third_party_id: the program's own id for the member, or None (the
+                default).
+            mobile_phone_number: the mobile phone number, or None (the default).
 
-        ```python
-        erin = fake.add_user(email="erin@example.com")
-        fake.add_reward(erin, title="Free Coffee", num_points=100)
-        ```
+        Returns:
+            The new member, already in `users`.
+
+        Raises:
+            ValueError: if another member already has one of these ids under
+                the same `id_type`.
+
+        Example:
+            ```python
+            erin = fake.add_user(email="erin@example.com")
+            fake.add_reward(erin, title="Free Coffee", num_points=100)
+            ```
         """
         with self._lock:
             user = FakeUser(
@@ -568,8 +615,18 @@ class FakeCrowdTwist:
     def add_reward(self, user: FakeUser, **fields: Any) -> dict[str, Any]:
         """Append a realistic reward to *user*'s listing and return its record.
 
-        *fields* (wire key names) replace the generated values; a datetime
-        becomes unix seconds. `current_quantity=0` makes it sold out.
+        Args:
+            user: the member, one of `users`.
+            **fields: wire key names and values that replace the generated
+                ones; a datetime becomes unix seconds. `current_quantity=0`
+                makes it sold out.
+
+        Returns:
+            The reward's record, as the rewards listing sends it (the dict in
+            `user.rewards`: edits show).
+
+        Raises:
+            ValueError: if *user* is not one of this fake's `users`.
         """
         with self._lock:
             self._check_member(user)
@@ -580,14 +637,24 @@ class FakeCrowdTwist:
     def add_coupon(self, user: FakeUser, *, used: bool = False, **fields: Any) -> FakeCoupon:
         """Give *user* a realistic coupon, unexpired unless *fields* say otherwise.
 
-        *fields* (wire key names) replace the generated values; a datetime
-        becomes unix seconds, and `date_to_expire=None` means it never expires.
+        Args:
+            user: the member, one of `users`.
+            used: whether the coupon was used already (default False): a used
+                coupon is never listed.
+            **fields: wire key names and values that replace the generated
+                ones; a datetime becomes unix seconds, and
+                `date_to_expire=None` means it never expires.
 
-        **Usage**
+        Returns:
+            The coupon, already in `user.coupons`.
 
-        ```python
-        fake.add_coupon(user, code="SAVE10", date_to_expire=fake.now - timedelta(days=1))
-        ```
+        Raises:
+            ValueError: if *user* is not one of this fake's `users`.
+
+        Example:
+            ```python
+            fake.add_coupon(user, code="SAVE10", date_to_expire=fake.now - timedelta(days=1))
+            ```
         """
         with self._lock:
             self._check_member(user)
@@ -600,16 +667,26 @@ class FakeCrowdTwist:
         """Append a realistic redemption to *user*'s history and return its record.
 
         It is made some time in the 30 days before `now` unless *fields* say
-        otherwise: *fields* (wire key names) replace the generated values,
-        and a datetime becomes unix seconds. The history lists it by
-        `date_redeemed`, newest first, wherever it was appended.
+        otherwise. The history lists it by `date_redeemed`, newest first,
+        wherever it was appended.
 
-        **Usage**
+        Args:
+            user: the member, one of `users`.
+            **fields: wire key names and values that replace the generated
+                ones; a datetime becomes unix seconds.
 
-        ```python
-        when = fake.now - timedelta(days=2)
-        fake.add_redemption(user, reward_title="Free Coffee", points=250, date_redeemed=when)
-        ```
+        Returns:
+            The redemption's record, as the redemption history sends it (the
+            dict in `user.redemptions`: edits show).
+
+        Raises:
+            ValueError: if *user* is not one of this fake's `users`.
+
+        Example:
+            ```python
+            when = fake.now - timedelta(days=2)
+            fake.add_redemption(user, reward_title="Free Coffee", points=250, date_redeemed=when)
+            ```
         """
         with self._lock:
             self._check_member(user)
@@ -621,19 +698,29 @@ class FakeCrowdTwist:
         """Append a realistic activity to *user*'s history and return its record.
 
         One of `activity_catalog`'s activities, at its default points, done
-        some time in the 30 days before `now` unless *fields* say otherwise:
-        *fields* (wire key names) replace the generated values, and a
-        datetime becomes unix seconds. The history lists it by
-        `date_created`, newest first, wherever it was appended. The member's
-        points stay as they are: set `user.points` and `user.total_points`,
-        or credit the activity through the API, which does both.
+        some time in the 30 days before `now` unless *fields* say otherwise.
+        The history lists it by `date_created`, newest first, wherever it
+        was appended. The member's points stay as they are: set
+        `user.points` and `user.total_points`, or credit the activity
+        through the API, which does both.
 
-        **Usage**
+        Args:
+            user: the member, one of `users`.
+            **fields: wire key names and values that replace the generated
+                ones; a datetime becomes unix seconds.
 
-        ```python
-        when = fake.now - timedelta(days=2)
-        fake.add_activity(user, activity_id="225", name="Shared a link", date_created=when)
-        ```
+        Returns:
+            The activity's record, as the activity history sends it (the
+            dict in `user.activities`: edits show).
+
+        Raises:
+            ValueError: if *user* is not one of this fake's `users`.
+
+        Example:
+            ```python
+            when = fake.now - timedelta(days=2)
+            fake.add_activity(user, activity_id="225", name="Shared a link", date_created=when)
+            ```
         """
         with self._lock:
             self._check_member(user)
@@ -645,17 +732,23 @@ class FakeCrowdTwist:
     def add_catalog_reward(self, **fields: Any) -> dict[str, Any]:
         """Append a realistic reward to the program's `catalog` and return its record.
 
-        *fields* (wire key names) replace the generated values; a datetime
-        becomes unix seconds. `current_quantity=0` makes it sold out,
-        `is_enabled=0` disabled; a `total_coupons` above 0 makes it a coupon
-        reward, whose redemption issues a usable coupon. Any member may
-        redeem it.
+        Any member may redeem it.
 
-        **Usage**
+        Args:
+            **fields: wire key names and values that replace the generated
+                ones; a datetime becomes unix seconds. `current_quantity=0`
+                makes it sold out, `is_enabled=0` disabled; a `total_coupons`
+                above 0 makes it a coupon reward, whose redemption issues a
+                usable coupon.
 
-        ```python
-        coffee = fake.add_catalog_reward(title="Free Coffee", num_points=100, max_per_user=1)
-        ```
+        Returns:
+            The reward's record, as the catalogue sends it (the dict in
+            `catalog`: edits show).
+
+        Example:
+            ```python
+            coffee = fake.add_catalog_reward(title="Free Coffee", num_points=100, max_per_user=1)
+            ```
         """
         with self._lock:
             record = with_fields(self._catalog_records.reward(timestamp(self.now)), fields)
@@ -695,9 +788,9 @@ class FakeCrowdTwist:
         when: Callable[[RecordedRequest], bool] | None = None,
         times: int | None = 1,
     ) -> None:
-        """Queue a scripted response: one instead of the real answer, or the
-        real answer sent another way (late, cut short, trickled...).
+        """Queue a scripted response: one instead of the real answer, or the real one late.
 
+        Or the real answer sent another way: late, cut short, trickled...
         Each request is given the first queued script whose filters all match
         it (none means any request); a script is dropped once it has served
         `times` requests. A script that replaces the answer is served before
@@ -714,7 +807,7 @@ class FakeCrowdTwist:
         `RemoteProtocolError` is raised while the body is read), `trickle`
         sends it slowly, `chunk_size` without a Content-Length.
 
-        Arguments:
+        Args:
             status: the HTTP status.
             json: a body to send as JSON.
             body: the raw body, e.g. a proxy's HTML error page; or a function
@@ -744,16 +837,23 @@ class FakeCrowdTwist:
             times: how many requests the script serves before it is dropped;
                 None: every request it matches, for as long as the fake lives.
 
-        **Usage**
+        Raises:
+            ValueError: if a number is out of its bounds (a status not 100 to
+                599, negative seconds, a count below its least), or two
+                bodies are named (`json` and `body`, or `echo` and either).
+            TypeError: if a number is not one, or `body` is not bytes, str or
+                a function.
 
-        ```python
-        fake.script(502, body=b"<html>Bad Gateway</html>", headers={"content-type": "text/html"})
-        fake.script(json={"paging": {}, "rewards": "oops"}, page=3)
-        fake.script(503, page=2, times=2)  # page 2's first two attempts
-        fake.script(reset_after=100, page=3)  # page 3, cut after 100 bytes, once
-        fake.script(trickle=0.05, page=2, times=None)  # page 2, slowly, every time
-        fake.script(500, echo=True, headers={"content-type": "text/plain"})
-        ```
+        Example:
+            ```python
+            html = {"content-type": "text/html"}
+            fake.script(502, body=b"<html>Bad Gateway</html>", headers=html)
+            fake.script(json={"paging": {}, "rewards": "oops"}, page=3)
+            fake.script(503, page=2, times=2)  # page 2's first two attempts
+            fake.script(reset_after=100, page=3)  # page 3, cut after 100 bytes, once
+            fake.script(trickle=0.05, page=2, times=None)  # page 2, slowly, every time
+            fake.script(500, echo=True, headers={"content-type": "text/plain"})
+            ```
         """
         script = _Script.of(
             status,
@@ -792,14 +892,37 @@ class FakeCrowdTwist:
         each one. Unlike `script()`, lies last: remove them from `lies`
         (`fake.lies.remove(returned)`, `fake.lies.clear()`).
 
-        **Usage**
+        Args:
+            path: only requests whose path (as sent) matches this `fnmatch`
+                pattern, e.g. `"*/redemption_history"`; default None: every
+                paginated endpoint.
+            page_size: `(page, size) -> int`, the size pages are cut at and
+                counted by, applied before the other lies; None: the truth.
+            total: `(page, total) -> object`, sent as `paging.total`; None: the truth.
+            pages: `(page, pages) -> object`, sent as `paging.pages`; None: the truth.
+            next_page: `(page, link) -> object`, sent as `paging.next_page`;
+                None: the truth.
+            prev_page: `(page, link) -> object`, sent as `paging.prev_page`;
+                None: the truth.
+            items: `(page, records) -> object`, sent as the page's records;
+                None: the truth.
+            delay: `(page, latency) -> float`, the seconds a request for the
+                page waits instead of the latency drawn; None: the truth.
 
-        ```python
-        fake.lie(pages=lambda page, pages: 10**9)  # every page claims a billion pages
-        fake.lie(total=lambda page, total: total if page == 1 else total + 1)
-        fake.lie(path="*/rewards", items=lambda page, rewards: rewards if page != 3 else [])
-        fake.lie(delay=lambda page, latency: latency if page == 1 else math.inf)
-        ```
+        Returns:
+            The lies, already appended to `lies`.
+
+        Raises:
+            TypeError: if a lie is neither None nor callable, or `path` is
+                neither None nor a str.
+
+        Example:
+            ```python
+            fake.lie(pages=lambda page, pages: 10**9)  # every page claims a billion pages
+            fake.lie(total=lambda page, total: total if page == 1 else total + 1)
+            fake.lie(path="*/rewards", items=lambda page, rewards: rewards if page != 3 else [])
+            fake.lie(delay=lambda page, latency: latency if page == 1 else math.inf)
+            ```
         """
         lies = PagingLies(
             path=path,
@@ -909,13 +1032,16 @@ class FakeCrowdTwist:
     def transport(self) -> httpx.AsyncBaseTransport:
         """A new httpx transport answering every request in process, no sockets.
 
-        **Usage**
+        Returns:
+            An `httpx.AsyncBaseTransport` to give a `ct.Session` as `transport=`,
+            with `base_url=fake.base_url` (it answers whatever host a request names).
 
-        ```python
-        session = ct.Session(
-            api_key=fake.api_key, base_url=fake.base_url, transport=fake.transport()
-        )
-        ```
+        Example:
+            ```python
+            session = ct.Session(
+                api_key=fake.api_key, base_url=fake.base_url, transport=fake.transport()
+            )
+            ```
         """
         return _FakeTransport(self._answer)
 
@@ -975,13 +1101,28 @@ class FakeCrowdTwist:
         when it ends. Only a loopback host is allowed unless `allow_remote`:
         the fake accepts one well-known key and has no TLS.
 
-        **Usage**
+        Args:
+            host: the address to listen on; default `"127.0.0.1"`.
+            port: the port to listen on; default 0 picks a free one.
+            allow_remote: allow a host that is not a loopback address
+                (default False).
 
-        ```python
-        with fake.serve() as base_url:  # "http://127.0.0.1:53124"
-            async with ct.Session(api_key=fake.api_key, base_url=base_url) as session:
-                ...
-        ```
+        Yields:
+            The server's base URL, e.g. `"http://127.0.0.1:53124"`.
+
+        Raises:
+            ValueError: if *host* is not a loopback address and `allow_remote`
+                is False.
+            ModuleNotFoundError: if uvicorn (the `serve` extra) is not installed.
+            RuntimeError: if the server did not start (it stopped, or took over
+                10 seconds).
+
+        Example:
+            ```python
+            with fake.serve() as base_url:  # "http://127.0.0.1:53124"
+                async with ct.Session(api_key=fake.api_key, base_url=base_url) as session:
+                    ...
+            ```
         """
         from ._server import serve_in_thread
 
@@ -995,11 +1136,11 @@ class FakeCrowdTwist:
     def serve_raw(
         self, reply: Callable[[bytes], bytes | None], *, reset: bool = False
     ) -> Iterator[str]:
-        """Serve the fake on a loopback port, letting *reply* answer in raw
-        bytes what no HTTP server would send; yield its base URL.
+        """Serve the fake on a loopback port where *reply* may answer in raw bytes.
 
-        *reply* is given each request's head (request line and headers, as
-        bytes, ending in a blank line) and returns the bytes to write back,
+        In bytes no HTTP server would send, that is. *reply* is given each
+        request's head (request line and headers, as bytes, ending in a
+        blank line) and returns the bytes to write back,
         byte for byte (broken framing, bad header bytes, something that is
         not HTTP), or None for the fake's own answer, scripts and wire
         faults included; it is called once the request's body (by
@@ -1011,15 +1152,23 @@ class FakeCrowdTwist:
         by a small HTTP/1.1 server of the fake's own (no extra needed), so
         it serves tests on any event loop.
 
-        **Usage**
+        Args:
+            reply: a function given each request's head (bytes) that returns
+                the bytes to write back, or None for the fake's own answer.
+            reset: close each connection with a TCP reset instead of a FIN
+                (default False).
 
-        ```python
-        def not_http(head: bytes) -> bytes | None:
-            return b"SSH-2.0-OpenSSH_9.6\r\n" if b"page=3" in head else None
+        Yields:
+            The server's base URL, e.g. `"http://127.0.0.1:53124"`.
 
-        with fake.serve_raw(not_http) as base_url:
-            ...  # page 3 of a listing fails with ct.APIConnectionError
-        ```
+        Example:
+            ```python
+            def not_http(head: bytes) -> bytes | None:
+                return b"SSH-2.0-OpenSSH_9.6\\r\\n" if b"page=3" in head else None
+
+            with fake.serve_raw(not_http) as base_url:
+                ...  # page 3 of a listing fails with ct.APIConnectionError
+            ```
         """
         from ._raw import serve_raw
 

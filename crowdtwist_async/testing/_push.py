@@ -61,10 +61,16 @@ log = logging.getLogger("crowdtwist_async.testing.push")
 class PushAttempt:
     """One POST of a delivery and how it ended.
 
-    `status` is the HTTP status answered, or None when the POST failed
-    without one; `error` is then the exception's class name
-    (`"ConnectError"`, `"ReadTimeout"`...). `at` is `time.monotonic()` when
-    the POST was sent.
+    Attributes:
+        feed: the feed the delivery was for (`"user_redemption"`, ...).
+        delivery: the number of the delivery this attempt was of
+            (`Delivery.number`).
+        number: which attempt of the delivery this was: 1 for the first.
+        status: the HTTP status answered, or None when the POST failed
+            without one.
+        error: the class name of the exception that failed the POST
+            (`"ConnectError"`, `"ReadTimeout"`...), or None when a status came back.
+        at: `time.monotonic()` when the POST was sent.
     """
 
     feed: str
@@ -86,10 +92,16 @@ def _attempt_count(attempts: list[PushAttempt]) -> str:
 
 @attrs.define(eq=False, kw_only=True)
 class Delivery:
-    """One event queued by `LivePush.push()`: its feed, its number (1, 2...
-    in the order pushed), the body as sent, its attempts, and its state:
-    `"pending"` until it is `"delivered"` (a 2xx), `"given_up"` (every
-    attempt failed) or `"abandoned"` (the `LivePush` was closed first)."""
+    """One event queued by `LivePush.push()`, its attempts and its state.
+
+    Attributes:
+        feed: the feed it is POSTed to, `{url}/{feed}`.
+        number: its number, 1, 2... in the order pushed.
+        body: the body as sent, in bytes.
+        attempts: its POSTs that ended, in order (`PushAttempt`s).
+        state: `"pending"` until it is `"delivered"` (a 2xx), `"given_up"`
+            (every attempt failed) or `"abandoned"` (the `LivePush` was closed first).
+    """
 
     feed: str
     number: int
@@ -100,7 +112,11 @@ class Delivery:
     _done: anyio.Event = attrs.field(init=False, factory=anyio.Event, repr=False)
 
     async def wait(self) -> DeliveryState:
-        """Wait until this delivery is no longer pending; return its state."""
+        """Wait until this delivery is no longer pending; return its state.
+
+        Returns:
+            Its state once it has ended: `"delivered"`, `"given_up"` or `"abandoned"`.
+        """
         await self._done.wait()
         return self.state
 
@@ -223,14 +239,41 @@ class LivePush:
     nothing: pending deliveries are cancelled and marked `"abandoned"` (a
     POST cut short is no attempt).
 
-    **Usage**
+    Args:
+        url: the receiver's base URL, `http://` or `https://` with a host, no
+            credentials, query or fragment; each delivery goes to `{url}/{feed}`.
+        basic_auth: `(username, password)` sent as HTTP Basic (the username
+            non-empty, without ':'), or None (the default) for none.
+        api_key: the value of the `x-api-key` header (non-empty ASCII without
+            outer spaces), or None (the default) for none.
+        time_factor: how many times faster than CrowdTwist's clock the waits
+            between attempts run, > 0; default 1.0 (real time), 3600 plays an
+            hour in a second.
+        attempts: the attempts a delivery gets in all, the first included, at
+            least 1; default 40. Kept as `max_attempts`.
+        interval: seconds between two attempts on CrowdTwist's clock, >= 0;
+            default 720.0 (12 minutes). The wait is `interval / time_factor`.
+        timeout: seconds one POST may take before it counts as failed, > 0;
+            default 10.0.
+        max_in_flight: the most POSTs sent at once, at least 1; default 16.
+        transport: an `httpx.AsyncBaseTransport` to send through (e.g. an
+            ASGI transport around a receiver), or None (the default) for
+            the network.
 
-    ```python
-    async with LivePush(url, api_key="k", time_factor=3600) as pusher:
-        await pusher.push("user_redemption", sample_event("user_redemption", seed=1))
-        await pusher.drain()
-    assert [d.state for d in pusher.deliveries] == ["delivered"]
-    ```
+    Raises:
+        TypeError: if an argument is not of its type.
+        ValueError: if `url` is not such a URL or a number is out of its bounds.
+
+    Example:
+        ```python
+        from crowdtwist_async.testing import LivePush, sample_event
+
+        url = "http://127.0.0.1:8000"
+        async with LivePush(url, api_key="k", time_factor=3600) as pusher:
+            await pusher.push("user_redemption", sample_event("user_redemption", seed=1))
+            await pusher.drain()
+        assert [d.state for d in pusher.deliveries] == ["delivered"]
+        ```
     """
 
     def __init__(
@@ -254,8 +297,8 @@ class LivePush:
             if given is not None
         )
         self.time_factor: Final = _number("time_factor", time_factor, positive=True)
-        #: The attempts a delivery gets in all, the first included.
         self.max_attempts: Final = _count("attempts", attempts)
+        """The attempts a delivery gets in all, the first included."""
         self.interval: Final = _number("interval", interval, positive=False)
         self.timeout: Final = _number("timeout", timeout, positive=True)
         self.max_in_flight: Final = _count("max_in_flight", max_in_flight)
@@ -264,14 +307,14 @@ class LivePush:
                 f"transport must be an httpx.AsyncBaseTransport, got {type(transport).__name__}"
             )
         self._transport = transport
-        #: Every delivery pushed, in order (`Delivery.number` - 1 is its index).
         self.deliveries: list[Delivery] = []
-        #: Every POST that ended, in the order it ended.
+        """Every delivery pushed, in order (`Delivery.number` - 1 is its index)."""
         self.attempts: list[PushAttempt] = []
-        #: The deliveries a 2xx took, in the order they were.
+        """Every POST that ended, in the order it ended."""
         self.delivered: list[Delivery] = []
-        #: The deliveries given up after every attempt failed, in that order.
+        """The deliveries a 2xx took, in the order they were."""
         self.given_up: list[Delivery] = []
+        """The deliveries given up after every attempt failed, in that order."""
         self._phase: Literal["new", "open", "closed"] = "new"
         self._stack = AsyncExitStack()
         self._client: httpx.AsyncClient | None = None
@@ -335,8 +378,20 @@ class LivePush:
     async def push(self, feed: str, body: Mapping[str, Any] | str | bytes) -> Delivery:
         """Queue one delivery of *body* to `{url}/{feed}` and return it at once.
 
-        *body*: a dict, sent as compact JSON, or a str or bytes sent as is
-        (a malformed body for a receiver's tests, too).
+        Args:
+            feed: the feed, one of `FEEDS` (`"user_redemption"`, ...).
+            body: a dict, sent as compact JSON, or a str or bytes sent as is
+                (a malformed body for a receiver's tests, too).
+
+        Returns:
+            The queued `Delivery`, still `"pending"`: `await delivery.wait()`
+            for its end.
+
+        Raises:
+            ValueError: if `feed` is not a Live Push feed.
+            TypeError: if `body` is not a dict, str or bytes.
+            RuntimeError: outside `async with`, or from another thread than
+                the one that entered the `LivePush`.
         """
         feed = _check_feed(feed)
         data = _encode(body)
@@ -347,8 +402,10 @@ class LivePush:
         return self._enqueue(feed, data)
 
     async def drain(self) -> None:
-        """Wait until every delivery pushed so far is delivered or given up
-        (or abandoned, should the block end meanwhile)."""
+        """Wait until every delivery pushed so far is delivered or given up.
+
+        Or abandoned, should the block end meanwhile.
+        """
         for delivery in list(self.deliveries):
             await delivery.wait()
 
@@ -707,8 +764,9 @@ _SAMPLES: Final[Mapping[str, Callable[[int, random.Random], dict[str, Any]]]] = 
 
 
 def sample_event(feed: str, *, seed: int = 0, **fields: Any) -> dict[str, Any]:
-    """A realistic Live Push body of *feed*, as CrowdTwist's page for it
-    shows one: camelCase for `user_redemption`, `user_activity` and
+    """A realistic Live Push body of *feed*, as CrowdTwist's page for it shows one.
+
+    Its keys are camelCase for `user_redemption`, `user_activity` and
     `user_profile`, snake_case for `points_expiration` and
     `user_segmentation`. *fields* (wire names) replace or add top-level
     fields.
@@ -725,6 +783,20 @@ def sample_event(feed: str, *, seed: int = 0, **fields: Any) -> dict[str, Any]:
     expiration: one flat object, its table's rows once each in their order
     (the page lists `points_expiring` under both of its rules; it is sent
     once here).
+
+    Args:
+        feed: the feed, one of `FEEDS` (`"user_redemption"`, ...).
+        seed: 0 (the default) for the page's sample values, another int >= 0
+            for other values, the same for the same seed.
+        **fields: top-level fields, by their wire names, that replace or add
+            to the sample's.
+
+    Returns:
+        The body as a new dict, ready for `LivePush.push()` or `json.dumps`.
+
+    Raises:
+        ValueError: if `feed` is not a Live Push feed, or `seed` is negative.
+        TypeError: if `seed` is not an int.
     """
     feed = _check_feed(feed)
     if isinstance(seed, bool) or not isinstance(seed, int):
