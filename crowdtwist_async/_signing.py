@@ -62,7 +62,7 @@ def string_to_sign(
     other body. *content_type* None is an empty line too. *request_uri* is the
     path and query exactly as they travel (`/v2/users/alice%40x.com?id_type=email`).
 
-    ```python
+    ```pycon
     >>> string_to_sign("GET", None, None, "1505325876486", "/v2/users/1?id_type=id")
     'GET\\n\\n\\n1505325876486\\n/v2/users/1?id_type=id'
 
