@@ -101,60 +101,59 @@ def _kinds(sections: list[griffe.DocstringSection]) -> set[griffe.DocstringSecti
     return {section.kind for section in sections}
 
 
-def _problems_of_function(func: griffe.Function, *, sends: bool, where: str) -> Iterator[str]:
-    sections, warnings = _sections(func)
+def _warned(obj: griffe.Object | griffe.Alias, where: str) -> Iterator[str]:
+    """Griffe's warnings on *obj*'s docstring, and a missing docstring."""
+    _, warnings = _sections(obj)
     yield from (f"{where}: griffe warns: {message}" for message in warnings)
-    if not func.docstring:
+    if not obj.docstring:
         yield f"{where}: no docstring"
+
+
+def _returns_something(func: griffe.Function) -> bool:
+    returns = str(func.returns) if func.returns is not None else "None"
+    return "property" not in func.labels and returns not in _NO_RETURN
+
+
+def _problems_of_function(func: griffe.Function, *, sends: bool, where: str) -> Iterator[str]:
+    yield from _warned(func, where)
+    if not func.docstring:
         return
+    sections, _ = _sections(func)
     params = [p.name for p in func.parameters if p.name not in {"self", "cls"}]
     missing = [p for p in params if p not in _named(sections)]
     if missing:
         yield f"{where}: Args: does not name {missing}"
     kinds = _kinds(sections)
-    returns = str(func.returns) if func.returns is not None else "None"
-    is_property = "property" in func.labels
-    if (
-        not is_property
-        and returns not in _NO_RETURN
-        and not kinds & {griffe.DocstringSectionKind.returns, griffe.DocstringSectionKind.yields}
-    ):
-        yield f"{where}: returns {returns} but has no Returns: section"
+    gives = {griffe.DocstringSectionKind.returns, griffe.DocstringSectionKind.yields}
+    if _returns_something(func) and not kinds & gives:
+        yield f"{where}: returns {func.returns} but has no Returns: section"
     if sends and "async" in func.labels and griffe.DocstringSectionKind.raises not in kinds:
         yield f"{where}: sends requests but has no Raises: section"
 
 
-def _problems_of_class(
-    cls_obj: griffe.Object | griffe.Alias, runtime: type, where: str
-) -> Iterator[str]:
-    sections, warnings = _sections(cls_obj)
-    yield from (f"{where}: griffe warns: {message}" for message in warnings)
-    if not cls_obj.docstring:
-        yield f"{where}: no docstring"
-    documented = _named(sections)
-    if attrs.has(runtime):
-        # Attributes, not Args: griffe does not see the __init__ attrs writes,
-        # so an Args: entry would name a parameter of no signature it knows.
-        attributes = _named(
-            [s for s in sections if s.kind is griffe.DocstringSectionKind.attributes]
-        )
-        fields = [f.name for f in attrs.fields(runtime) if not f.name.startswith("_")]
-        missing = [name for name in fields if name not in attributes]
-        if missing:
-            yield f"{where}: Attributes: does not name {missing}"
-    init = cls_obj.members.get("__init__")
-    if (
-        isinstance(init, griffe.Function)
-        and not attrs.has(runtime)
-        and cls_obj.name not in HANDED_OUT
-    ):
-        init_sections, init_warnings = _sections(init)
-        yield from (f"{where}.__init__: griffe warns: {message}" for message in init_warnings)
-        documented |= _named(init_sections)
-        params = [p.name for p in init.parameters if p.name != "self"]
-        missing = [p for p in params if p not in documented]
-        if missing:
-            yield f"{where}: Args: does not name the constructor's {missing}"
+def _problems_of_fields(cls_obj: griffe.Class, runtime: type, where: str) -> Iterator[str]:
+    # Attributes, not Args: griffe does not see the __init__ attrs writes,
+    # so an Args: entry would name a parameter of no signature it knows.
+    sections, _ = _sections(cls_obj)
+    attributes = _named([s for s in sections if s.kind is griffe.DocstringSectionKind.attributes])
+    fields = [f.name for f in attrs.fields(runtime) if not f.name.startswith("_")]
+    missing = [name for name in fields if name not in attributes]
+    if missing:
+        yield f"{where}: Attributes: does not name {missing}"
+
+
+def _problems_of_init(cls_obj: griffe.Class, init: griffe.Function, where: str) -> Iterator[str]:
+    sections, _ = _sections(cls_obj)
+    init_sections, warnings = _sections(init)
+    yield from (f"{where}.__init__: griffe warns: {message}" for message in warnings)
+    documented = _named(sections) | _named(init_sections)
+    params = [p.name for p in init.parameters if p.name != "self"]
+    missing = [p for p in params if p not in documented]
+    if missing:
+        yield f"{where}: Args: does not name the constructor's {missing}"
+
+
+def _problems_of_members(cls_obj: griffe.Class, where: str) -> Iterator[str]:
     sends = cls_obj.name in SENDERS
     for name, member in cls_obj.members.items():
         if name.startswith("_") or member.is_alias:
@@ -164,10 +163,17 @@ def _problems_of_class(
             sends_here = sends and name != "aclose"
             yield from _problems_of_function(member, sends=sends_here, where=f"{where}.{name}")
         elif member.is_attribute and "property" in member.labels:
-            _, member_warnings = _sections(member)
-            yield from (f"{where}.{name}: griffe warns: {m}" for m in member_warnings)
-            if not member.docstring:
-                yield f"{where}.{name}: no docstring"
+            yield from _warned(member, f"{where}.{name}")
+
+
+def _problems_of_class(cls_obj: griffe.Class, runtime: type, where: str) -> Iterator[str]:
+    yield from _warned(cls_obj, where)
+    init = cls_obj.members.get("__init__")
+    if attrs.has(runtime):
+        yield from _problems_of_fields(cls_obj, runtime, where)
+    elif isinstance(init, griffe.Function) and cls_obj.name not in HANDED_OUT:
+        yield from _problems_of_init(cls_obj, init, where)
+    yield from _problems_of_members(cls_obj, where)
 
 
 def _problems(obj: griffe.Object | griffe.Alias, runtime: Any, where: str) -> list[str]:
@@ -177,11 +183,7 @@ def _problems(obj: griffe.Object | griffe.Alias, runtime: Any, where: str) -> li
         return list(_problems_of_class(obj, runtime, where))
     if isinstance(obj, griffe.Function):
         return list(_problems_of_function(obj, sends=False, where=where))
-    _, warnings = _sections(obj)
-    found = [f"{where}: griffe warns: {message}" for message in warnings]
-    if not obj.docstring:
-        found.append(f"{where}: no docstring")
-    return found
+    return list(_warned(obj, where))
 
 
 @pytest.mark.parametrize(("module", "name"), list(_public_names()))
