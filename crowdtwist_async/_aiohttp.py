@@ -1,12 +1,17 @@
-"""An httpx transport that talks through aiohttp: `Session(http_backend="aiohttp")`.
+"""aiohttp under a Session: `Session(http_backend="aiohttp")`.
 
 httpcore spends most of a request's CPU finding a pooled connection and
 checking that it is still alive; aiohttp's pool and C parser spend a fraction
-of that under concurrency. Only the wire changes: the Session still drives an
-`httpx.AsyncClient`, so the total timeout, the body cap, cancellation, retries
-and key masking (`_attempt.Sender`) stay one code path for both stacks.
+of that under concurrency. So do httpx's own Request, Response, URL and cookie
+objects, built for every request. `AiohttpTransport.exchange` is the direct
+path the Sender takes for every unsigned request: an `_attempt.Outgoing` goes
+to aiohttp as it is, and the status, headers and capped, decoded body come
+back, with no httpx object in between. The Sender still runs the total
+timeout, the slots, retries and key masking, one code path for both stacks.
+A signed request (an `httpx.Auth` flow) goes through the session's
+`httpx.AsyncClient`, for which this class is also the transport.
 
-What this transport owes the Sender: aiohttp's failures come out as httpx's
+What this module owes the Sender: aiohttp's failures come out as httpx's
 (a refused connection or a server that hangs up is a `TransportError`, not a
 timeout), with no aiohttp exception chained behind them and the key masked in
 their text; the response body is a stream whose `aclose()` hands the
@@ -20,15 +25,26 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import urllib.request
 from collections.abc import AsyncIterator
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import anyio
 import httpx
 
+# httpx's own decoders for the Content-Encoding, so that both stacks decode
+# (and refuse) the same bodies the same way.
+from httpx._decoders import SUPPORTED_DECODERS, ContentDecoder, MultiDecoder
+
+from ._errors import too_large, undecodable
 from ._loops import running_library
-from ._redact import install_log_filter, mask_query_keys
+from ._redact import KeyMask, install_log_filter, mask_query_keys
+
+if TYPE_CHECKING:
+    from ._attempt import Outgoing, Progress
+    from ._config import Timeout
+    from ._retry import Reply
 
 INSTALL_HINT: Final = (
     'http_backend="aiohttp" needs aiohttp: pip install "crowdtwist-async[aiohttp]"'
@@ -39,6 +55,8 @@ try:
     import yarl
 except ImportError as exc:
     raise ModuleNotFoundError(INSTALL_HINT, name="aiohttp") from exc
+
+log = logging.getLogger("crowdtwist_async")
 
 __all__ = ["AIOHTTP_LOGGERS", "INSTALL_HINT", "AiohttpTransport", "check_event_loop"]
 
@@ -93,7 +111,7 @@ _TRANSLATIONS: Final[tuple[tuple[type[BaseException], type[httpx.TransportError]
 )
 
 
-def translate(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
+def translate(exc: BaseException, request: httpx.Request | None = None) -> httpx.TransportError:
     """The httpx exception for aiohttp's *exc*, to be raised with no chain.
 
     aiohttp's text may quote the request URL, `api_key` and all: its value
@@ -191,6 +209,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         # ~/.netrc) in a worker thread on every request.
         self._proxy_settings = urllib.request.getproxies()
         self._proxies: dict[tuple[str, str, int | None], _Proxy] = {}
+        self._last_proxy: tuple[str, _Proxy] | None = None
+        self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
+        #: What the httpx client adds to each request (User-Agent, Accept...),
+        #: which `exchange` sends too: set by the Session that owns both.
+        self.default_headers: dict[str, str] = {}
         install_log_filter(AIOHTTP_LOGGERS)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -240,6 +263,76 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             stream=_Body(response, request),
             extensions=extensions,
         )
+
+    async def exchange(
+        self,
+        outgoing: Outgoing,
+        time_limits: Timeout,
+        limit: int,
+        mask: KeyMask,
+        progress: Progress,
+    ) -> Reply:
+        """Send *outgoing* straight through aiohttp; the status, headers and body.
+
+        The body is read whole, decoded as its Content-Encoding says and
+        refused past *limit* bytes (decoded) before it is all read. aiohttp's
+        failures come out as httpx's, as `handle_async_request`'s do; the
+        total timeout and cancellation are the caller's.
+        """
+        client = self._session()
+        proxy = self._origin_proxy(outgoing.url)
+        error: httpx.TransportError | None = None
+        headers = outgoing.headers
+        if self.default_headers:
+            headers = {**self.default_headers, **headers}
+        try:
+            response = await client.request(
+                outgoing.method,
+                # Encoded already: requoting could change how the key travels.
+                yarl.URL(outgoing.url, encoded=True),
+                headers=headers,
+                data=outgoing.body,
+                allow_redirects=False,
+                proxy=proxy.url,
+                proxy_headers=proxy.headers,
+                timeout=self._timeout(time_limits.connect, time_limits.total),
+            )
+        except _FAILURES as exc:
+            error = translate(exc)
+        if error is not None:
+            raise error
+        progress.status = response.status
+        if log.isEnabledFor(logging.INFO):
+            _log_request(outgoing, response)
+        try:
+            body = await _read_body(response, limit, mask)
+        finally:
+            # Without an await, as `_Body.aclose`: a body read to its end
+            # has handed its connection back already; one cut short (too
+            # large, cancelled) is closed.
+            response.release()
+        return response.status, response.headers, body
+
+    def _timeout(self, connect: float | None, total: float | None) -> aiohttp.ClientTimeout:
+        """aiohttp's limits for an attempt, as the httpx transport gets them."""
+        key = (connect, total)
+        known = self._timeouts.get(key)
+        if known is None:
+            known = self._timeouts[key] = aiohttp.ClientTimeout(
+                total=None, connect=connect, sock_connect=connect, sock_read=total
+            )
+        return known
+
+    def _origin_proxy(self, url: str) -> _Proxy:
+        """The proxy for *url*: a Session sends to one origin, so this is looked up once."""
+        known = self._last_proxy
+        if known is not None and url.startswith(known[0]):
+            return known[1]
+        parsed = httpx.URL(url)
+        origin = f"{parsed.scheme}://{parsed.netloc.decode('ascii')}/"
+        proxy = self._proxy(parsed)
+        self._last_proxy = (origin, proxy)
+        return proxy
 
     async def aclose(self) -> None:
         """Close every connection; the transport cannot be used again."""
@@ -334,3 +427,78 @@ class _Body(httpx.AsyncByteStream):
         # checked out. A body read to its end goes back to the pool; one cut
         # short is closed.
         self._response.release()
+
+
+def _log_request(outgoing: Outgoing, response: aiohttp.ClientResponse) -> None:
+    """The line httpx logs for each request, which this path does not pass through.
+
+    Its key is masked here already, as the log filters would mask it.
+    """
+    version = response.version
+    protocol = f"HTTP/{version.major}.{version.minor}" if version is not None else "HTTP/1.1"
+    log.info(
+        'HTTP Request: %s %s "%s %d %s"',
+        outgoing.method,
+        mask_query_keys(outgoing.url),
+        protocol,
+        response.status,
+        response.reason or "",
+    )
+
+
+async def _read_body(response: aiohttp.ClientResponse, limit: int, mask: KeyMask) -> bytes:
+    """The whole body, decoded; refused past *limit* decoded bytes, or when it
+    does not decode, as the httpx wire refuses them (`Sender._read_capped`)."""
+    status = response.status
+    headers = response.headers
+    declared = headers.get("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large(status, declared + " bytes declared", limit)
+    decoder = _decoder(headers.getall("Content-Encoding", []))
+    error: httpx.TransportError | None = None
+    if decoder is None and declared is not None and declared.isdigit():
+        # Framed by its Content-Length, within the cap: read at once.
+        try:
+            return await response.read()
+        except _FAILURES as exc:
+            error = translate(exc)
+        raise error
+    content = response.content
+    chunks: list[bytes] = []
+    size = 0
+    failed: str | None = None
+    try:
+        while raw := await content.readany():
+            chunk = raw if decoder is None else decoder.decode(raw)
+            size += len(chunk)
+            if size > limit:
+                break  # the rest is never read: `release` closes the connection
+            chunks.append(chunk)
+        if decoder is not None and size <= limit:
+            chunk = decoder.flush()
+            size += len(chunk)
+            chunks.append(chunk)
+    except httpx.DecodingError as exc:
+        failed = str(exc)
+    except _FAILURES as exc:
+        error = translate(exc)
+    if error is not None:
+        raise error
+    if failed is not None:
+        raise undecodable(status, headers.get("Content-Encoding", ""), failed, mask)
+    if size > limit:
+        raise too_large(status, f"over {size} bytes", limit)
+    return b"".join(chunks)
+
+
+def _decoder(encodings: list[str]) -> ContentDecoder | None:
+    """httpx's decoder for a Content-Encoding, or None for a body sent as it is."""
+    decoders = [
+        SUPPORTED_DECODERS[name]()
+        for value in encodings
+        for name in (part.strip().lower() for part in value.split(","))
+        if name in SUPPORTED_DECODERS and name != "identity"
+    ]
+    if not decoders:
+        return None
+    return decoders[0] if len(decoders) == 1 else MultiDecoder(children=decoders)

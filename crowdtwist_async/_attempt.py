@@ -3,10 +3,17 @@
 `Sender` is what a Session and the copies `with_options` makes of it share
 for talking to the network: the HTTP client, the concurrency slots and the
 pacer. It knows nothing of retries (`_retry`) or of what a body means
-(`_protocol`). Whatever the stack below raises (httpx, httpcore, h11,
-aiohttp, a decoder, a transport of the caller's) comes out as the SDK's own
-error, built after the failure was handled, so nothing of the original (its
-request, whose URL or headers hold the key) is chained to it.
+(`_protocol`). A request reaches it as an `Outgoing`, the same for each
+attempt, and goes out on one of two wires: the httpx client (a Request, its
+auth flow, a streamed Response), or, on `http_backend="aiohttp"`, straight
+through aiohttp (`_aiohttp.AiohttpTransport.exchange`), which builds no httpx
+object at all. A signed request (an `httpx.Auth` flow) always takes the httpx
+client, which on that stack sends through the same aiohttp session.
+
+Whatever the stack below raises (httpx, httpcore, h11, aiohttp, a decoder, a
+transport of the caller's) comes out as the SDK's own error, built after the
+failure was handled, so nothing of the original (its request, whose URL or
+headers hold the key) is chained to it.
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ import logging
 import math
 import time
 import weakref
-from typing import Final, Protocol, runtime_checkable
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Final, NamedTuple, Protocol, runtime_checkable
 
 import anyio
 import httpx
@@ -28,7 +36,10 @@ from ._loops import running_library
 from ._redact import KeyMask
 from ._retry import Reply
 
-__all__ = ["RateLimiter", "Sender"]
+if TYPE_CHECKING:
+    from ._aiohttp import AiohttpTransport
+
+__all__ = ["Outgoing", "Progress", "RateLimiter", "Sender"]
 
 log = logging.getLogger("crowdtwist_async")
 
@@ -97,15 +108,43 @@ class _Pacer:
         await anyio.sleep(start - now)
 
 
+class Outgoing(NamedTuple):
+    """A request as the engine built it, the same for every attempt and either wire."""
+
+    method: str
+    #: The whole URL, its query encoded (the key in it, for `auth="query"`).
+    url: str
+    headers: Mapping[str, str]
+    body: bytes | None
+    #: The per-operation limits the httpx wire gives httpx (`Timeout.for_httpx`).
+    httpx_timeout: httpx.Timeout
+
+
+class Progress:
+    """How far an attempt got: the status, once the response's head arrived."""
+
+    __slots__ = ("status",)
+
+    def __init__(self) -> None:
+        self.status: int | None = None
+
+
 class Sender:
     """Sends one attempt of a request within the session's limits."""
 
-    __slots__ = ("_loop", "_max_body", "_pacer", "_slots", "client")
+    __slots__ = ("_direct", "_loop", "_max_body", "_pacer", "_slots", "client")
 
     def __init__(
-        self, client: httpx.AsyncClient, limits: Limits, limiter: RateLimiter | None = None
+        self,
+        client: httpx.AsyncClient,
+        limits: Limits,
+        limiter: RateLimiter | None = None,
+        direct: AiohttpTransport | None = None,
     ) -> None:
         self.client = client
+        # The aiohttp transport under `client`, which unsigned requests skip
+        # httpx for (None: every request goes through `client`).
+        self._direct = direct
         # anyio binds the semaphore to the event loop on first use, so a
         # Session can be made before any loop runs. A free slot is taken
         # without a checkpoint (the request right after it awaits anyway).
@@ -152,7 +191,7 @@ class Sender:
 
     async def send(
         self,
-        request: httpx.Request,
+        outgoing: Outgoing,
         path: str,
         time_limits: Timeout,
         mask: KeyMask,
@@ -174,23 +213,19 @@ class Sender:
         # must not hold a slot another could use.
         if self._pacer is not None:
             await self._pacer.acquire()
+        direct = self._direct if signer is None else None
         async with self._slots:
             started = time.perf_counter()
-            status: int | None = None
+            progress = Progress()
             failure: Exception | None = None
             try:
                 with anyio.fail_after(time_limits.total):
-                    response = await self.client.send(
-                        request,
-                        stream=True,
-                        follow_redirects=False,
-                        auth=httpx.USE_CLIENT_DEFAULT if signer is None else signer,
-                    )
-                    status = response.status_code
-                    try:
-                        body = await self._read_capped(response, mask)
-                    finally:
-                        await response.aclose()
+                    if direct is not None:
+                        reply = await direct.exchange(
+                            outgoing, time_limits, self._max_body, mask, progress
+                        )
+                    else:
+                        reply = await self._through_httpx(outgoing, mask, signer, progress)
             except CrowdTwistError:
                 raise  # the body's own errors, made here with nothing chained
             except Exception as exc:  # every failure below becomes the SDK's
@@ -199,17 +234,42 @@ class Sender:
                 # Raised outside the except block, so that the original does
                 # not ride along as __context__ (`from None` only hides it
                 # from tracebacks, not from code that walks the chain).
-                error = transport_error(failure, request.method, path, mask, status)
+                error = transport_error(failure, outgoing.method, path, mask, progress.status)
                 del failure
                 raise error
-        log.debug(
-            "%s %s -> %d (%d bytes, %.0f ms)",
-            request.method,
-            path,
-            response.status_code,
-            len(body),
-            (time.perf_counter() - started) * 1000,
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s -> %d (%d bytes, %.0f ms)",
+                outgoing.method,
+                path,
+                reply[0],
+                len(reply[2]),
+                (time.perf_counter() - started) * 1000,
+            )
+        return reply
+
+    async def _through_httpx(
+        self, outgoing: Outgoing, mask: KeyMask, signer: httpx.Auth | None, progress: Progress
+    ) -> Reply:
+        """The attempt through the httpx client: its Request, auth flow and Response."""
+        request = self.client.build_request(
+            outgoing.method,
+            httpx.URL(outgoing.url),
+            headers=outgoing.headers,
+            content=outgoing.body,
+            timeout=outgoing.httpx_timeout,
         )
+        response = await self.client.send(
+            request,
+            stream=True,
+            follow_redirects=False,
+            auth=httpx.USE_CLIENT_DEFAULT if signer is None else signer,
+        )
+        progress.status = response.status_code
+        try:
+            body = await self._read_capped(response, mask)
+        finally:
+            await response.aclose()
         return response.status_code, response.headers, body
 
     async def _read_capped(self, response: httpx.Response, mask: KeyMask) -> bytes:

@@ -23,7 +23,6 @@ from typing import Final
 
 import anyio
 import attrs
-import httpx
 
 from ._exceptions import APIConnectionError, WriteNotConfirmedError
 from ._state import STATE
@@ -51,7 +50,7 @@ RETRYABLE_WRITE_STATUSES: Final = frozenset({429})
 
 #: What one attempt gives back (`_attempt.Sender.send`) and the loop hands on:
 #: the status, the headers and the whole body.
-Reply = tuple[int, httpx.Headers, bytes]
+Reply = tuple[int, Mapping[str, str], bytes]
 
 
 @attrs.frozen
@@ -192,7 +191,7 @@ async def send_with_retries(
 
 def retry_delay(
     status: int,
-    headers: httpx.Headers,
+    headers: Mapping[str, str],
     retry: int,
     retries: Retries,
     statuses: frozenset[int] = RETRYABLE_STATUSES,

@@ -5,6 +5,7 @@ resource objects (`session.users`) and every request run on its `Engine`."""
 from __future__ import annotations
 
 import copy
+import http.cookiejar
 import os
 from collections.abc import Callable, Hashable, Mapping
 from functools import partial
@@ -36,6 +37,8 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    from ._aiohttp import AiohttpTransport
 
 __all__ = ["Session"]
 
@@ -166,15 +169,20 @@ class Session:
             raise ValueError(
                 "pass a RateLimiter as rate_limit= or limits=Limits(rate_limit=...), not both"
             )
-        if http_backend == "aiohttp":
-            transport = _aiohttp_transport()
+        direct = _aiohttp_transport() if http_backend == "aiohttp" else None
         client = (
             http_client
             if http_client is not None
-            else _make_client(transport, checked_timeout, checked_limits)
+            else _make_client(direct or transport, checked_timeout, checked_limits)
         )
+        if direct is not None:
+            # The direct path sends what the client would add to each request.
+            direct.default_headers = {
+                name.decode("latin-1"): value.decode("latin-1")
+                for name, value in client.headers.raw
+            }
         connection = Connection(
-            Sender(client, checked_limits, limiter), owns_client=http_client is None
+            Sender(client, checked_limits, limiter, direct), owns_client=http_client is None
         )
         self._engine = Engine(
             connection=connection,
@@ -591,6 +599,21 @@ def _check_client_options(
         )
 
 
+class _NoCookies(http.cookiejar.CookieJar):
+    """A jar that keeps nothing: CrowdTwist sets no cookie the SDK needs.
+
+    httpx hands every response to its client's jar, whose policy parses each
+    `Set-Cookie` (several per cent of a request's CPU); this one takes none,
+    so none is sent back either.
+    """
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
+        return None
+
+
 def _make_client(
     transport: httpx.AsyncBaseTransport | None, timeout: Timeout, limits: Limits
 ) -> httpx.AsyncClient:
@@ -601,10 +624,11 @@ def _make_client(
         follow_redirects=False,
         limits=httpx.Limits(max_connections=None, max_keepalive_connections=keepalive),
         headers={"User-Agent": f"crowdtwist-async/{__version__}"},
+        cookies=_NoCookies(),
     )
 
 
-def _aiohttp_transport() -> httpx.AsyncBaseTransport:
+def _aiohttp_transport() -> AiohttpTransport:
     """The transport for `http_backend="aiohttp"`, refused early where it cannot run."""
     # Imported here: aiohttp is optional, and slow to import for those who
     # never use it.

@@ -383,11 +383,17 @@ async def test_the_key_appears_in_no_log_and_no_traceback(
         error.body,
         repr(session),
     ]
-    # httpx, httpcore (on its own stack) and the SDK did log at DEBUG.
-    loggers = {"httpx", "crowdtwist_async"}
+    # The SDK, and on their own stack httpx and httpcore, did log at DEBUG
+    # (aiohttp's stack sends without httpx: the SDK logs its request lines).
+    loggers = {"crowdtwist_async"}
     if http_backend == "httpx":
-        loggers.add("httpcore.http11")
+        loggers |= {"httpx", "httpcore.http11"}
     assert loggers <= {r.name for r in client_records}
+    request_lines = [r for r in client_records if r.getMessage().startswith("HTTP Request: GET")]
+    assert len(request_lines) >= 3  # page 1, page 2 tried twice, and what ran beside them
+    assert {r.name for r in request_lines} == {
+        "httpx" if http_backend == "httpx" else "crowdtwist_async"
+    }
     assert all(API_KEY not in text for text in texts)
 
 
@@ -626,3 +632,16 @@ async def test_an_auth_flow_signs_every_attempt_on_the_wire(
         (page, str(stamp), f"CTApiV2Auth pub:sig-{stamp}")
         for stamp, page in enumerate([1, 2, 2, 3, 4, 5], start=1)
     ]
+
+
+async def test_a_cookie_a_response_sets_is_neither_kept_nor_sent_back(
+    server: Served, session: ct.Session
+) -> None:
+    # CrowdTwist sets no cookie the SDK needs, so none is kept (no jar to
+    # parse them into on every response): the next request carries none.
+    server.fake.script(headers={"Set-Cookie": "visit=1; Path=/"}, page=1)
+    first = await session.users.get_rewards_page(MEMBER, page=1)
+    second = await session.users.get_rewards_page(MEMBER, page=2)
+    assert (first.number, second.number) == (1, 2)
+    assert [request.page for request in server.fake.requests] == [1, 2]
+    assert [request.headers.get("cookie") for request in server.fake.requests] == [None, None]
