@@ -58,6 +58,9 @@ except ImportError as exc:
 
 log = logging.getLogger("crowdtwist_async")
 
+#: `asyncio.timeout`, on Pythons that have it (3.11+).
+_asyncio_timeout: Final = getattr(asyncio, "timeout", None)
+
 __all__ = ["AIOHTTP_LOGGERS", "INSTALL_HINT", "AiohttpTransport", "check_event_loop"]
 
 #: aiohttp's loggers. A filter on a logger does not see its children's
@@ -275,11 +278,32 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         """Send *outgoing* straight through aiohttp; the status, headers and body.
 
         The body is read whole, decoded as its Content-Encoding says and
-        refused past *limit* bytes (decoded) before it is all read. aiohttp's
-        failures come out as httpx's, as `handle_async_request`'s do; the
-        total timeout and cancellation are the caller's.
+        refused past *limit* bytes (decoded) before it is all read, all
+        within `time_limits.total` (a `TimeoutError` past it). aiohttp's
+        failures come out as httpx's, as `handle_async_request`'s do.
         """
+        # First: under another event loop this refuses, saying why.
         client = self._session()
+        total = time_limits.total
+        if _asyncio_timeout is not None:
+            # asyncio's own deadline costs a third of anyio's `fail_after`,
+            # and this path runs on asyncio alone. It yields to an outer
+            # cancellation (an anyio scope's) as `fail_after` does: the
+            # task's cancel count tells them apart.
+            async with _asyncio_timeout(total):
+                return await self._exchange(client, outgoing, time_limits, limit, mask, progress)
+        with anyio.fail_after(total):
+            return await self._exchange(client, outgoing, time_limits, limit, mask, progress)
+
+    async def _exchange(
+        self,
+        client: aiohttp.ClientSession,
+        outgoing: Outgoing,
+        time_limits: Timeout,
+        limit: int,
+        mask: KeyMask,
+        progress: Progress,
+    ) -> Reply:
         proxy = self._origin_proxy(outgoing.url)
         error: httpx.TransportError | None = None
         headers = outgoing.headers

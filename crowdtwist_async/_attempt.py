@@ -219,12 +219,13 @@ class Sender:
             progress = Progress()
             failure: Exception | None = None
             try:
-                with anyio.fail_after(time_limits.total):
-                    if direct is not None:
-                        reply = await direct.exchange(
-                            outgoing, time_limits, self._max_body, mask, progress
-                        )
-                    else:
+                if direct is not None:
+                    # Runs the total timeout itself (see `exchange`).
+                    reply = await direct.exchange(
+                        outgoing, time_limits, self._max_body, mask, progress
+                    )
+                else:
+                    with anyio.fail_after(time_limits.total):
                         reply = await self._through_httpx(outgoing, mask, signer, progress)
             except CrowdTwistError:
                 raise  # the body's own errors, made here with nothing chained
