@@ -32,6 +32,7 @@ class ProcessState:
         "log_read",
         "moments",
         "otel_api",
+        "otel_named",
         "otel_provider",
         "skip_waits",
         "tracer",
@@ -40,6 +41,7 @@ class ProcessState:
     skip_waits: bool
     loads: Callable[[bytes | str], object] | None
     otel_api: Any
+    otel_named: bool
     otel_provider: object
     tracer: Tracer | None
     log_read: bool
@@ -60,8 +62,10 @@ class ProcessState:
         # own when orjson is not installed); None: not chosen yet.
         self.loads = None
         # opentelemetry's trace API (None: not looked up; False: not
-        # installed), the tracer provider last seen and its tracer.
+        # installed), whether the environment names a tracer provider (read
+        # with the API), the tracer provider last seen and its tracer.
         self.otel_api = None
+        self.otel_named = False
         self.otel_provider = None
         self.tracer = None
         # Whether `CROWDTWIST_LOG` was read (at the first Session); the

@@ -155,6 +155,13 @@ _RESOURCE_WORDS: Final = frozenset(
 # --- OpenTelemetry --------------------------------------------------------------
 
 
+#: The environment variable that names a tracer provider for the API to load.
+_ENV_PROVIDER: Final = "OTEL_PYTHON_TRACER_PROVIDER"
+
+#: Not an attribute of the API (a version without the global).
+_UNKNOWN: Final = object()
+
+
 def active_tracer() -> Tracer | None:
     """The SDK's tracer, or None when nothing would record its spans.
 
@@ -172,6 +179,12 @@ def active_tracer() -> Tracer | None:
             state.otel_api = False
             return None
         state.otel_api = api = trace
+        state.otel_named = _ENV_PROVIDER in os.environ
+    # While none is set, `get_tracer_provider()` looks the environment up on
+    # every call (several µs a request). The API's own global says so at the
+    # cost of an attribute read; the environment was read with the API.
+    if getattr(api, "_TRACER_PROVIDER", _UNKNOWN) is None and not state.otel_named:
+        return None
     provider = api.get_tracer_provider()
     if provider is not state.otel_provider:
         state.otel_provider = provider
