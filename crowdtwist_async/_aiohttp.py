@@ -213,7 +213,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._proxy_settings = urllib.request.getproxies()
         self._proxies: dict[tuple[str, str, int | None], _Proxy] = {}
         self._last_proxy: tuple[str, _Proxy] | None = None
-        self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
+        self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
         #: What the httpx client adds to each request (User-Agent, Accept...),
         #: which `exchange` sends too: set by the Session that owns both.
         self.default_headers: dict[str, str] = {}
@@ -319,7 +319,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 allow_redirects=False,
                 proxy=proxy.url,
                 proxy_headers=proxy.headers,
-                timeout=self._timeout(time_limits.connect, time_limits.total),
+                timeout=self._timeout(time_limits.connect),
             )
         except _FAILURES as exc:
             error = translate(exc)
@@ -337,13 +337,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             response.release()
         return response.status, response.headers, body
 
-    def _timeout(self, connect: float | None, total: float | None) -> aiohttp.ClientTimeout:
-        """aiohttp's limits for an attempt, as the httpx transport gets them."""
-        key = (connect, total)
-        known = self._timeouts.get(key)
+    def _timeout(self, connect: float | None) -> aiohttp.ClientTimeout:
+        """aiohttp's limit for connecting; `exchange` runs the total around it.
+
+        No read timeout: the total covers every read, and aiohttp would
+        otherwise re-arm a timer for each chunk it receives.
+        """
+        known = self._timeouts.get(connect)
         if known is None:
-            known = self._timeouts[key] = aiohttp.ClientTimeout(
-                total=None, connect=connect, sock_connect=connect, sock_read=total
+            known = self._timeouts[connect] = aiohttp.ClientTimeout(
+                total=None, connect=connect, sock_connect=connect
             )
         return known
 
