@@ -446,3 +446,48 @@ def test_every_aiohttp_logger_masks_the_key(caplog: pytest.LogCaptureFixture) ->
     assert [r.getMessage() for r in caplog.records] == [
         f"GET {BASE_URL}/x?api_key=***&page=2"
     ] * len(AIOHTTP_LOGGERS)
+
+
+# -- the direct path --------------------------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_an_unsigned_request_builds_no_httpx_object_and_a_signed_one_takes_httpx(
+    server: Served, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Requests go straight through aiohttp: the httpx client is not asked to
+    # build or send anything, and no httpx Response is made. A signer is an
+    # httpx auth flow, so a signed request takes the client (on the same
+    # aiohttp connections).
+    built: list[str] = []
+    responses: list[int] = []
+    build_request = httpx.AsyncClient.build_request
+    response_init = httpx.Response.__init__
+
+    def recording_build(client: httpx.AsyncClient, method: str, *args: Any, **kwargs: Any) -> Any:
+        built.append(method)
+        return build_request(client, method, *args, **kwargs)
+
+    def recording_response(response: httpx.Response, status_code: int, **kwargs: Any) -> None:
+        responses.append(status_code)
+        response_init(response, status_code, **kwargs)
+
+    monkeypatch.setattr(httpx.AsyncClient, "build_request", recording_build)
+    monkeypatch.setattr(httpx.Response, "__init__", recording_response)
+    server.fake.hmac_keys = ("PUBLIC", "PRIVATE")
+    signer = ct.CTApiV2Auth("PUBLIC", "PRIVATE")
+    async with ct.Session(base_url=url, auth=signer, http_backend="aiohttp") as signed:
+        await signed.users.get_points(ALICE)
+    assert (built, responses) == (["GET"], [200])
+    server.fake.hmac_keys = None
+    async with ct.Session(API_KEY, base_url=url, http_backend="aiohttp") as session:
+        points = await session.users.get_points(ALICE)
+        page = await session.users.get_rewards_page(ALICE, page=2)
+    assert (points.redeemable_points, page.number) == (4500, 2)
+    assert (built, responses) == (["GET"], [200])
+    assert [request.path.rsplit("/", 1)[-1] for request in server.fake.requests] == [
+        "points",
+        "points",
+        "rewards",
+    ]
