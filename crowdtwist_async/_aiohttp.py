@@ -215,7 +215,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._last_proxy: tuple[str, _Proxy] | None = None
         self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
         #: What the httpx client adds to each request (User-Agent, Accept...),
-        #: which `exchange` sends too: set by the Session that owns both.
+        #: which `exchange` sends too: set by the Session that owns both,
+        #: before its first request makes the aiohttp session.
         self.default_headers: dict[str, str] = {}
         install_log_filter(AIOHTTP_LOGGERS)
 
@@ -306,15 +307,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     ) -> Reply:
         proxy = self._origin_proxy(outgoing.url)
         error: httpx.TransportError | None = None
-        headers = outgoing.headers
-        if self.default_headers:
-            headers = {**self.default_headers, **headers}
         try:
             response = await client.request(
                 outgoing.method,
                 # Encoded already: requoting could change how the key travels.
                 yarl.URL(outgoing.url, encoded=True),
-                headers=headers,
+                headers=outgoing.headers,
                 data=outgoing.body,
                 allow_redirects=False,
                 proxy=proxy.url,
@@ -407,6 +405,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             # The httpx client keeps the cookies: aiohttp must not add its own.
             cookie_jar=aiohttp.DummyCookieJar(),
             trust_env=False,
+            # Added to each request unless it names them itself, as the httpx
+            # client's requests do.
+            headers=self.default_headers,
         )
         self._loop = loop
         return self._client
