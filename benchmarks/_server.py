@@ -3,7 +3,9 @@
 `python -m benchmarks._server --latency 0.025 --jitter 0.005 --big 600 --many 1000x25`
 serves on a free loopback port and prints one line, `<base_url> <api_key>`,
 then runs until its standard input closes. `--tail-rate 0.1 --tail-factor 4`
-makes about one response in ten take four times the latency (a heavy tail).
+makes about one response in ten take four times the latency (a heavy tail);
+`--slow-pages 7,8 --tail-factor 4` makes the requests for pages 7 and 8 of
+any listing take that much longer, every time (the same heavy tail each run).
 
 Each line `stats` on its standard input is answered with one line,
 `<requests answered> <answers other than 200> <most in flight at once> <CPU seconds>`,
@@ -135,6 +137,9 @@ def main() -> None:
     parser.add_argument("--jitter", type=float, default=0.0)
     parser.add_argument("--tail-rate", type=float, default=0.0, help="share of slow responses")
     parser.add_argument("--tail-factor", type=float, default=1.0, help="how much slower they are")
+    parser.add_argument(
+        "--slow-pages", default="", help="pages (1,2,...) slower by --tail-factor, every time"
+    )
     parser.add_argument("--big", type=int, default=0, help="rewards of bench@example.com")
     parser.add_argument("--many", default="0x0", help="MEMBERSxREWARDS for the many-users run")
     parser.add_argument(
@@ -147,6 +152,10 @@ def main() -> None:
     members, per_member = (int(n) for n in args.many.split("x"))
     fake = build(args.big, members, per_member)
     fake.latency, fake.jitter = args.latency, args.jitter
+    if args.slow_pages:
+        slow = frozenset(int(page) for page in args.slow_pages.split(","))
+        extra = args.latency * (args.tail_factor - 1)
+        fake.lie(delay=lambda page, latency: latency + extra if page in slow else latency)
     app: Any = fake
     if args.tail_rate:
         app = HeavyTail(fake, args.latency, args.tail_rate, args.tail_factor)

@@ -12,6 +12,12 @@ The bound is L x (1 + ceil((P - 1) / C)): page 1 alone, then rounds of C
 pages, with L the mean latency of a response. Under the heavy tail, 6 of the
 60 pages (the same 6 every run, a seeded draw) take 4x as long, so L is
 (54 x 25 + 6 x 100) / 60 = 32.5 ms; the efficiency against 25 ms is given too.
+
+Below the table, the same listing over loopback HTTP on aiohttp, flat and
+with the same heavy tail (the fake in its own process, the same 6 pages 4x
+slower every run): the SDK's two forms (`http_backend="aiohttp"`) against the
+hand-written loop on raw aiohttp + `json.loads`, interleaved, as the median
+of the run-by-run ratios.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import random
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import anyio
@@ -35,13 +42,27 @@ from crowdtwist_async._listing import Walk
 from crowdtwist_async._page import Page, new_items
 from crowdtwist_async._pagination import AsyncPaginator
 
-from ._common import Section, Target
+from ._common import Section, Target, median_ratio, server_process, table
 from ._server import BIG_USER, build
+from ._stacks import (
+    RAW_AIOHTTP,
+    SDK_AIOHTTP,
+    GetPage,
+    Opener,
+    Runs,
+    account,
+    interleave,
+    open_all,
+    raw_aiohttp,
+    sdk_session,
+)
 from .pagination import sdk_entered, sdk_listing
 
 LATENCY = 0.025
 JITTER = 0.005
 TAIL_FACTOR = 4
+#: The plain form under the heavy tail, over aiohttp, against raw aiohttp (issue 23).
+TARGET_PLAIN_TAIL_OVER_RAW = 1.3
 
 
 @attrs.frozen
@@ -202,6 +223,115 @@ async def measure(case: Case, repeats: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+async def _raw_listing(get: GetPage, concurrency: int) -> int:
+    """The hand-written loop on a raw stack: page 1, then C workers; the requests sent."""
+    first = await get(BIG_USER, 1)
+    results: dict[int, int] = {1: len(first["rewards"])}
+    pages = int(first["paging"]["pages"])
+    queue = iter(range(2, pages + 1))
+
+    async def worker() -> None:
+        for page in queue:
+            results[page] = len((await get(BIG_USER, page))["rewards"])
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(concurrency):
+            tg.start_soon(worker)
+    _check_read(sum(results.values()), pages)
+    return pages
+
+
+def _check_read(rewards: int, pages: int) -> None:
+    if rewards != pages * 10:
+        raise AssertionError(f"read {rewards} rewards, expected {pages * 10}")
+
+
+async def _sdk_read(session: ct.Session, case: Case, *, entered: bool) -> int:
+    reader = sdk_entered if entered else sdk_listing
+    _check_read(await reader(session, case.concurrency), case.pages)
+    return case.pages
+
+
+HTTP_PLAIN = "plain, SDK on aiohttp"
+HTTP_ENTERED = "async with, SDK on aiohttp"
+
+
+async def _measure_http(case: Case, rounds: int) -> tuple[dict[str, Runs], dict[str, str]]:
+    """*case* over loopback HTTP: the SDK's forms on aiohttp and raw aiohttp, interleaved."""
+    options: dict[str, object] = {"latency": LATENCY, "jitter": case.jitter, "big": case.pages * 10}
+    if case.slow_pages:
+        options["slow_pages"] = ",".join(str(page) for page in sorted(case.slow_pages))
+        options["tail_factor"] = TAIL_FACTOR
+    with server_process(**options) as server:
+        openers: dict[str, Opener] = {
+            SDK_AIOHTTP: partial(sdk_session, server, case.concurrency, "aiohttp"),
+            RAW_AIOHTTP: partial(raw_aiohttp, server, case.concurrency),
+        }
+        async with open_all(openers) as (opened, missing):
+            contenders: dict[str, Callable[[], Awaitable[int]]] = {}
+            if SDK_AIOHTTP in opened:
+                session = opened[SDK_AIOHTTP]
+                contenders[HTTP_PLAIN] = partial(_sdk_read, session, case, entered=False)
+                contenders[HTTP_ENTERED] = partial(_sdk_read, session, case, entered=True)
+            else:
+                missing[HTTP_PLAIN] = missing[HTTP_ENTERED] = missing.pop(SDK_AIOHTTP)
+            if RAW_AIOHTTP in opened:
+                contenders[RAW_AIOHTTP] = partial(
+                    _raw_listing, opened[RAW_AIOHTTP], case.concurrency
+                )
+            return await interleave(server, contenders, rounds), missing
+
+
+async def _http_rows(section: Section, rounds: int) -> str:
+    """The over-HTTP table on aiohttp, flat and heavy tail; its Markdown."""
+    rows: list[tuple[object, ...]] = []
+    notes: dict[str, str] = {}
+    for case in (CASES[0], CASES[1]):
+        results, missing = await _measure_http(case, rounds)
+        bound = case.bound(case.mean_latency)
+        raw = account(section, notes, RAW_AIOHTTP, results, missing)
+        cells: list[object] = [case.name, bound * 1000]
+        for name in (HTTP_PLAIN, HTTP_ENTERED):
+            runs = account(section, notes, name, results, missing)
+            if isinstance(runs, str):
+                cells += [runs, "-"]
+                ratio = None
+            else:
+                ratio = None if isinstance(raw, str) else median_ratio(runs.wall, raw.wall)
+                cells += [runs.wall_median * 1000, "-" if ratio is None else ratio]
+            if case.slow_pages and name == HTTP_PLAIN:
+                section.targets.append(
+                    Target(
+                        f"{case.name}, plain / raw aiohttp (loopback HTTP)",
+                        ratio,
+                        TARGET_PLAIN_TAIL_OVER_RAW,
+                        at_most=True,
+                        unit="x",
+                    )
+                )
+        cells.append(raw if isinstance(raw, str) else raw.wall_median * 1000)
+        rows.append(tuple(cells))
+    header = (
+        "listing, over loopback HTTP",
+        "bound (ms)",
+        "plain on aiohttp (ms)",
+        "plain / raw aiohttp",
+        "async with on aiohttp (ms)",
+        "async with / raw aiohttp",
+        "raw aiohttp (ms)",
+    )
+    lines = [
+        f"Over loopback HTTP on aiohttp (the fake in its own process, the same latencies; "
+        f"median of {rounds} interleaved runs, the order rotating; the ratios are medians "
+        "of the run-by-run ratios to the hand-written loop on raw aiohttp + `json.loads`):",
+        "",
+        *table(header, rows),
+    ]
+    if notes:
+        lines += ["", *notes.values()]
+    return "\n".join(lines)
+
+
 def _verdict(efficiency: float, target: float | None) -> str:
     if target is None:
         return f"{efficiency:.3f}"
@@ -262,4 +392,6 @@ async def run(quick: bool) -> Section:
         ):
             cells.append(_verdict(bound / medians[name], target))
         section.rows.append(tuple(cells))
+    # A quick run: one round over HTTP, enough to check that every reader works.
+    section.verdict = await _http_rows(section, 1 if quick else long_runs)
     return section

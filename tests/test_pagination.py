@@ -127,13 +127,29 @@ async def test_in_flight_is_bounded_by_the_session_across_iterations(
     assert len(fake.requests) == 4 * 20
 
 
-# A plain listing fetches up to 2 x C pages when it needs one (so at most
-# 2 x C - 1 beyond the one read); an entered one keeps 4 x C ahead.
-@pytest.mark.parametrize(("form", "ahead"), [("plain", 5), ("entered", 12)])
+def countdown(window: int) -> list[int]:
+    """The pages fetched and not yet read after each page of a plain window of
+    *window* pages: the window's pages are all fetched when its first is read."""
+    return list(range(window - 1, -1, -1))
+
+
+# A plain listing fetches page 1 alone, then a window of up to 2 x C pages,
+# then, while the consumer keeps reading, windows of up to 8 x C (so at most
+# 8 x C - 1 beyond the one read); an entered one keeps 4 x C ahead.
+@pytest.mark.parametrize(
+    ("form", "ahead"),
+    [
+        # C = 3: pages 1, 2-7, 8-31, 32-40.
+        pytest.param(
+            "plain", [*countdown(1), *countdown(6), *countdown(24), *countdown(9)], id="plain"
+        ),
+        pytest.param("entered", None, id="entered"),
+    ],
+)
 async def test_a_slow_consumer_holds_back_fetching(
-    fake: FakeCrowdTwist, make_session: SessionFactory, form: str, ahead: int
+    fake: FakeCrowdTwist, make_session: SessionFactory, form: str, ahead: list[int] | None
 ) -> None:
-    offer(fake, 300)
+    offer(fake, 400)
     seen_pages = 0
     ahead_seen: list[int] = []
     async with make_session() as session:
@@ -146,9 +162,68 @@ async def test_a_slow_consumer_holds_back_fetching(
                     await anyio.lowlevel.checkpoint()
                 ahead_seen.append(requested(fake) - seen_pages)
                 assert page.number == seen_pages
-    assert seen_pages == 30
-    assert max(ahead_seen) == ahead
-    assert sorted(pages_of(fake.requests)) == list(range(1, 31))
+    assert seen_pages == 40
+    if ahead is None:
+        assert max(ahead_seen) == 12
+    else:
+        assert ahead_seen == ahead
+    assert sorted(pages_of(fake.requests)) == list(range(1, 41))
+
+
+async def test_a_long_plain_read_grows_its_window(
+    fake: FakeCrowdTwist, make_session: SessionFactory
+) -> None:
+    offer(fake, 600)
+    fake.latency = 0.001
+    fetched: list[int] = []  # the pages each call that fetched asked for
+    most_in_flight: list[int] = []  # the most in flight at once during each
+    async with make_session(max_concurrency=8) as session:
+        listing = session.users.aiter_reward_pages(BOB, max_concurrency=3)
+        while True:
+            before = requested(fake)
+            fake.max_in_flight = 0
+            page = await anext(listing, None)
+            if requested(fake) > before:
+                fetched.append(requested(fake) - before)
+                most_in_flight.append(fake.max_in_flight)
+            if page is None:
+                break
+            assert fake.in_flight == 0
+    # Page 1 alone, a first window of 2 x 3 pages, then windows of 8 x 3
+    # until the listing's 60 pages are read, 3 requests in flight in each.
+    assert fetched == [1, 6, 24, 24, 5]
+    assert most_in_flight == [1, 3, 3, 3, 3]
+    assert sorted(pages_of(fake.requests)) == list(range(1, 61))
+
+
+@pytest.mark.parametrize(
+    ("last_read", "asked"),
+    [
+        # C = 3. Page 1 is fetched alone.
+        (1, 1),
+        # The first window, pages 2-7: a break anywhere in it wastes at most 5.
+        (2, 7),
+        (7, 7),
+        # The consumer read all of it and asked for more: pages 8-31.
+        (8, 31),
+        (31, 31),
+        # And again: pages 32-55.
+        (32, 55),
+    ],
+    ids=lambda value: str(value),
+)
+async def test_a_break_in_a_plain_listing_leaves_its_window_read(
+    fake: FakeCrowdTwist, make_session: SessionFactory, last_read: int, asked: int
+) -> None:
+    offer(fake, 600)
+    async with make_session(max_concurrency=8) as session:
+        listing = session.users.aiter_reward_pages(BOB, max_concurrency=3)
+        async for page in listing:
+            if page.number == last_read:
+                break
+        assert fake.in_flight == 0
+        assert sorted(pages_of(fake.requests)) == list(range(1, asked + 1))
+        assert fake.cancelled == []
 
 
 @pytest.mark.slow
@@ -167,10 +242,9 @@ async def test_the_plain_form_runs_nothing_between_items(
             assert requested(fake) == before
             if reward.id.endswith("1"):
                 windows.append(sorted(set(pages_of(fake.requests))))
-    # Page 1 alone, then windows of 2 x 4 pages, fetched when the consumer
-    # needs the first page of each.
-    assert windows[:9] == [[1]] + [list(range(1, 10))] * 8
-    assert windows[9] == list(range(1, 18))
+    # Page 1 alone, then a window of 2 x 4 pages, then one of up to 8 x 4
+    # (the other 11 here), each fetched when the consumer needs its first page.
+    assert windows == [[1]] + [list(range(1, 10))] * 8 + [list(range(1, 21))] * 11
 
 
 async def test_break_on_a_named_listing_leaves_nothing_running(
