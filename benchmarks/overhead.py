@@ -44,6 +44,9 @@ LEVELS = (1, 8, 32)
 #: of raw httpx + json.loads, at these numbers in flight (issue 11).
 TARGET_RATIO = 1.15
 TARGET_LEVELS = (1, 8)
+#: The SDK on aiohttp against raw aiohttp + `json.loads`, at every level
+#: (issue 23: the direct path).
+AIOHTTP_TARGET_RATIO = 1.5
 
 #: Reads page *page* of the benchmark member and returns how many rewards it had.
 Fetch = Callable[[int], Awaitable[int]]
@@ -148,6 +151,17 @@ async def run(quick: bool) -> Section:
                             f"{tasks} in flight",
                             median_ratio(runs.cpu, raw.cpu) if raw else None,
                             TARGET_RATIO,
+                            at_most=True,
+                            unit=" x",
+                        )
+                    )
+                if name == SDK_AIOHTTP:
+                    section.targets.append(
+                        Target(
+                            f"SDK on aiohttp, CPU per request / raw aiohttp + json.loads, "
+                            f"{tasks} in flight",
+                            median_ratio(runs.cpu, floor.cpu) if floor else None,
+                            AIOHTTP_TARGET_RATIO,
                             at_most=True,
                             unit=" x",
                         )
