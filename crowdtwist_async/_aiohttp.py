@@ -4,7 +4,7 @@ httpcore spends most of a request's CPU finding a pooled connection and
 checking that it is still alive; aiohttp's pool and C parser spend a fraction
 of that under concurrency. So do httpx's own Request, Response, URL and cookie
 objects, built for every request. `AiohttpTransport.exchange` is the direct
-path the Sender takes for every unsigned request: an `_attempt.Outgoing` goes
+path the Sender takes for every unsigned request: an `_exchange.Outgoing` goes
 to aiohttp as it is, and the status, headers and capped, decoded body come
 back, with no httpx object in between. The Sender still runs the total
 timeout, the slots, retries and key masking, one code path for both stacks.
@@ -42,8 +42,8 @@ from ._loops import running_library
 from ._redact import KeyMask, install_log_filter, mask_query_keys
 
 if TYPE_CHECKING:
-    from ._attempt import Outgoing, Progress
     from ._config import Timeout
+    from ._exchange import Outgoing, Progress
     from ._retry import Reply
 
 INSTALL_HINT: Final = (

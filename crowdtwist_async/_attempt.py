@@ -3,8 +3,8 @@
 `Sender` is what a Session and the copies `with_options` makes of it share
 for talking to the network: the HTTP client, the concurrency slots and the
 pacer. It knows nothing of retries (`_retry`) or of what a body means
-(`_protocol`). A request reaches it as an `Outgoing`, the same for each
-attempt, and goes out on one of two wires: the httpx client (a Request, its
+(`_protocol`). A request reaches it as an `_exchange.Outgoing`, the same for
+each attempt, and goes out on one of two wires: the httpx client (a Request, its
 auth flow, a streamed Response), or, on `http_backend="aiohttp"`, straight
 through aiohttp (`_aiohttp.AiohttpTransport.exchange`), which builds no httpx
 object at all. A signed request (an `httpx.Auth` flow) always takes the httpx
@@ -23,8 +23,7 @@ import logging
 import math
 import time
 import weakref
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Final, NamedTuple, Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
 import anyio
 import httpx
@@ -32,14 +31,12 @@ import httpx
 from ._config import Limits, Timeout
 from ._errors import too_large, transport_error, undecodable
 from ._exceptions import CrowdTwistError
+from ._exchange import DirectWire, Outgoing, Progress
 from ._loops import running_library
 from ._redact import KeyMask
 from ._retry import Reply
 
-if TYPE_CHECKING:
-    from ._aiohttp import AiohttpTransport
-
-__all__ = ["Outgoing", "Progress", "RateLimiter", "Sender"]
+__all__ = ["RateLimiter", "Sender"]
 
 log = logging.getLogger("crowdtwist_async")
 
@@ -108,27 +105,6 @@ class _Pacer:
         await anyio.sleep(start - now)
 
 
-class Outgoing(NamedTuple):
-    """A request as the engine built it, the same for every attempt and either wire."""
-
-    method: str
-    #: The whole URL, its query encoded (the key in it, for `auth="query"`).
-    url: str
-    headers: Mapping[str, str]
-    body: bytes | None
-    #: The per-operation limits the httpx wire gives httpx (`Timeout.for_httpx`).
-    httpx_timeout: httpx.Timeout
-
-
-class Progress:
-    """How far an attempt got: the status, once the response's head arrived."""
-
-    __slots__ = ("status",)
-
-    def __init__(self) -> None:
-        self.status: int | None = None
-
-
 class Sender:
     """Sends one attempt of a request within the session's limits."""
 
@@ -139,7 +115,7 @@ class Sender:
         client: httpx.AsyncClient,
         limits: Limits,
         limiter: RateLimiter | None = None,
-        direct: AiohttpTransport | None = None,
+        direct: DirectWire | None = None,
     ) -> None:
         self.client = client
         # The aiohttp transport under `client`, which unsigned requests skip

@@ -27,10 +27,11 @@ import anyio
 import attrs
 import httpx
 
-from ._attempt import Outgoing, Sender
+from ._attempt import Sender
 from ._config import Limits, Timeout
 from ._errors import record_error
 from ._exceptions import ResponseDecodeError
+from ._exchange import Outgoing
 from ._listing import ListingSpec, Walk
 from ._page import FetchPage, Page, Select
 from ._pagination import AsyncPaginator

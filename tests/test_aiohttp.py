@@ -491,3 +491,22 @@ async def test_an_unsigned_request_builds_no_httpx_object_and_a_signed_one_takes
         "points",
         "rewards",
     ]
+
+
+def test_a_request_on_its_way_shows_no_key_in_its_repr() -> None:
+    # Private: the request the engine hands both wires carries the key in its
+    # URL (auth="query") or headers (auth="header"); a traceback or a log of
+    # it must not show it.
+    from crowdtwist_async._exchange import Outgoing
+
+    outgoing = Outgoing(
+        "GET",
+        f"https://api123.crowdtwist.com/v2/users/1/points?api_key={API_KEY}",
+        {"X-CT-Authorization": f"CTApiKey {API_KEY}"},
+        None,
+        httpx.Timeout(1.0),
+    )
+    assert repr(outgoing) == (
+        "<Outgoing GET https://api123.crowdtwist.com/v2/users/1/points?api_key=***>"
+    )
+    assert API_KEY not in str(outgoing)
