@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import httpx
 import respx
@@ -114,23 +115,19 @@ async def _forward(fake: FakeCrowdTwist, request: httpx.Request) -> httpx.Respon
 
 @contextlib.contextmanager
 def _sandboxed(run: Run) -> Iterator[None]:
-    """The world the examples run in: the fake behind the docs' host, no waits."""
-    saved = {name: os.environ.get(name) for name in ("CROWDTWIST_API_KEY", "CROWDTWIST_BASE_URL")}
-    os.environ["CROWDTWIST_API_KEY"] = DOCS_API_KEY
-    os.environ["CROWDTWIST_BASE_URL"] = DOCS_BASE_URL
-    try:
-        with set_testing(True), respx.mock(assert_all_called=False) as router:
-            router.route(host=DOCS_HOST).mock(
-                side_effect=lambda request: _forward(run.fake, request)
-            )
-            router.route(host="127.0.0.1").pass_through()
-            yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    """The world the examples run in: the fake behind the docs' host, no waits.
+
+    The environment comes back as it was, whatever an example set or removed.
+    """
+    environment = {"CROWDTWIST_API_KEY": DOCS_API_KEY, "CROWDTWIST_BASE_URL": DOCS_BASE_URL}
+    with (
+        mock.patch.dict(os.environ, environment),
+        set_testing(True),
+        respx.mock(assert_all_called=False) as router,
+    ):
+        router.route(host=DOCS_HOST).mock(side_effect=lambda request: _forward(run.fake, request))
+        router.route(host="127.0.0.1").pass_through()
+        yield
 
 
 async def _close_sessions(namespace: dict[str, Any]) -> None:
