@@ -101,9 +101,8 @@ def _kinds(sections: list[griffe.DocstringSection]) -> set[griffe.DocstringSecti
     return {section.kind for section in sections}
 
 
-def _warned(obj: griffe.Object | griffe.Alias, where: str) -> Iterator[str]:
-    """Griffe's warnings on *obj*'s docstring, and a missing docstring."""
-    _, warnings = _sections(obj)
+def _warned(obj: griffe.Object | griffe.Alias, where: str, warnings: list[str]) -> Iterator[str]:
+    """Griffe's *warnings* on *obj*'s docstring, and a missing docstring."""
     yield from (f"{where}: griffe warns: {message}" for message in warnings)
     if not obj.docstring:
         yield f"{where}: no docstring"
@@ -115,10 +114,10 @@ def _returns_something(func: griffe.Function) -> bool:
 
 
 def _problems_of_function(func: griffe.Function, *, sends: bool, where: str) -> Iterator[str]:
-    yield from _warned(func, where)
+    sections, warnings = _sections(func)
+    yield from _warned(func, where, warnings)
     if not func.docstring:
         return
-    sections, _ = _sections(func)
     params = [p.name for p in func.parameters if p.name not in {"self", "cls"}]
     missing = [p for p in params if p not in _named(sections)]
     if missing:
@@ -131,10 +130,11 @@ def _problems_of_function(func: griffe.Function, *, sends: bool, where: str) -> 
         yield f"{where}: sends requests but has no Raises: section"
 
 
-def _problems_of_fields(cls_obj: griffe.Class, runtime: type, where: str) -> Iterator[str]:
+def _problems_of_fields(
+    sections: list[griffe.DocstringSection], runtime: type, where: str
+) -> Iterator[str]:
     # Attributes, not Args: griffe does not see the __init__ attrs writes,
     # so an Args: entry would name a parameter of no signature it knows.
-    sections, _ = _sections(cls_obj)
     attributes = _named([s for s in sections if s.kind is griffe.DocstringSectionKind.attributes])
     fields = [f.name for f in attrs.fields(runtime) if not f.name.startswith("_")]
     missing = [name for name in fields if name not in attributes]
@@ -142,8 +142,9 @@ def _problems_of_fields(cls_obj: griffe.Class, runtime: type, where: str) -> Ite
         yield f"{where}: Attributes: does not name {missing}"
 
 
-def _problems_of_init(cls_obj: griffe.Class, init: griffe.Function, where: str) -> Iterator[str]:
-    sections, _ = _sections(cls_obj)
+def _problems_of_init(
+    sections: list[griffe.DocstringSection], init: griffe.Function, where: str
+) -> Iterator[str]:
     init_sections, warnings = _sections(init)
     yield from (f"{where}.__init__: griffe warns: {message}" for message in warnings)
     documented = _named(sections) | _named(init_sections)
@@ -163,16 +164,18 @@ def _problems_of_members(cls_obj: griffe.Class, where: str) -> Iterator[str]:
             sends_here = sends and name != "aclose"
             yield from _problems_of_function(member, sends=sends_here, where=f"{where}.{name}")
         elif member.is_attribute and "property" in member.labels:
-            yield from _warned(member, f"{where}.{name}")
+            _, warnings = _sections(member)
+            yield from _warned(member, f"{where}.{name}", warnings)
 
 
 def _problems_of_class(cls_obj: griffe.Class, runtime: type, where: str) -> Iterator[str]:
-    yield from _warned(cls_obj, where)
+    sections, warnings = _sections(cls_obj)
+    yield from _warned(cls_obj, where, warnings)
     init = cls_obj.members.get("__init__")
     if attrs.has(runtime):
-        yield from _problems_of_fields(cls_obj, runtime, where)
+        yield from _problems_of_fields(sections, runtime, where)
     elif isinstance(init, griffe.Function) and cls_obj.name not in HANDED_OUT:
-        yield from _problems_of_init(cls_obj, init, where)
+        yield from _problems_of_init(sections, init, where)
     yield from _problems_of_members(cls_obj, where)
 
 
@@ -183,7 +186,8 @@ def _problems(obj: griffe.Object | griffe.Alias, runtime: Any, where: str) -> li
         return list(_problems_of_class(obj, runtime, where))
     if isinstance(obj, griffe.Function):
         return list(_problems_of_function(obj, sends=False, where=where))
-    return list(_warned(obj, where))
+    _, warnings = _sections(obj)
+    return list(_warned(obj, where, warnings))
 
 
 @pytest.mark.parametrize(("module", "name"), list(_public_names()))
